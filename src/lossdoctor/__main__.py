@@ -1,0 +1,7 @@
+"""``python -m lossdoctor``."""
+
+import sys
+
+from lossdoctor.cli import main
+
+sys.exit(main())

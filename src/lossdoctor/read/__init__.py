@@ -1,0 +1,140 @@
+"""Readers: every supported log format → `Run`s.
+
+`read(path)` takes a file or a directory and detects the format from the content (the first
+64 KiB), not only from the file name; ``format=`` forces a reader. Each format lives in its own
+module that provides ``NAME``, ``sniff(path, head) -> bool`` and ``read(path) -> list[Run]``;
+formats that span directories (TensorBoard logdirs, MLflow stores) also provide
+``find(root) -> list[Path]``: the paths under `root` they read as a whole.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+from lossdoctor.errors import ReadError, ReadWarning
+from lossdoctor.run import Run
+
+__all__ = ["FORMATS", "read"]
+
+#: ``--format`` name → module, in sniffing order (most specific first).
+FORMATS: dict[str, str] = {
+    "tensorboard": "lossdoctor.read.tfevents",
+    "mlflow": "lossdoctor.read.mlruns",
+    "json": "lossdoctor.read.jsonlog",
+    "csv": "lossdoctor.read.table",
+    "text": "lossdoctor.read.textlog",
+}
+_DIRECTORY_FORMATS = ("mlflow", "tensorboard")
+_HEAD_BYTES = 65536
+_SKIP_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".pt", ".pth", ".ckpt", ".bin",
+    ".safetensors", ".pkl", ".pickle", ".npy", ".npz", ".h5", ".keras", ".onnx", ".zip",
+    ".gz", ".tar", ".py", ".pyc", ".so", ".whl",
+}
+
+
+def _module(fmt: str) -> ModuleType:
+    try:
+        return importlib.import_module(FORMATS[fmt])
+    except KeyError:
+        raise ReadError(fmt, f"unknown format; choose one of {', '.join(FORMATS)}") from None
+
+
+def read_head(path: Path, size: int = _HEAD_BYTES) -> bytes:
+    """The first `size` bytes of `path`; a one-line `ReadError` if it cannot be opened."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+
+
+def _read_file(path: Path, fmt: str | None) -> list[Run]:
+    if fmt is not None:
+        runs = _module(fmt).read(path)
+    else:
+        head = read_head(path)
+        if not head:
+            raise ReadError(path, "empty file")
+        for name in FORMATS:
+            module = _module(name)
+            if module.sniff(path, head):
+                runs = module.read(path)
+                break
+        else:
+            what = "binary data" if b"\x00" in head[:4096] else "no metrics recognised"
+            raise ReadError(path, f"unknown format ({what}); try --format with one of "
+                            f"{', '.join(FORMATS)}")
+    if not runs:
+        raise ReadError(path, "no metric values found")
+    return runs
+
+
+def _walk_files(root: Path, claimed: set[Path]) -> list[Path]:
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and here / d not in claimed
+        )
+        for f in sorted(filenames):
+            p = here / f
+            if f.startswith(".") or p in claimed or p.suffix.lower() in _SKIP_SUFFIXES:
+                continue
+            files.append(p)
+    return files
+
+
+def _read_dir(root: Path, fmt: str | None) -> list[Run]:
+    runs: list[Run] = []
+    claimed: set[Path] = set()
+    for name in _DIRECTORY_FORMATS if fmt is None else (fmt,):
+        module = _module(name)
+        find = getattr(module, "find", None)
+        if find is None:
+            continue
+        for p in find(root):
+            claimed.add(p)
+            runs.extend(module.read(p))
+    if fmt is None or not hasattr(_module(fmt), "find"):
+        for p in _walk_files(root, claimed):
+            try:
+                runs.extend(_read_file(p, fmt))
+            except ReadError as exc:
+                if fmt is not None or "unknown format" not in exc.problem:
+                    warnings.warn(str(exc), ReadWarning, stacklevel=3)
+    if not runs:
+        raise ReadError(root, "no training logs found in this directory")
+    return runs
+
+
+def read(path: str | os.PathLike[str], *, format: str | None = None) -> list[Run]:
+    """Read every run in `path` (a log file or a directory of logs).
+
+    Args:
+        path: a file (text log, CSV/TSV, JSON/JSONL, TensorBoard event file, MLflow SQLite
+            database) or a directory (TensorBoard logdir, ``mlruns/`` tree, folder of logs).
+        format: force a reader (one of `FORMATS`) instead of detecting it from the content.
+
+    Returns:
+        The runs found, in file order; a file holding several runs one after another (a
+        restarted epoch counter) gives several runs.
+
+    Raises:
+        ReadError: ``"<path>: <problem>"`` when nothing can be read (missing, empty, unknown
+        format, corrupt). Problems a reader recovered from are in ``run.warnings``; files
+        skipped inside a directory are reported as `ReadWarning` warnings.
+    """
+    p = Path(path)
+    if format is not None and format not in FORMATS:
+        raise ReadError(p, f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not p.exists():
+        raise ReadError(p, "no such file or directory")
+    if p.is_dir():
+        return _read_dir(p, format)
+    return _read_file(p, format)

@@ -1,0 +1,1 @@
+"""Renderers: read `Run`s and `Diagnosis` objects, never compute statistics."""

@@ -1,0 +1,65 @@
+"""`lossdoctor show`: what was read, per run (terminal table or JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lossdoctor.run import Run
+
+__all__ = ["runs_to_json", "show_runs"]
+
+
+def run_to_dict(run: Run) -> dict[str, Any]:
+    """The JSON-ready description of one run (no values, only counts and ranges)."""
+    return {
+        "name": run.name,
+        "source": run.source,
+        "format": run.format,
+        "metrics": {name: s.summary() for name, s in run.series.items()},
+        "warnings": list(run.warnings),
+    }
+
+
+def runs_to_json(runs: list[Run]) -> str:
+    """``{"schema": 1, "runs": [...]}`` as indented JSON."""
+    return json.dumps({"schema": 1, "runs": [run_to_dict(r) for r in runs]}, indent=2,
+                      allow_nan=False)
+
+
+def _range(a: Any, b: Any) -> str:
+    if a is None:
+        return "-"
+    return f"{a:g}" if a == b else f"{a:g}..{b:g}"
+
+
+def show_runs(runs: list[Run], console: Console) -> None:
+    """Print one table per run: metric, original name, points, step and epoch ranges."""
+    for i, run in enumerate(runs):
+        if i:
+            console.print()
+        console.print(f"[bold]{escape(run.name)}[/]  [dim]{escape(run.source)}[/]  "
+                      f"format=[cyan]{escape(run.format)}[/]")
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col, justify in (("metric", "left"), ("original", "left"), ("points", "right"),
+                             ("steps", "right"), ("epochs", "right"), ("values", "right"),
+                             ("non-finite", "right")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for name, s in run.series.items():
+            d = s.summary()
+            table.add_row(
+                escape(name),
+                escape(s.original) if s.original != name else "",
+                str(d["points"]),
+                _range(d["first_step"], d["last_step"]),
+                _range(d["first_epoch"], d["last_epoch"]),
+                "-" if d["min"] is None else f"{d['min']:.4g}..{d['max']:.4g}",
+                str(d["non_finite"]) if d["non_finite"] else "",
+            )
+        console.print(table)
+        for w in run.warnings:
+            console.print(f"  [yellow]warning:[/] {escape(w)}")
