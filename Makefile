@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lossdoctor-installed
-EXTRAS ?= torch,dev
+EXTRAS ?= torch,dev,peers
 
 .PHONY: demo test lint setup clean
 
