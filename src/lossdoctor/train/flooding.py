@@ -1,0 +1,139 @@
+"""Flooding (Ishida et al., ICML 2020) and its per-sample variant iFlood (Xie et al., ICLR 2022).
+
+Flooding keeps the training loss around a *flood level* ``b``: the objective ``|L − b| + b`` has
+the gradient of ``L`` while ``L > b`` (descent) and its negative while ``L < b`` (ascent), so the
+parameters random-walk near the level instead of memorising the training set. iFlood applies the
+same fold to every sample's loss before averaging, so samples that are already fitted are pushed
+back up individually while the others keep descending.
+
+To choose ``b`` from a logged run see `lossdoctor.train.flood_level`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Flooding", "flood", "iflood"]
+
+
+def _check_level(b: float) -> float:
+    try:
+        level = float(b)
+    except (TypeError, ValueError):
+        raise TypeError(f"flood level b must be a number, got {type(b).__name__}") from None
+    if not math.isfinite(level) or level < 0:
+        raise ValueError(f"flood level b must be finite and >= 0, got {b!r}")
+    return level
+
+
+def flood(loss: Tensor, b: float) -> Tensor:
+    """Flooded objective ``|loss − b| + b`` of a scalar (batch-mean) loss.
+
+    Args:
+        loss: a 0-dim tensor, the mean loss of the batch (``reduction='mean'``).
+        b: the flood level, in the units of the loss (≥ 0, finite). ``b = 0`` is the plain loss
+            for non-negative losses.
+
+    Returns:
+        A 0-dim tensor with the value of ``loss`` when ``loss ≥ b`` and ``2b − loss`` below it.
+    """
+    level = _check_level(b)
+    if loss.dim() != 0:
+        raise ValueError(
+            f"flood() needs the batch-mean loss (a 0-dim tensor), got shape {tuple(loss.shape)}; "
+            "for per-sample losses (reduction='none') use iflood()"
+        )
+    return (loss - level).abs() + level
+
+
+def iflood(losses: Tensor, b: float) -> Tensor:
+    """iFlood: the mean over samples of ``|ℓᵢ − b| + b``.
+
+    Args:
+        losses: per-sample losses, as returned by a torch loss with ``reduction='none'``
+            (any shape; every element counts as one sample).
+        b: the flood level (≥ 0, finite), in the units of the loss.
+
+    Returns:
+        A 0-dim tensor.
+    """
+    level = _check_level(b)
+    if losses.dim() == 0:
+        raise ValueError(
+            "iflood() needs per-sample losses (reduction='none'), got a 0-dim tensor; "
+            "for a batch-mean loss use flood()"
+        )
+    if losses.numel() == 0:
+        raise ValueError("iflood() got an empty tensor of losses")
+    return ((losses - level).abs() + level).mean()
+
+
+class Flooding(nn.Module):
+    """Wrap any torch loss so that its output is flooded at level ``b``.
+
+    ``Flooding(nn.CrossEntropyLoss(), b=0.05)`` floods the batch-mean loss (`flood`);
+    ``per_sample=True`` floods each sample's loss before averaging (`iflood`). The wrapped loss
+    must have ``reduction='mean'`` (the default) or ``'none'``: for the batch form the wrapper
+    averages a ``'none'`` output itself; for the per-sample form it temporarily switches the
+    inner loss to ``reduction='none'`` and, when the inner loss has class ``weight``\\ s, averages
+    with torch's weighted mean (Σ wᵢ·fᵢ / Σ wᵢ, ignored targets excluded) so that ``b = 0``
+    gives exactly the inner loss. A ``'sum'`` reduction is refused: a flood level is defined on
+    the mean.
+
+    Args:
+        loss: the torch loss module to wrap.
+        b: the flood level (≥ 0, finite), in the units of the mean loss.
+        per_sample: use iFlood instead of flooding.
+    """
+
+    def __init__(self, loss: nn.Module, b: float, *, per_sample: bool = False) -> None:
+        super().__init__()
+        if not isinstance(loss, nn.Module):
+            raise TypeError(f"Flooding wraps a torch loss module, got {type(loss).__name__}")
+        reduction = getattr(loss, "reduction", None)
+        if reduction not in ("mean", "none"):
+            raise ValueError(
+                f"Flooding needs the wrapped loss to have reduction='mean' or 'none', "
+                f"{type(loss).__name__} has reduction={reduction!r}"
+            )
+        self.loss = loss
+        self.b = _check_level(b)
+        self.per_sample = bool(per_sample)
+
+    def extra_repr(self) -> str:
+        return f"b={self.b}, per_sample={self.per_sample}"
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        if not self.per_sample:
+            out = self.loss(*args, **kwargs)
+            return flood(out.mean() if out.dim() else out, self.b)
+        saved = self.loss.reduction
+        setattr(self.loss, "reduction", "none")  # noqa: B010 (an nn.Module attribute)
+        try:
+            per = self.loss(*args, **kwargs)
+        finally:
+            setattr(self.loss, "reduction", saved)  # noqa: B010
+        folded = (per - self.b).abs() + self.b
+        weights = self._sample_weights(per, *args)
+        if weights is None:
+            return folded.mean()
+        return (folded * weights).sum() / weights.sum()
+
+    def _sample_weights(self, per: Tensor, *args: Any) -> Tensor | None:
+        """Weights of torch's weighted mean for class-weighted losses (CE/NLL), else None."""
+        weight = getattr(self.loss, "weight", None)
+        ignore_index = getattr(self.loss, "ignore_index", None)
+        if ignore_index is None or len(args) < 2:
+            return None
+        target = args[1]
+        if target.dtype.is_floating_point:  # class probabilities: torch takes a plain mean
+            return None
+        valid = target != ignore_index
+        if weight is None:
+            return valid.to(per.dtype)
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        return weight.to(per.dtype)[safe] * valid.to(per.dtype)
