@@ -43,6 +43,26 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    import json
+
+    from lossdoctor.train.recommend import recommend
+
+    outliers = {"none": False, "some": True, "heavy": "heavy"}[args.outliers]
+    try:
+        recipe = recommend(task=args.task, n_samples=args.n_samples, batch_size=args.batch_size,
+                           n_classes=args.n_classes, imbalance_ratio=args.imbalance_ratio,
+                           outliers=outliers, epochs=args.epochs,
+                           probabilities=not args.no_probabilities)
+    except ValueError as exc:
+        raise LossdoctorError(f"recommend: {exc}") from None
+    if args.json:
+        print(json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _console().print(recipe)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -57,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=list(FORMATS), help="force a reader")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(func=_cmd_show)
+
+    rec = sub.add_parser("recommend", help="a loss, optimizer, LR, schedule and regularisation "
+                         "for a task")
+    rec.add_argument("--task", required=True, choices=["regression", "binary", "multiclass"])
+    rec.add_argument("--n-samples", type=int, help="number of training samples")
+    rec.add_argument("--batch-size", type=int, help="batch size (chosen when omitted)")
+    rec.add_argument("--n-classes", type=int, help="number of classes (multiclass)")
+    rec.add_argument("--imbalance-ratio", type=float,
+                     help="samples of the most frequent class per sample of the rarest")
+    rec.add_argument("--outliers", choices=["none", "some", "heavy"], default="none",
+                     help="outliers in the regression targets")
+    rec.add_argument("--epochs", type=int, help="epoch budget (chosen when omitted)")
+    rec.add_argument("--no-probabilities", action="store_true",
+                     help="multiclass: only the predicted class matters")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec.set_defaults(func=_cmd_recommend)
     return parser
 
 
