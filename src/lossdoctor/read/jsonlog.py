@@ -1,0 +1,593 @@
+"""JSON and JSONL training logs → `Run`s.
+
+Recognised from the content (the file name is only used to name the run):
+
+* Hugging Face ``trainer_state.json`` (format ``hf_trainer_state``): the ``log_history`` list
+  mixes training entries (``loss``, ``learning_rate``, ``grad_norm``), evaluation entries
+  (``eval_*``) and the final summary entry (``train_runtime``, ``train_loss``,
+  ``total_flos`` …), which goes to ``run.meta``, not into a series.
+* Keras ``History.history`` dumps (``keras_history``): ``{"loss": [...], "val_loss": [...]}``,
+  list *i* at epoch *i* (0-based, as Keras counts); also pandas' ``to_json()`` of that table
+  (``{"loss": {"0": ..., "1": ...}}``).
+* W&B ``wandb-history.jsonl`` (``wandb_history``): ``_step`` is the step unless a
+  ``global_step`` key is logged; ``_runtime``/``_timestamp`` and other ``_`` keys are
+  bookkeeping; media entries (dicts with ``_type``) are skipped; nested dicts of numbers are
+  flattened to ``parent.child`` (the name W&B's UI shows).
+* Generic JSONL (``jsonl``): one metric dict per line, with ``step``/``global_step``/
+  ``iteration``/``epoch`` keys or metric-like keys (``loss``, ``val_acc`` …); a file that
+  several runs were appended to (the step counter restarts) gives one run per restart.
+* Generic JSON documents (``json``): a list of such dicts anywhere in the document, e.g.
+  ``{"epochs": [{"epoch": 1, "loss": ..., "val_rho": ...}]}``. Several lists under different
+  keys (``{"train": [...], "val": [...]}``) become one run with prefixed metric names
+  (``train/loss``, ``val/loss``); lists under different list elements become separate runs.
+
+Keys that are axes (``step``, ``epoch`` …), clocks (``*_runtime``, ``*_timestamp``,
+``time``), throughput (``*_per_second``) or counters (``total_flos``,
+``num_input_tokens_seen``, ``num_tokens``) are not metrics. Bare ``NaN``/``Infinity``/
+``-Infinity`` tokens (and the strings ``"nan"``, ``"inf"`` …) are read as non-finite values.
+
+JSONL is read line by line (memory grows with the points, not the file); a malformed line is
+skipped and counted in one warning; a truncated last line (a file still being written) gives a
+warning. JSON documents are parsed whole, so they are limited to `MAX_DOCUMENT_BYTES`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lossdoctor.errors import ReadError
+from lossdoctor.names import CANONICAL, canonical_name, direction
+from lossdoctor.read._builder import RunBuilder
+from lossdoctor.run import Run
+
+__all__ = ["MAX_DOCUMENT_BYTES", "NAME", "read", "sniff"]
+
+NAME = "json"
+
+#: Largest JSON *document* read (bytes). ``json.loads`` needs about 5-10x the file size in
+#: memory; JSONL files have no limit because they are streamed line by line.
+MAX_DOCUMENT_BYTES = 64 * 2**20
+
+# In order of preference. Plural "steps"/"epochs" are left out: in a dict they are counts
+# (a config), not the position of a row.
+_STEP_KEYS = (
+    "global_step", "train/global_step", "trainer/global_step", "step", "iteration", "iter",
+    "_step",
+)
+_EPOCH_KEYS = ("epoch", "train/epoch", "trainer/epoch")
+_AXIS_KEYS = frozenset(_STEP_KEYS + _EPOCH_KEYS)
+_NON_METRIC_NAMES = frozenset({
+    "timestamp", "time", "wall_time", "walltime", "runtime", "elapsed", "duration",
+    "total_flos", "flos", "num_input_tokens_seen", "num_tokens",
+})
+_NON_METRIC_SUFFIXES = (
+    "_runtime", "_per_second", "_per_sec", "_timestamp", "_time", "num_tokens", "tokens_seen",
+)
+_NON_FINITE_STRINGS = {
+    "nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
+    "-inf": -math.inf, "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
+}
+_HF_META_KEYS = (
+    "best_metric", "best_model_checkpoint", "best_global_step", "global_step", "max_steps",
+    "num_train_epochs", "train_batch_size", "logging_steps", "eval_steps", "save_steps",
+)
+_MAX_DEPTH = 8  # how deep `_candidates` looks for metric lists in a JSON document
+_MAX_FLATTEN = 3  # how many levels of nested dicts a record is flattened
+_SNIFF_LINES = 20
+
+# For documents larger than the 64 KiB head (which cannot be parsed whole when sniffing).
+_BIG_DOC_HINTS = re.compile(
+    r'"log_history"\s*:\s*\['
+    r'|\[\s*\{[^{}\[\]]{0,4000}?"(?:global_step|step|_step|epoch|iteration)"\s*:\s*'
+    r"(?:-?\d|NaN)"
+    r'|"(?:val_)?(?:loss|acc|accuracy)"\s*:\s*\[\s*(?:-?\d|NaN|-?Infinity)'
+)
+
+
+# ---------------------------------------------------------------------------- values and keys
+
+
+def _number(v: Any) -> float | None:
+    """`v` as a float, or None when it is not a number (bools, strings, lists …)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, float):
+        return v
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf if v > 0 else -math.inf
+    if isinstance(v, str) and len(v) <= 9:
+        return _NON_FINITE_STRINGS.get(v.strip().lower())
+    return None
+
+
+def _is_bookkeeping(key: str) -> bool:
+    leaf = re.split(r"[/.]", key)[-1].lower()
+    return (
+        key.lower() in _AXIS_KEYS
+        or leaf.startswith("_")
+        or leaf in _NON_METRIC_NAMES
+        or leaf.endswith(_NON_METRIC_SUFFIXES)
+    )
+
+
+def _is_metric_like(key: str) -> bool:
+    """True for names that are clearly training metrics (losses, accuracies, error rates)."""
+    canon = canonical_name(key)
+    return (canon in CANONICAL and canon not in ("lr", "grad_norm")) or direction(key) is not None
+
+
+def _axis(rec: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    for k in keys:
+        if k in rec:
+            v = _number(rec[k])
+            if v is not None and math.isfinite(v):
+                return v
+    return None
+
+
+def _flatten(rec: dict[str, Any], sep: str) -> dict[str, Any]:
+    """Nested dicts of values → ``parent<sep>child`` keys; media dicts (with ``_type``) and
+    lists are dropped."""
+    if not any(isinstance(v, dict) for v in rec.values()):
+        return rec
+    out: dict[str, Any] = {}
+
+    def walk(d: dict[str, Any], prefix: str, depth: int) -> None:
+        for k, v in d.items():
+            name = f"{prefix}{k}"
+            if isinstance(v, dict):
+                if "_type" not in v and depth < _MAX_FLATTEN:
+                    walk(v, f"{name}{sep}", depth + 1)
+            else:
+                out[name] = v
+
+    walk(rec, "", 0)
+    return out
+
+
+def _is_record(rec: Any) -> bool:
+    """True for a dict that looks like one logged row: an axis key with a number, or a
+    metric-like key with a number."""
+    if not isinstance(rec, dict):
+        return False
+    has_axis = _axis(rec, _STEP_KEYS + _EPOCH_KEYS) is not None
+    for k, v in rec.items():
+        if not isinstance(k, str) or _number(v) is None or _is_bookkeeping(k):
+            continue
+        if has_axis or _is_metric_like(k):
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------- record routing
+
+
+@dataclass
+class _Segment:
+    """The records of one run, with the first and last axis value seen (for restarts)."""
+
+    builder: RunBuilder
+    first: float | None = None
+    last: float | None = None
+    rows: int = 0
+
+
+@dataclass
+class _RecordSink:
+    """Routes metric dicts into `RunBuilder`s, starting a new run when the step (or epoch)
+    counter restarts (if `split`)."""
+
+    path: Path
+    name: str
+    format: str
+    sep: str = "/"
+    prefix: str = ""
+    split: bool = True
+    segments: list[_Segment] = field(default_factory=list)
+    # The step and epoch keys, fixed by the first row that has one (W&B rows carry both
+    # `_step` and, when logged, `train/global_step`: one axis per file, not per row).
+    step_key: str | None = None
+    epoch_key: str | None = None
+
+    def _new_segment(self) -> _Segment:
+        k = len(self.segments) + 1
+        name = self.name if k == 1 else f"{self.name}#{k}"
+        seg = _Segment(RunBuilder(name=name, source=self.path, format=self.format))
+        self.segments.append(seg)
+        return seg
+
+    @property
+    def current(self) -> _Segment:
+        return self.segments[-1] if self.segments else self._new_segment()
+
+    def add(self, rec: dict[str, Any]) -> int:
+        """Add the metrics of one record; returns how many points it gave."""
+        rec = _flatten(rec, self.sep)
+        if self.step_key is None:
+            self.step_key = next((k for k in _STEP_KEYS if _axis(rec, (k,)) is not None), None)
+        if self.epoch_key is None:
+            self.epoch_key = next((k for k in _EPOCH_KEYS if _axis(rec, (k,)) is not None), None)
+        step = _axis(rec, (self.step_key,)) if self.step_key else None
+        epoch = _axis(rec, (self.epoch_key,)) if self.epoch_key else None
+        points = [
+            (k, v)
+            for k, raw in rec.items()
+            if isinstance(k, str) and not _is_bookkeeping(k) and (v := _number(raw)) is not None
+        ]
+        if not points:
+            return 0
+        seg = self.current
+        x = step if step is not None else epoch
+        if self.split and x is not None:
+            if seg.rows and seg.first is not None and seg.last is not None and (
+                x <= seg.first < seg.last
+            ):
+                seg = self._new_segment()
+            if seg.first is None:
+                seg.first = x
+            seg.last = x
+        seg.rows += 1
+        for k, v in points:
+            seg.builder.add(self.prefix + k, v, step=step, epoch=epoch)
+        return len(points)
+
+    def builders(self) -> list[RunBuilder]:
+        return [s.builder for s in self.segments if len(s.builder)]
+
+
+# ----------------------------------------------------------------------- text and kind sniffing
+
+
+def _decode_head(head: bytes) -> str | None:
+    """The head as text (a multi-byte character cut at the end is dropped), None if binary."""
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return head[: exc.start].decode("utf-8", errors="strict")
+        return None
+
+
+def _lines(text: str, limit: int) -> Iterator[tuple[str, bool]]:
+    """Up to `limit` non-empty lines of `text`, each with whether it is complete."""
+    n = 0
+    pos = 0
+    while n < limit and pos < len(text):
+        end = text.find("\n", pos)
+        complete = end >= 0
+        line = text[pos:] if end < 0 else text[pos:end]
+        pos = len(text) if end < 0 else end + 1
+        if line.strip():
+            n += 1
+            yield line, complete
+
+
+def _parse_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _kind(path: Path, head: bytes) -> str | None:
+    """``"doc"`` (one JSON value), ``"jsonl"`` (one JSON object per line) or None (not JSON)."""
+    text = _decode_head(head)
+    if text is None:
+        return None
+    text = text.lstrip("\ufeff \t\r\n")
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        whole = path.stat().st_size <= len(head)
+    except OSError:
+        whole = True
+    first, complete = next(_lines(text, 1))
+    if whole and (doc := _parse_line(text)) is not None:
+        # A one-line file holding one metric dict is JSONL with a single row.
+        one_line = isinstance(doc, dict) and first.strip() == text.strip()
+        return "jsonl" if one_line else "doc"
+    if (complete or whole) and isinstance(_parse_line(first), dict):
+        return "jsonl"
+    return "doc"
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """True for JSON/JSONL that holds metric series (not configs, tokenizers, datasets …)."""
+    kind = _kind(path, head)
+    if kind is None:
+        return False
+    text = _decode_head(head) or ""
+    if kind == "jsonl":
+        lines = [(s, c) for s, c in _lines(text, _SNIFF_LINES) if c or len(head) < 65536]
+        parsed = [_parse_line(s) for s, _ in lines]
+        valid = [p for p in parsed if isinstance(p, dict)]
+        return 2 * len(valid) >= len(parsed) and any(_is_record(_flatten(p, "/")) for p in valid)
+    if len(head) < 65536 or path.stat().st_size <= len(head):
+        try:
+            doc = json.loads(text.lstrip("\ufeff"))
+        except (ValueError, RecursionError):
+            return False
+        return _hf_state(doc) or any(True for _ in _candidates(doc, (), 0))
+    return _BIG_DOC_HINTS.search(text) is not None
+
+
+# ---------------------------------------------------------------------------- JSON documents
+
+
+def _hf_state(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("log_history"), list)
+
+
+def _numeric_column(v: Any) -> list[tuple[float | None, float]] | None:
+    """A Keras history column as ``(epoch, value)`` pairs, or None when `v` is not one.
+
+    A list gives epochs 0..n-1; a dict with integer-string keys (pandas ``to_json``) gives
+    the keys as epochs. ``null`` entries are NaN.
+    """
+    if isinstance(v, list) and v:
+        values = [math.nan if x is None else _number(x) for x in v]
+        if any(x is None for x in values):
+            return None
+        return [(float(i), x) for i, x in enumerate(values) if x is not None]
+    if isinstance(v, dict) and v and all(isinstance(k, str) and k.isdigit() for k in v):
+        out: list[tuple[float | None, float]] = []
+        for k, x in v.items():
+            num = math.nan if x is None else _number(x)
+            if num is None:
+                return None
+            out.append((float(int(k)), num))
+        return out
+    return None
+
+
+def _is_columns(d: dict[str, Any]) -> bool:
+    if not d or not all(isinstance(k, str) for k in d):
+        return False
+    cols = {k: _numeric_column(v) for k, v in d.items()}
+    return all(c is not None for c in cols.values()) and any(
+        _is_metric_like(k) and not _is_bookkeeping(k) for k in cols
+    )
+
+
+def _is_records(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(r, dict) for r in items) and any(
+        _is_record(r) for r in items
+    )
+
+
+_Path = tuple[str | int, ...]
+
+
+def _candidates(node: Any, where: _Path, depth: int) -> Iterator[tuple[str, _Path, Any]]:
+    """Every metric table in a JSON document: ``("records", path, list)`` for lists of
+    metric dicts and ``("columns", path, dict)`` for Keras-style dicts of lists."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(node, list):
+        if _is_records(node):
+            yield "records", where, node
+            return
+        for i, item in enumerate(node):
+            if isinstance(item, (dict, list)):
+                yield from _candidates(item, (*where, i), depth + 1)
+    elif isinstance(node, dict):
+        if _is_columns(node):
+            yield "columns", where, node
+            return
+        for k, v in node.items():
+            if isinstance(v, (dict, list)):
+                yield from _candidates(v, (*where, str(k)), depth + 1)
+
+
+def _add_columns(b: RunBuilder, table: dict[str, Any], prefix: str) -> None:
+    cols = {k: _numeric_column(v) or [] for k, v in table.items()}
+    step_key = next((k for k in _STEP_KEYS if k in cols), None)
+    epoch_key = next((k for k in _EPOCH_KEYS if k in cols), None)
+    n = max(len(c) for c in cols.values())
+    steps = [v for _, v in cols[step_key]] if step_key and len(cols[step_key]) == n else None
+    epochs = [v for _, v in cols[epoch_key]] if epoch_key and len(cols[epoch_key]) == n else None
+    axis_given = steps is not None or epochs is not None
+    for k, col in cols.items():
+        if k in (step_key, epoch_key) or _is_bookkeeping(k) or not col:
+            continue
+        values = [v for _, v in col]
+        if len(col) == n:
+            if axis_given:
+                b.add_series(prefix + k, values, steps=steps, epochs=epochs)
+            else:
+                b.add_series(prefix + k, values, epochs=[e for e, _ in col])
+        else:
+            b.add_series(prefix + k, values)
+            b.warn(f"{prefix + k!r} has {len(col)} values for {n} epochs (validation_freq?): "
+                   f"its epochs are unknown")
+
+
+def _run_name(path: Path) -> str:
+    parent = path.parent.name
+    if path.name == "trainer_state.json" and parent:
+        if parent.startswith("checkpoint-") and path.parent.parent.name:
+            return f"{path.parent.parent.name}/{parent}"
+        return parent
+    if path.name == "wandb-history.jsonl" and parent == "files" and path.parent.parent.name:
+        return path.parent.parent.name
+    return path.stem
+
+
+def _read_hf_state(path: Path, doc: dict[str, Any]) -> list[Run]:
+    b = RunBuilder(name=_run_name(path), source=path, format="hf_trainer_state")
+    for k in _HF_META_KEYS:
+        if k in doc:
+            b.meta[k] = doc[k]
+    sink = _RecordSink(path, b.name, b.format, split=False)
+    sink.segments.append(_Segment(b))
+    bad = 0
+    hidden: list[float] = []  # steps where grad_norm is non-finite but the loss is finite
+    for entry in doc["log_history"]:
+        if not isinstance(entry, dict):
+            bad += 1
+        elif "train_runtime" in entry or "total_flos" in entry:
+            b.meta.update({k: v for k, v in entry.items() if k not in ("step", "epoch")})
+        else:
+            sink.add(entry)
+            loss, grad = _number(entry.get("loss")), _number(entry.get("grad_norm"))
+            if loss is not None and grad is not None and math.isfinite(loss) and not (
+                math.isfinite(grad)
+            ):
+                hidden.append(_axis(entry, _STEP_KEYS) or math.nan)
+    if bad:
+        b.warn(f"skipped {bad} log_history entries that are not objects")
+    if not len(b):
+        raise ReadError(path, "trainer_state.json has no logged metrics (empty log_history)")
+    if hidden:
+        # The Trainer's logging_nan_inf_filter (on by default) logs the mean of the finite
+        # losses in place of a NaN/inf one; a non-finite grad_norm still shows it.
+        b.warn(f"grad_norm is non-finite at {len(hidden)} logged steps where loss is finite "
+               f"(first at step {hidden[0]:g}): logging_nan_inf_filter may be hiding NaN/inf "
+               f"losses")
+    return [b.build()]
+
+
+def _read_document(path: Path) -> list[Run]:
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise ReadError(path, f"JSON document of {size / 2**20:.0f} MiB is over the "
+                              f"{MAX_DOCUMENT_BYTES // 2**20} MiB limit; write it as JSONL "
+                              f"(one object per line) to stream it")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise ReadError(path, "invalid JSON: nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()):
+            raise ReadError(path, "truncated JSON: the document ends before it is complete "
+                                  "(still being written?)") from None
+        raise ReadError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: "
+                              f"{exc.msg}") from None
+    except ValueError as exc:
+        raise ReadError(path, f"invalid JSON: {exc}") from None
+    if _hf_state(doc):
+        return _read_hf_state(path, doc)
+    found = list(_candidates(doc, (), 0))
+    if not found:
+        raise ReadError(path, "unknown format: the JSON holds no metric series (no list of "
+                              "metric records, Keras history or trainer_state log_history)")
+    # Tables under different elements of a list are different runs; tables under different
+    # keys of the same run are prefixed with their keys.
+    groups: dict[tuple[int, ...], list[tuple[str, _Path, Any]]] = {}
+    for cand in found:
+        index = tuple(p for p in cand[1] if isinstance(p, int))
+        groups.setdefault(index, []).append(cand)
+    runs: list[Run] = []
+    base = _run_name(path)
+    for index, cands in groups.items():
+        name = base + "".join(f"[{i}]" for i in index)
+        fmt = "keras_history" if all(
+            c[0] == "columns" and not (set(c[2]) & _AXIS_KEYS) for c in cands
+        ) else "json"
+        b = RunBuilder(name=name, source=path, format=fmt)
+        if isinstance(doc, dict):
+            b.meta.update({k: v for k, v in doc.items()
+                           if isinstance(v, (str, int, float, bool)) or v is None})
+        for kind, where, table in cands:
+            keys = [str(p) for p in where if isinstance(p, str)]
+            prefix = "/".join(keys) + "/" if len(cands) > 1 and keys else ""
+            if kind == "columns":
+                _add_columns(b, table, prefix)
+            else:
+                sink = _RecordSink(path, name, fmt, prefix=prefix, split=False)
+                sink.segments.append(_Segment(b))
+                for rec in table:
+                    sink.add(rec)
+        if len(b):
+            runs.append(b.build())
+    if not runs:
+        raise ReadError(path, "unknown format: the JSON holds no metric values")
+    return runs
+
+
+# ----------------------------------------------------------------------------------- JSONL
+
+
+def _read_jsonl(path: Path) -> list[Run]:
+    sink: _RecordSink | None = None
+    bad = 0
+    first_bad = 0
+    not_objects = 0
+    truncated = False
+    lineno = 0
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed below; streamed line by line)
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    with f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line.decode("utf-8-sig"))
+            except (ValueError, RecursionError):
+                if not raw.endswith(b"\n"):  # only the last line can lack its newline
+                    truncated = True
+                else:
+                    bad += 1
+                    first_bad = first_bad or lineno
+                continue
+            if not isinstance(rec, dict):
+                not_objects += 1
+                continue
+            if sink is None:
+                fmt = "wandb_history" if "_step" in rec or "_timestamp" in rec else "jsonl"
+                sink = _RecordSink(path, _run_name(path), fmt,
+                                   sep="." if fmt == "wandb_history" else "/")
+            sink.add(rec)
+    if sink is None:
+        problem = "empty file" if not lineno else "no JSON object on any line"
+        raise ReadError(path, problem)
+    builders = sink.builders()
+    if not builders:
+        raise ReadError(path, "unknown format: no metric values in any JSON line")
+    first = builders[0]
+    if bad:
+        first.warn(f"skipped {bad} malformed JSON lines (first at line {first_bad})")
+    if not_objects:
+        first.warn(f"skipped {not_objects} lines that are JSON but not objects")
+    if truncated:
+        builders[-1].warn(f"last line ({lineno}) is incomplete: the file is still being "
+                          f"written or was cut off")
+    return [b.build() for b in builders]
+
+
+# ------------------------------------------------------------------------------------ entry
+
+
+def read(path: Path) -> list[Run]:
+    """Read a JSON document or a JSONL file (see the module docstring for the formats)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise ReadError(path, "empty file")
+    kind = _kind(path, head)
+    if kind is None:
+        text = _decode_head(head[:64])
+        what = "binary data" if text is None else f"starts with {text.lstrip()[:12]!r}"
+        raise ReadError(path, f"not JSON ({what})")
+    return _read_jsonl(path) if kind == "jsonl" else _read_document(path)
