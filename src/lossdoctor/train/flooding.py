@@ -12,6 +12,7 @@ To choose ``b`` from a logged run see `lossdoctor.train.flood_level`.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
@@ -21,10 +22,9 @@ __all__ = ["Flooding", "flood", "iflood"]
 
 
 def _check_level(b: float) -> float:
-    try:
-        level = float(b)
-    except (TypeError, ValueError):
-        raise TypeError(f"flood level b must be a number, got {type(b).__name__}") from None
+    if not isinstance(b, numbers.Real) or isinstance(b, bool):
+        raise TypeError(f"flood level b must be a number, got {type(b).__name__}")
+    level = float(b)
     if not math.isfinite(level) or level < 0:
         raise ValueError(f"flood level b must be finite and >= 0, got {b!r}")
     return level
@@ -79,9 +79,10 @@ class Flooding(nn.Module):
     ``per_sample=True`` floods each sample's loss before averaging (`iflood`). The wrapped loss
     must have ``reduction='mean'`` (the default) or ``'none'``: for the batch form the wrapper
     averages a ``'none'`` output itself; for the per-sample form it temporarily switches the
-    inner loss to ``reduction='none'`` and, when the inner loss has class ``weight``\\ s, averages
-    with torch's weighted mean (Σ wᵢ·fᵢ / Σ wᵢ, ignored targets excluded) so that ``b = 0``
-    gives exactly the inner loss. A ``'sum'`` reduction is refused: a flood level is defined on
+    inner loss to ``reduction='none'``, folds each value torch returns (already class-weighted
+    when the loss has a ``weight``), drops ignored targets, and divides by the denominator of
+    torch's own 'mean' (Σ of the targets' class weights, or their count), so ``b = 0`` gives
+    exactly the inner loss. A ``'sum'`` reduction is refused: a flood level is defined on
     the mean.
 
     Args:
@@ -118,22 +119,22 @@ class Flooding(nn.Module):
         finally:
             setattr(self.loss, "reduction", saved)  # noqa: B010
         folded = (per - self.b).abs() + self.b
-        weights = self._sample_weights(per, *args)
-        if weights is None:
+        valid, denominator = self._torch_mean_terms(per, *args)
+        if valid is None:
             return folded.mean()
-        return (folded * weights).sum() / weights.sum()
+        return (folded * valid).sum() / denominator
 
-    def _sample_weights(self, per: Tensor, *args: Any) -> Tensor | None:
-        """Weights of torch's weighted mean for class-weighted losses (CE/NLL), else None."""
-        weight = getattr(self.loss, "weight", None)
+    def _torch_mean_terms(self, per: Tensor, *args: Any) -> tuple[Tensor | None, Tensor]:
+        """For losses with ``ignore_index`` (cross-entropy, NLL) on class-index targets: the
+        mask of non-ignored samples and the denominator torch's 'mean' divides by (Σ of the
+        targets' class weights, or their count). Otherwise (None, count)."""
         ignore_index = getattr(self.loss, "ignore_index", None)
-        if ignore_index is None or len(args) < 2:
-            return None
-        target = args[1]
-        if target.dtype.is_floating_point:  # class probabilities: torch takes a plain mean
-            return None
+        target = args[1] if len(args) >= 2 else None
+        if ignore_index is None or target is None or target.dtype.is_floating_point:
+            return None, per.new_tensor(float(per.numel()))
         valid = target != ignore_index
+        weight = getattr(self.loss, "weight", None)
         if weight is None:
-            return valid.to(per.dtype)
+            return valid.to(per.dtype), valid.sum().to(per.dtype)
         safe = torch.where(valid, target, torch.zeros_like(target))
-        return weight.to(per.dtype)[safe] * valid.to(per.dtype)
+        return valid.to(per.dtype), (weight.to(per.dtype)[safe] * valid).sum()
