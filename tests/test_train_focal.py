@@ -107,7 +107,7 @@ def test_gradcheck_float64() -> None:
         x = torch.randn(8, dtype=torch.float64, requires_grad=True)
         t = torch.rand(8, dtype=torch.float64)
         assert torch.autograd.gradcheck(
-            lambda z, g=gamma: binary_focal_loss_with_logits(z, t, gamma=g), (x,))
+            lambda z, g=gamma, t=t: binary_focal_loss_with_logits(z, t, gamma=g), (x,))
 
 
 def test_module_moves_alpha_and_bad_input() -> None:
