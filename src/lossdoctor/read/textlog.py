@@ -1,0 +1,877 @@
+"""Plain-text training logs: what training scripts print, captured to a file.
+
+Recognised forms (auto-detected per line; a file may mix them):
+
+* key/value fields: ``Train Loss: 0.41``, ``loss=0.41``, ``train_loss:0.41``, and ``key value``
+  inside ``|``-separated fields (``| epoch 3 | lr 1e-3 | loss 0.41 |``); fields are separated by
+  ``|``, ``||``, tabs, ``;``, `` - `` or commas. A line counts only when one of its keys names a
+  metric (loss, acc, lr, ppl, bleu, f1, mse, …); time, rate, memory, count and version fields are
+  noise and never become metrics (``train_time:123ms``, ``step_avg``, ``Time: 1.2s``, ``ETA``,
+  ``it/s``, ``ms/batch``, ``batches``, ``Tokens: 2,982,385``, ``v_num``, dates).
+* group headers: ``Validation BLEU: BLEU-1 71.6, BLEU-4 31.7`` gives ``Validation BLEU-1`` …;
+  a header line ending in ``:`` (``Evaluation Results:``) puts its phase word in front of the
+  indented ``key: value`` lines under it (``Evaluation Loss``); under a configuration header
+  (``Configuration:``, ``args:``, ``Hyperparameters:``) those lines go to ``run.meta["config"]``.
+* epoch and step context: an ``Epoch N`` / ``Epoch N/T`` / ``Starting Epoch N/T`` /
+  ``##### Epoch N #####`` header sets the epoch of the metric lines that follow; an
+  ``Epoch N`` field on a metric line sets it too. ``step:N/T``, ``Step S/T``, ``iter N``,
+  ``global_step=N`` give the step of their own line.
+* Keras ``fit`` console output (1.x, 2.x, 3.x; ``verbose=1`` bars with ``\\r``, backspaces and
+  ANSI colours, or ``verbose=2``): the epoch's final line gives one point per metric at that
+  epoch; the progress updates before it are running averages and are not points. A finished
+  bar that follows without a new ``Epoch`` header (``model.evaluate``) goes to
+  ``run.meta["evaluate"]``. Such runs have ``format == "keras_console"``.
+* tqdm bars: every update's postfix (``loss=0.41``) is a point; the bar counter gives its step.
+* Python ``logging``/glog/loguru prefixes and timestamps are stripped; ``wandb:`` lines, Python
+  reprs (``Namespace(...)`` → ``run.meta["args"]``, multi-line dicts), tracebacks and prose are
+  skipped. A one-line dict of numbers (Hugging Face ``Trainer`` prints
+  ``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch': 0.5}``) is a metric line; the final
+  ``train_runtime`` summary dict goes to ``run.meta["summary"]``.
+
+Values keep NaN and ±inf (``nan``, ``inf``, ``-inf``, ``1e-3``, ``7.52e+31`` are all values).
+
+**Derived steps.** A batch counter that restarts every epoch (``| 200/ 2983 batches |``, a
+``Step S/T`` that falls back to 0 when the epoch changes, a tqdm bar's ``n/total``) is turned into
+a global step ``(epoch - first_epoch) * T + S``, with ``T`` the per-epoch total the log prints.
+When the log restarts the counter every epoch but prints no total, no step is derived (the
+points keep their epoch) and the run gets a warning: steps are never guessed.
+
+**Several runs in one file.** When the epoch counter (or, in a log without epochs, the step
+counter) goes back to the first value of the current run or below, a new run starts. The runs
+are named ``<file stem>#1``, ``<file stem>#2`` … in file order; a file with a single run is
+named after its stem. A counter that goes back without reaching the start (a resumed run) stays
+in the same run, with a warning.
+
+**Streaming.** The file is read in 1 MiB blocks and split on ``\\n`` and ``\\r``; memory holds
+the parsed points and O(1) state, never the file. Bytes that are not UTF-8 are replaced
+(U+FFFD) with one warning on the run; a line longer than 1 MiB is skipped with a warning; an
+unterminated last line (a file still being written) is ignored, with a warning when it held
+metric values.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lossdoctor.errors import ReadError
+from lossdoctor.read._builder import RunBuilder
+from lossdoctor.run import Run
+
+__all__ = ["NAME", "read", "sniff"]
+
+NAME = "text"
+KERAS_FORMAT = "keras_console"
+
+_BLOCK = 1 << 20  # bytes read at a time
+_MAX_LINE = 1 << 20  # a "line" longer than this (no terminator) is skipped
+_MAX_META = 500  # entries kept in meta["config"] / meta["args"]
+_HEAD_BYTES = 65536  # what the dispatcher gives `sniff`
+_PROBE_BYTES = 8 << 20  # how far `sniff` reads a long text file with no metrics at the top
+
+# --------------------------------------------------------------------------------------------
+# Vocabulary
+# --------------------------------------------------------------------------------------------
+
+#: A line is a metric line only if one of its keys has one of these tokens.
+_METRIC_TOKENS = frozenset({
+    "loss", "losses", "acc", "accuracy", "lr", "learning", "ppl", "perplexity", "bleu", "rouge",
+    "rouge1", "rouge2", "rougel", "f1", "auc", "auroc", "error", "err", "mse", "mae", "rmse",
+    "r2", "wer", "cer", "precision", "recall", "iou", "miou", "dice", "map", "nll", "kl", "grad",
+    "gradnorm", "reward", "score", "psnr", "ssim", "fid", "top1", "top5", "entropy", "l1", "l2",
+    "bpc", "bpd", "kappa", "mcc", "spearman", "pearson", "corr", "rho", "mape", "smape", "elbo",
+    "likelihood", "metric", "bce", "ce", "ter", "chrf", "meteor", "em", "exact",
+})
+_METRIC_SUFFIXES = ("loss", "acc", "accuracy", "ppl", "error", "mse", "mae", "bleu")
+#: A key with one of these tokens is never a metric (times, rates, memory, counts, versions).
+_NOISE_TOKENS = frozenset({
+    "time", "times", "timer", "timing", "eta", "elapsed", "duration", "speed", "throughput",
+    "runtime", "samples", "sample", "memory", "mem", "ram", "vram", "alloc", "allocated",
+    "reserved", "flos", "flops", "ms", "sec", "secs", "seconds", "second", "it", "per", "date",
+    "version", "v", "num", "count", "size", "tokens", "toks", "batches", "workers", "seed",
+    "params", "parameters", "hz", "fps", "gpu", "cpu", "pid", "rank", "port", "line", "id",
+    "ratio", "interval", "every", "patience", "warmup", "max", "min", "dim", "layers", "heads",
+})
+_NOISE_ALLOWED_WITH_METRIC = frozenset({"max", "min", "sample", "samples", "per"})
+#: Counter words: a key made of these and no metric token is a step/epoch counter, not a metric.
+_AXIS_TOKENS = frozenset({
+    "step", "steps", "epoch", "epochs", "iter", "iters", "iteration", "iterations", "global",
+    "batch", "idx", "index", "avg", "total",
+})
+#: Words that make a multi-word key prose ("saved with BLEU-2: 65.7").
+_STOP_WORDS = frozenset({
+    "with", "from", "to", "at", "for", "of", "is", "was", "the", "a", "an", "and", "saved",
+    "saving", "save", "improved", "reached", "after", "in", "on", "by", "checkpoint", "model",
+    "did", "not", "has", "have", "new", "than", "using", "reducing",
+})
+_PHASE_WORDS = {
+    "train": "train", "training": "train", "trn": "train",
+    "val": "val", "valid": "val", "validation": "val", "validating": "val", "eval": "val",
+    "evaluation": "val", "evaluating": "val", "dev": "val",
+    "test": "test", "testing": "test",
+}
+_SUMMARY_WORDS = frozenset({"final", "best", "summary", "overall", "results", "result"})
+_CONFIG_WORDS = frozenset({
+    "config", "configuration", "configs", "args", "arguments", "argument", "parameters",
+    "params", "hyperparameters", "hparams", "hyper", "settings", "options", "flags", "defaults",
+})
+_UNIT_WORDS = frozenset({
+    "s", "sec", "secs", "second", "seconds", "ms", "us", "min", "mins", "minute", "minutes", "h",
+    "hr", "hrs", "hour", "hours", "mb", "gb", "kb", "mib", "gib", "kib", "b", "bytes", "it/s",
+    "s/it", "samples/s", "tokens/s", "steps/s", "img/s", "days", "day",
+})
+
+# --------------------------------------------------------------------------------------------
+# Regular expressions
+# --------------------------------------------------------------------------------------------
+
+_NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii]nf(?:inity)?|INF)"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+_HAS_VALUE = re.compile(r"\d|nan|inf", re.IGNORECASE)
+_PREFIX = re.compile(
+    r"""(?:
+        [IWEF]\d{4}\ \d\d:\d\d:\d\d\.\d+\s+\d+\s+[^\]\s]+\]\ ?        # glog / absl
+      | (?:\[?\d{4}[-/]\d\d[-/]\d\d[T_ ]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?
+           | \[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?)                          # timestamp
+        (?:\s*(?:[-|:]\s*)?(?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
+           \]?\s*)?(?:[-|:]\s*)?)?
+        (?:[\w.<>]+:[\w.<>]+:\d+\s+-\s+)?                               # loguru module:fn:line -
+        (?:[\w.]+(?:\.[\w]+)*:\ \[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\ )? # name: [LEVEL]
+      | (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL):[\w.<>-]*:        # logging.basicConfig
+      | \[(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\]\s*(?:[-:]\s*)?
+      | (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s*(?:[-:|]\s+)
+    )""",
+    re.VERBOSE,
+)
+_EPOCH_HEADER = re.compile(
+    r"""^[\s#=*\->\[(]*
+        (?:(?:starting|start|begin(?:ning)?|running|training|train|now)\s+)*
+        (?:from\s+)?epoch\s*[:#]?\s*[\[(]?\s*(?P<e>\d+)\s*(?:(?:/|of)\s*(?P<t>\d+))?\s*[\])]?
+        \s*(?:starts?|started|begins?)?\s*[:.]?[\s#=*\-<\])]*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_CTX = re.compile(
+    r"""(?:
+        [\[(]?\s*(?:end\ of\ )?(?:train(?:ing)?\s+)?(?:epoch|ep)\s*[:=#]?\s*[\[(]?\s*(?P<e>\d+)
+            (?:\s*(?:/|of)\s*(?P<et>\d+))?\s*[\])]?
+      | (?P<sk>global[_ ]step|step|iter(?:ation)?|it|batch)\s*[:=#]?\s*[\[(]?\s*(?P<s>\d+)
+            (?:\s*/\s*(?P<st>\d+))?\s*[\])]?
+      | (?P<b>\d+)\s*/\s*(?P<bt>\d+)\s+batch(?:es)?
+      | \[\s*\d+\s*/\s*\d+\s*(?:\(\s*\d+(?:\.\d+)?%\s*\))?\s*\]
+    )\s*:?\s*""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
+_FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
+_WORD = r"[A-Za-z_][\w\-./@²]*"
+_KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
+_VALUE = (rf"(?:tensor\(|array\(|\[)?\s*(?P<v>{_NUM})(?:\]|\))?(?P<u>[A-Za-z%/]+)?"
+          r"(?=$|[\s,;|)\]}]|\.(?:\s|$))(?!,\d)")
+_PAIR = re.compile(rf"(?P<k>{_KEY})\s*[:=]\s*{_VALUE}")
+_PAIR_SPACE = re.compile(rf"(?P<k>{_KEY})(?:\s*[:=]\s*|\s+){_VALUE}")
+_GROUP = re.compile(rf"(?P<g>{_KEY})\s*:\s+(?=[A-Za-z_])")
+_TRAILER = re.compile(r"(?P<s>\s*)(?:\([^)]*\)|\.$|(?P<w>[A-Za-z/]+)\.?(?=\s|$|[,;|]))?\s*")
+_HEADER = re.compile(r"^\W*(?P<h>[A-Za-z][\w .\-/]{0,60}?)\s*(?:\.\.\.)?:\s*$")
+_CONFIG_LINE = re.compile(r"^\s*(?P<k>[A-Za-z_][\w.\-]*)\s*[:=]\s*(?P<v>.*?)\s*$")
+_NAMESPACE_ITEM = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|[^,()]+)")
+_DICT_ITEM = re.compile(rf"""['"](?P<k>[^'"]{{1,80}})['"]\s*:\s*(?P<v>{_NUM})(?=\s*[,}}])""")
+_KERAS = re.compile(
+    r"""^\s*(?:(?P<n>\d+)/(?P<t>\d+)\s*(?:\[[=>.]*\]|[━─]+)?\s*)?
+        (?:-\s*)?(?:ETA:\s*[\d:]+s?|\d+(?::\d\d)+|\d+(?:\.\d+)?(?:s|ms|us|m|h))
+        (?:\s+\d+(?:\.\d+)?(?:s|ms|us)/(?:step|sample))?\s+-\s+(?P<rest>.*)$""",
+    re.VERBOSE,
+)
+_TQDM = re.compile(
+    r"""^(?P<d>.*?)[:\s]*(?:(?P<p>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+(?:\.\d+)?[kMGT]?)
+        /(?P<t>\d+(?:\.\d+)?[kMGT]?|\?)|(?P<n2>\d+)it)\s*\[(?P<i>[^\]]*)\]?""",
+    re.VERBOSE,
+)
+
+
+def _tokens(key: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9²]+", key.lower()) if t]
+
+
+def _key_kind(key: str) -> str:
+    """``"metric"`` (names a metric), ``"other"`` (a plausible custom metric), ``"noise"``."""
+    toks = _tokens(key)
+    if not toks:
+        return "noise"
+    metric = any(t in _METRIC_TOKENS or t.endswith(_METRIC_SUFFIXES) for t in toks)
+    for t in toks:
+        if t in _NOISE_TOKENS and not (metric and t in _NOISE_ALLOWED_WITH_METRIC):
+            return "noise"
+    if metric:
+        return "metric"
+    if any(t in _AXIS_TOKENS for t in toks) or toks[0].isdigit():
+        return "noise"
+    return "other"
+
+
+def _phase_word(text: str) -> str | None:
+    """The first phase word of `text` as written (``"Validation"``, ``"val"``), or None."""
+    for word in re.split(r"[^A-Za-z]+", text):
+        if word.lower() in _PHASE_WORDS:
+            return word
+    return None
+
+
+def _to_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:  # "Infinity" with odd case and the like
+        low = text.lower().lstrip("+")
+        if low.endswith(("inf", "infinity")):
+            return -math.inf if low.startswith("-") else math.inf
+        return math.nan
+
+
+def _clean_key(key: str) -> str:
+    return " ".join(key.split())
+
+
+# --------------------------------------------------------------------------------------------
+# The line state machine
+# --------------------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Turns log lines into points, one line at a time; O(1) state besides the points."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lineno = 0
+        #: True once the log shows a metric twice or a metric with an epoch/step (for `sniff`).
+        self.evidence = False
+        self._keys_seen: set[str] = set()
+        self.runs: list[RunBuilder] = []
+        self._warned: set[str] = set()
+        self._new_builder()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def _new_builder(self) -> None:
+        self.b = RunBuilder(name=self.path.stem, source=self.path, format=NAME)
+        self.runs.append(self.b)
+        self.keras = False
+        self.epoch: float | None = None
+        self.first_epoch: float | None = None
+        self.epoch_total: int | None = None
+        self.last_raw_step: float | None = None
+        self.first_raw_step: float | None = None
+        self.last_step_epoch: float | None = None
+        self.within_epoch = False
+        self.keras_pending: str | None = None  # where an unfinished Keras epoch bar started
+        self.keras_done: set[float | None] = set()
+        # tqdm: per metric, the value last shown, its step, epoch and bar: [v, step, epoch, bar]
+        self.tqdm_pending: dict[str, list[float | None]] = {}
+        self.tqdm_bar: tuple[str, float | None] | None = None
+        self.tqdm_bar_id = 0
+        self.tqdm_n: float | None = None
+        self.tqdm_total: float | None = None
+        self.tqdm_offset = 0.0
+        self.block: tuple[str, str | None] | None = None  # (kind, phase word)
+        self.header: tuple[str, str | None] | None = None
+
+    def _has_points(self) -> bool:
+        return len(self.b) > 0 or self.keras_pending is not None or bool(self.tqdm_pending)
+
+    def _restart(self) -> None:
+        self._flush_keras()
+        self._flush_tqdm()
+        self._new_builder()
+
+    def warn(self, key: str, message: str) -> None:
+        """Record `message` on the current run, once per `key` for the whole file."""
+        if key not in self._warned:
+            self._warned.add(key)
+            self.b.warn(message)
+
+    # -- context ------------------------------------------------------------------------------
+    def _set_epoch(self, epoch: float, total: int | None = None) -> None:
+        if self.epoch is not None and epoch < self.epoch:
+            first = self.first_epoch if self.first_epoch is not None else self.epoch
+            if epoch <= first and self._has_points():
+                self._restart()
+            elif epoch != self.epoch:
+                self.warn("epoch-back", f"line {self.lineno}: the epoch counter went back from "
+                          f"{self.epoch:g} to {epoch:g} (a resumed run?); kept in the same run")
+        if self.epoch is not None and epoch != self.epoch:
+            self._flush_keras()
+        self.epoch = epoch
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+        if total is not None:
+            self.epoch_total = total
+            self.b.meta["total_epochs"] = total
+
+    def _step(self, raw: float, total: int | None, per_epoch: bool) -> float | None:
+        """The global step of a step marker (raw counter `raw` of `total`)."""
+        if self.epoch is None and not per_epoch:
+            if (self.last_raw_step is not None and self.first_raw_step is not None
+                    and raw < self.last_raw_step and raw <= self.first_raw_step
+                    and self._has_points()):
+                self._restart()
+            elif self.last_raw_step is not None and raw < self.last_raw_step:
+                self.warn("step-back", f"line {self.lineno}: the step counter went back from "
+                          f"{self.last_raw_step:g} to {raw:g}; kept in the same run")
+        elif (not self.within_epoch and self.last_step_epoch is not None
+              and self.epoch is not None and self.epoch > self.last_step_epoch
+              and self.last_raw_step is not None and raw < self.last_raw_step):
+            self.within_epoch = True
+        if self.first_raw_step is None:
+            self.first_raw_step = raw
+        self.last_raw_step = raw
+        self.last_step_epoch = self.epoch
+        if total is not None and not per_epoch and self.epoch is None:
+            self.b.meta["total_steps"] = total
+        if not (per_epoch or self.within_epoch) or self.epoch is None:
+            return raw
+        if total is None:
+            self.warn("no-epoch-length", "the step counter restarts every epoch and the log "
+                      "gives no epoch length, so those points keep their epoch but no step")
+            return None
+        first = self.first_epoch if self.first_epoch is not None else self.epoch
+        return (self.epoch - first) * total + raw
+
+    # -- points -------------------------------------------------------------------------------
+    def _add(self, pairs: list[tuple[str, float]], step: float | None) -> None:
+        for key, value in pairs:
+            self.b.add(key, value, step=step, epoch=self.epoch)
+        self._note_evidence(pairs[0][0], step, self.epoch)
+
+    def _note_evidence(self, key: str, step: float | None, epoch: float | None) -> None:
+        if not self.evidence:
+            self.evidence = step is not None or epoch is not None or key in self._keys_seen
+            self._keys_seen.add(key)
+
+    def _flush_keras(self) -> None:
+        """Drop an unfinished Keras epoch (its values are running averages), with a warning."""
+        pending = self.keras_pending
+        if pending is None:
+            return
+        self.keras_pending = None
+        self.warn("keras-unfinished", f"{pending}: a Keras progress bar stopped before the end "
+                  f"of its epoch; its running values were not used")
+
+    # -- feeding ------------------------------------------------------------------------------
+    def feed(self, seg: str, ends_line: bool) -> None:
+        """Parse one line (or one ``\\r``-separated progress update when `ends_line` is False)."""
+        if "\x1b" in seg:
+            seg = _ANSI.sub("", seg)
+        if "\x08" in seg:
+            seg = seg.replace("\x08", "")
+        self._parse(seg, ends_line, commit=True)
+
+    def has_values(self, seg: str) -> bool:
+        """Whether `seg` holds metric values (an unterminated last line); changes no state."""
+        if "\x1b" in seg:
+            seg = _ANSI.sub("", seg)
+        return bool(self._parse(seg.replace("\x08", ""), True, commit=False))
+
+    def _parse(self, line: str, ends_line: bool, *, commit: bool) -> bool:
+        m = _PREFIX.match(line)
+        msg = line[m.end():] if m else line
+        if not msg or msg.isspace():
+            if commit:
+                self.block = self.header = None
+            return False
+        indented = msg[0] in " \t"
+        if commit and self.block is not None and not indented:
+            self.block = None
+        if not _HAS_VALUE.search(msg):
+            if commit:
+                self._maybe_header(msg)
+            return False
+        if commit and self.header is not None:
+            self.block, self.header = (self.header if indented else None), None
+        body = msg.strip()
+        first = body[0]
+        if first == "{" or body.startswith(("wandb:", "Namespace(", "File \"", "Traceback")):
+            return self._special(body, commit)
+        if "%|" in body or "it [" in body:
+            t = _TQDM.match(body)
+            if t is not None:
+                return self._tqdm(t, commit)
+        k = _KERAS.match(body)
+        if k is not None:
+            return self._keras(k, ends_line, commit)
+        h = _EPOCH_HEADER.match(body)
+        if h is not None:
+            if commit:
+                self._set_epoch(float(h["e"]), int(h["t"]) if h["t"] else None)
+            return False
+        if self.block is not None and indented:
+            kind, phase = self.block
+            if kind == "config":
+                if commit:
+                    self._config_line(body)
+                return False
+            return self._fields(body, phase, commit)
+        return self._fields(body, None, commit)
+
+    def _maybe_header(self, msg: str) -> None:
+        h = _HEADER.match(msg)
+        if h is None:
+            self.header = None
+            return
+        words = {w.lower() for w in re.split(r"[^A-Za-z]+", h["h"]) if w}
+        if words & _CONFIG_WORDS:
+            self.header = ("config", None)
+        else:
+            phase = _phase_word(h["h"])
+            self.header = ("phase", phase) if phase else None
+
+    def _config_line(self, body: str) -> None:
+        c = _CONFIG_LINE.match(body)
+        if c is None:
+            return
+        config = self.b.meta.setdefault("config", {})
+        if isinstance(config, dict) and len(config) < _MAX_META:
+            config[c["k"]] = c["v"][:200]
+
+    def _special(self, body: str, commit: bool) -> bool:
+        if body.startswith("Namespace(") and commit:
+            args = self.b.meta.setdefault("args", {})
+            if isinstance(args, dict):
+                for k, v in _NAMESPACE_ITEM.findall(body)[:_MAX_META]:
+                    args[k] = v.strip()[:200]
+        if body[0] != "{" or not body.endswith("}"):
+            return False
+        items = [(m["k"], m["v"]) for m in _DICT_ITEM.finditer(body)]
+        if not items:
+            return False
+        keys = {k for k, _ in items}
+        if "train_runtime" in keys:
+            if commit:
+                self.b.meta["summary"] = {k: _to_float(v) for k, v in items}
+            return False
+        pairs: list[tuple[str, float]] = []
+        epoch = step = None
+        qualified = False
+        for k, v in items:
+            low = k.lower()
+            if low == "epoch":
+                epoch = _to_float(v)
+            elif low in ("step", "global_step"):
+                step = _to_float(v)
+            else:
+                kind = _key_kind(k)
+                if kind != "noise":
+                    pairs.append((k, _to_float(v)))
+                    qualified = qualified or kind == "metric"
+        if not qualified:
+            return False
+        if commit:
+            if epoch is not None:
+                self._set_epoch(epoch)
+            if step is not None:
+                step = self._step(step, None, False)
+            self._add(pairs, step)
+        return True
+
+    # -- generic key/value lines ----------------------------------------------------------------
+    def _fields(self, body: str, block_phase: str | None, commit: bool) -> bool:
+        fields = _FIELD_SPLIT.split(body)
+        spaced = "|" in body  # "key value" pairs only in |-separated lines (and groups)
+        epoch: tuple[float, int | None] | None = None
+        step: tuple[float, int | None, bool] | None = None
+        pairs: list[tuple[str, float]] = []
+        qualified = False
+        group: str | None = block_phase
+        group_open = block_phase is not None
+        for field in fields:
+            pos = _LEAD.match(field).end()  # type: ignore[union-attr]
+            if pos == len(field):
+                continue
+            f_epoch = f_step = None
+            while True:
+                c = _CTX.match(field, pos)
+                if c is None or c.end() == pos:
+                    break
+                if c["e"] is not None:
+                    f_epoch = (float(c["e"]), int(c["et"]) if c["et"] else None)
+                elif c["s"] is not None:
+                    per_epoch = c["sk"].lower() == "batch"
+                    f_step = (float(c["s"]), int(c["st"]) if c["st"] else None, per_epoch)
+                elif c["b"] is not None:
+                    f_step = (float(c["b"]), int(c["bt"]), True)
+                pos = c.end()
+            if pos == len(field):
+                epoch = f_epoch or epoch
+                step = f_step or step
+                continue
+            matcher = _PAIR_SPACE if (spaced or group_open) else _PAIR
+            got = self._pairs(field, pos, matcher, group if group_open else None, pairs)
+            if got is None:
+                g = _GROUP.match(field, pos)
+                if g is not None and not (set(_tokens(g["g"])) & _STOP_WORDS):
+                    group = self._group_prefix(g["g"])
+                    group_open = True
+                    got = self._pairs(field, g.end(), _PAIR_SPACE, group, pairs)
+            if got is None:
+                continue  # prose: neither its pairs nor its context markers count
+            epoch = f_epoch or epoch
+            step = f_step or step
+            qualified = qualified or got
+        if not qualified:
+            return False
+        if commit:
+            if epoch is not None:
+                self._set_epoch(*epoch)
+            gstep = self._step(*step) if step is not None else None
+            self._add(self._dedupe(pairs), gstep)
+        return True
+
+    def _group_prefix(self, group: str) -> str | None:
+        phase = _phase_word(group)
+        if phase is not None:
+            return phase
+        if set(_tokens(group)) & _SUMMARY_WORDS:
+            return _clean_key(group)
+        return None
+
+    @staticmethod
+    def _pairs(field: str, pos: int, matcher: re.Pattern[str], prefix: str | None,
+               out: list[tuple[str, float]]) -> bool | None:
+        """Parse ``key: value`` pairs from `field` at `pos` into `out`.
+
+        Returns None when the field does not start with a pair, else whether a metric key was
+        among them. Noise pairs (times, counts, values with a unit) are consumed but dropped.
+        """
+        n = len(field)
+        found = False
+        metric = False
+        while pos < n:
+            p = matcher.match(field, pos)
+            if p is None:
+                break
+            key = _clean_key(p["k"])
+            words = key.lower().split(" ")
+            if len(words) > 1 and any(w in _STOP_WORDS for w in words):
+                break
+            found = True
+            unit = p["u"]
+            t = _TRAILER.match(field, p.end())
+            pos = t.end("s")  # type: ignore[union-attr]
+            word = t["w"]  # type: ignore[index]
+            if word is None or word.lower() in _UNIT_WORDS:
+                unit = unit or word
+                pos = t.end()  # type: ignore[union-attr]
+            kind = _key_kind(key)
+            if kind == "noise" or (unit and unit != "%"):
+                continue
+            if prefix is not None and _phase_word(key) is None:
+                key = f"{prefix} {key}"
+            out.append((key, _to_float(p["v"])))
+            metric = metric or kind == "metric"
+        return metric if found else None
+
+    def _dedupe(self, pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """A key repeated on one line takes the phase of the last phased key before it
+        (``Train Loss | Token Acc | Val Loss | Token Acc`` → ``Val Token Acc``)."""
+        seen: set[str] = set()
+        out: list[tuple[str, float]] = []
+        phase: str | None = None
+        for key, value in pairs:
+            p = _phase_word(key)
+            if p is not None:
+                phase = p
+            if key in seen:
+                if phase is None or p is not None or f"{phase} {key}" in seen:
+                    self.warn(f"dup:{key}", f"line {self.lineno}: metric {key!r} appears twice "
+                              f"on one line; kept the first")
+                    continue
+                key = f"{phase} {key}"
+            seen.add(key)
+            out.append((key, value))
+        return out
+
+    # -- Keras ------------------------------------------------------------------------------------
+    def _keras(self, k: re.Match[str], ends_line: bool, commit: bool) -> bool:
+        pairs: list[tuple[str, float]] = []
+        for field in k["rest"].split(" - "):
+            p = _PAIR.fullmatch(field.strip())
+            if p is None or p["u"]:
+                continue
+            key = _clean_key(p["k"])
+            if _key_kind(key) != "noise":
+                pairs.append((key, _to_float(p["v"])))
+        if not pairs:
+            return False
+        if not commit:
+            return True
+        final = ends_line and (k["n"] is None or k["n"] == k["t"])
+        self.keras = True
+        self.b.format = KERAS_FORMAT
+        if not final:
+            if self.keras_pending is None:
+                self.keras_pending = f"line {self.lineno + 1}"
+            return True
+        self.keras_pending = None
+        if self.epoch in self.keras_done:
+            self.b.meta["evaluate"] = dict(pairs)
+            return True
+        self.keras_done.add(self.epoch)
+        self._add(pairs, None)
+        return True
+
+    # -- tqdm -------------------------------------------------------------------------------------
+    def _tqdm(self, t: re.Match[str], commit: bool) -> bool:
+        """A tqdm bar update: each postfix value is a point, at the bar's step.
+
+        tqdm redraws the same postfix while its counter moves (``set_postfix`` shows the new
+        value before the counter counts the step), and Lightning's bar keeps showing the last
+        ``val_loss`` in the bars of later epochs; so a value shown unchanged by successive
+        updates of one bar is one point, at the last such update, and a value carried unchanged
+        into a later bar is not a new point. In a training bar (no phase word in its
+        description) the counter counts the steps of the epoch: step = ``(epoch - first_epoch)
+        * total + n``; without epochs, a bar that starts over continues the count of the bar
+        before. Values of validation bars get no step.
+        """
+        desc, info = t["d"].strip(), t["i"] or ""
+        pairs: list[tuple[str, float]] = []
+        phase = _phase_word(desc)
+        for item in info.split(","):
+            item = item.strip()
+            p = _PAIR_SPACE.fullmatch(item) if "=" in item or ":" in item else None
+            if p is None or p["u"]:
+                continue
+            key = _clean_key(p["k"])
+            if _key_kind(key) == "noise":
+                continue
+            if phase is not None and _phase_word(key) is None:
+                key = f"{phase} {key}"
+            pairs.append((key, _to_float(p["v"])))
+        if not commit:
+            return bool(pairs)
+        h = _EPOCH_HEADER.match(desc) if desc else None
+        if h is not None:
+            self._set_epoch(float(h["e"]), int(h["t"]) if h["t"] else None)
+        n_text, total_text = t["n"] or t["n2"], t["t"]
+        n = float(n_text) if n_text.isdigit() else None
+        total = float(total_text) if total_text and total_text.isdigit() else None
+        bar = (desc, self.epoch)
+        if bar != self.tqdm_bar or (n is not None and self.tqdm_n is not None
+                                    and n < self.tqdm_n):
+            self.tqdm_bar_id += 1
+            if self.epoch is None and phase is None and self.tqdm_n is not None and bar == \
+                    self.tqdm_bar:  # the same bar again, without epochs: continue the count
+                self.tqdm_offset += self.tqdm_total or self.tqdm_n
+        self.tqdm_bar, self.tqdm_n, self.tqdm_total = bar, n, total
+        if not pairs:
+            return False
+        step: float | None = None
+        if phase is None and n is not None:
+            if self.epoch is not None and total is not None:
+                first = self.first_epoch if self.first_epoch is not None else self.epoch
+                step = (self.epoch - first) * total + n
+            elif self.epoch is None:
+                step = self.tqdm_offset + n
+        for key, value in pairs:
+            pt = self.tqdm_pending.get(key)
+            if pt is not None and (pt[0] == value or (value != value and pt[0] != pt[0])):
+                if pt[3] == self.tqdm_bar_id:
+                    pt[1] = step  # the same value redrawn as the counter moves
+                continue  # (or carried into a later bar: not a new point)
+            if pt is not None:
+                self._emit_tqdm(key, pt)
+            self.tqdm_pending[key] = [value, step, self.epoch, self.tqdm_bar_id]
+        return True
+
+    def _emit_tqdm(self, key: str, pt: list[float | None]) -> None:
+        value, step, epoch, _ = pt
+        self.b.add(key, value, step=step, epoch=epoch)  # type: ignore[arg-type]
+        self._note_evidence(key, step, epoch)
+
+    def _flush_tqdm(self) -> None:
+        for key, pt in self.tqdm_pending.items():
+            self._emit_tqdm(key, pt)
+        self.tqdm_pending.clear()
+
+    # -- end ------------------------------------------------------------------------------------
+    def finish(self) -> list[Run]:
+        self._flush_keras()
+        self._flush_tqdm()
+        builders = [b for b in self.runs if len(b) > 0 or b.warnings]
+        if not any(len(b) for b in builders):
+            return []
+        builders = [b for b in builders if len(b)] or builders
+        if len(builders) > 1:
+            for i, b in enumerate(builders, 1):
+                b.name = f"{self.path.stem}#{i}"
+        # Warnings recorded on a run that ended up empty move to the first run with points.
+        for b in self.runs:
+            if not len(b) and b.warnings:
+                for w in b.warnings:
+                    builders[0].warn(w)
+        return [b.build() for b in builders]
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming the file
+# --------------------------------------------------------------------------------------------
+
+
+def _decoder_for(head: bytes) -> tuple[str, int]:
+    """The codec and the BOM length for a file starting with `head`."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", 0
+    return "utf-8", 0
+
+
+def _segments(f: BinaryIO, parser: _Parser | None, *, limit: int | None = None,
+              ) -> Iterator[tuple[str, bool, bool]]:
+    """Yield ``(text, ends_line, complete)`` for every line and ``\\r`` update of binary file `f`
+    (its first `limit` bytes when given).
+
+    `ends_line` is False for a progress update ended by ``\\r``; `complete` is False only for
+    the unterminated last piece. Invalid UTF-8 is replaced, with one warning on `parser`.
+    """
+    head = f.read(4)
+    encoding, bom = _decoder_for(head)
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    pending = head[bom:]
+    carry = ""
+    skipping = False
+    lineno = 0
+    left = limit
+    while True:
+        block = f.read(_BLOCK if left is None else min(_BLOCK, left))
+        if left is not None:
+            left -= len(block)
+        data = pending + block
+        pending = b""
+        eof = not block
+        try:
+            text = decoder.decode(data, final=eof)
+        except UnicodeDecodeError as exc:
+            bad_line = lineno + data[: exc.start].count(b"\n") + carry.count("\n") + 1
+            if parser is not None:
+                parser.warn("utf8", f"line {bad_line}: bytes that are not valid {encoding.upper()} "
+                            f"were replaced (U+FFFD); the file is not a clean text log")
+            decoder = codecs.getincrementaldecoder(encoding)("replace")
+            text = decoder.decode(data, final=eof)
+        text = carry + text
+        cut = text.rfind("\n")
+        if cut < 0 and not eof:
+            rcut = text.rfind("\r", 0, len(text) - 1)
+            cut = rcut
+        if cut < 0:
+            carry = text
+            if len(carry) > _MAX_LINE and not eof:
+                if parser is not None:
+                    parser.warn("long-line", f"line {lineno + 1}: longer than "
+                                f"{_MAX_LINE // 1024} KiB without a line break; skipped")
+                carry = ""
+                skipping = True
+            if eof:
+                break
+            continue
+        complete, carry = text[: cut + 1], text[cut + 1:]
+        lines = complete.split("\n")
+        last = len(lines) - 1
+        for i, piece in enumerate(lines):
+            if i == last:
+                if piece:  # ends with "\r" updates (no "\n" in this block)
+                    for seg in piece.split("\r"):
+                        if seg:
+                            yield seg, False, True
+                break
+            lineno += 1
+            if parser is not None:
+                parser.lineno = lineno
+            if skipping:
+                skipping = False
+                continue
+            if "\r" in piece:
+                parts = piece.rstrip("\r").split("\r")
+                for j, seg in enumerate(parts):
+                    if seg:
+                        yield seg, j == len(parts) - 1, True
+            elif piece:
+                yield piece, True, True
+        if eof:
+            break
+    if carry and not skipping:
+        parts = carry.split("\r")
+        for seg in parts[:-1]:
+            if seg:
+                yield seg, False, True
+        if parts[-1]:
+            yield parts[-1], True, False
+
+
+def _parse_file(path: Path) -> list[Run]:
+    parser = _Parser(path)
+    try:
+        with open(path, "rb") as f:
+            first = f.read(4096)
+            encoding, _ = _decoder_for(first)
+            if encoding == "utf-8" and b"\x00" in first:
+                raise ReadError(path, "binary data (NUL bytes), not a text log")
+            f.seek(0)
+            for text, ends_line, complete in _segments(f, parser):
+                if complete:
+                    parser.feed(text, ends_line)
+                elif parser.has_values(text):
+                    parser.warn("partial", f"line {parser.lineno + 1}: the last line has no line "
+                                f"end (file still being written?); its values were ignored")
+    except OSError as exc:
+        raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+    return parser.finish()
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """True when `path` holds training-metric lines.
+
+    Decided on `head` (the first bytes of the file): binary data (NUL bytes, mostly undecodable
+    bytes) gives False; a file whose only numbers are one-off settings (one ``lr: 0.001`` line)
+    gives False too: a log needs a metric printed at least twice, or a metric line with an
+    epoch or step. When `head` is clean text without metric lines but the file goes on (a log
+    that starts with 900 KB of compiler warnings), the next bytes are scanned, up to
+    `_PROBE_BYTES` (8 MiB) in all, streaming.
+    """
+    encoding, bom = _decoder_for(head)
+    if encoding == "utf-8" and b"\x00" in head:
+        return False
+    text = head[bom:].decode(encoding, errors="replace")
+    if text.count("\ufffd") > max(8, len(text) // 100):
+        return False
+    parser = _Parser(path)
+    cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+    for piece in text[:cut].split("\n"):
+        parts = piece.rstrip("\r").split("\r")
+        for j, seg in enumerate(parts):
+            if seg:
+                parser.feed(seg, j == len(parts) - 1)
+        if parser.evidence:
+            return True
+    if len(head) < _HEAD_BYTES:
+        return False
+    return _probe(path)
+
+
+def _probe(path: Path) -> bool:
+    """Whether the first `_PROBE_BYTES` of `path` show metric lines (streaming)."""
+    parser = _Parser(path)
+    try:
+        with open(path, "rb") as f:
+            for text, ends_line, complete in _segments(f, None, limit=_PROBE_BYTES):
+                if complete:
+                    parser.feed(text, ends_line)
+                    if parser.evidence:
+                        return True
+    except OSError:
+        return False
+    return False
+
+
+def read(path: Path) -> list[Run]:
+    """Read the runs of the plain-text log `path` (see the module docstring for the forms)."""
+    return _parse_file(Path(path))
