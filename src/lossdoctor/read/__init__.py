@@ -78,6 +78,9 @@ def _walk_files(root: Path, claimed: set[Path]) -> list[Path]:
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
+        if here in claimed:  # a directory format read it as a whole (root itself, too)
+            dirnames[:] = []
+            continue
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".") and d != "__pycache__" and here / d not in claimed
@@ -93,6 +96,7 @@ def _walk_files(root: Path, claimed: set[Path]) -> list[Path]:
 def _read_dir(root: Path, fmt: str | None) -> list[Run]:
     runs: list[Run] = []
     claimed: set[Path] = set()
+    errors: list[ReadError] = []
     for name in _DIRECTORY_FORMATS if fmt is None else (fmt,):
         module = _module(name)
         find = getattr(module, "find", None)
@@ -100,7 +104,11 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
             continue
         for p in find(root):
             claimed.add(p)
-            runs.extend(module.read(p))
+            try:
+                runs.extend(module.read(p))
+            except ReadError as exc:  # one unreadable run does not hide the others
+                errors.append(exc)
+                warnings.warn(str(exc), ReadWarning, stacklevel=3)
     if fmt is None or not hasattr(_module(fmt), "find"):
         for p in _walk_files(root, claimed):
             try:
@@ -108,6 +116,8 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
             except ReadError as exc:
                 if fmt is not None or "unknown format" not in exc.problem:
                     warnings.warn(str(exc), ReadWarning, stacklevel=3)
+    if not runs and errors:
+        raise errors[0]
     if not runs:
         raise ReadError(root, "no training logs found in this directory")
     return runs
