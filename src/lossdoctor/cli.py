@@ -12,6 +12,7 @@ from rich.console import Console
 
 from lossdoctor import __version__
 from lossdoctor.errors import LossdoctorError, ReadWarning
+from lossdoctor.findings import Diagnosis
 from lossdoctor.read import FORMATS, read
 from lossdoctor.run import Run
 
@@ -63,6 +64,77 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kinds(value: str) -> list[str]:
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
+def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
+    """Whether any finding is at or above the --fail-on severity or of a --fail-on kind."""
+    from lossdoctor.findings import KINDS, SEVERITIES, severity_rank
+
+    tokens = _kinds(fail_on)
+    if tokens in (["never"], ["none"]):
+        return False
+    unknown = [t for t in tokens if t not in SEVERITIES and t not in KINDS]
+    if unknown:
+        raise LossdoctorError(
+            f"--fail-on: unknown {', '.join(unknown)}; give kinds ({', '.join(KINDS)}), a "
+            f"severity ({', '.join(SEVERITIES)}) or 'never'"
+        )
+    severities = [severity_rank(t) for t in tokens if t in SEVERITIES]
+    threshold = min(severities) if severities else None
+    kinds = {t for t in tokens if t in KINDS}
+    return any(
+        f.kind in kinds or (threshold is not None and severity_rank(f.severity) >= threshold)
+        for d in diagnoses
+        for f in d.findings
+    )
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from lossdoctor.diagnose import diagnose_all
+    from lossdoctor.messages import default_lang
+
+    lang = args.lang or default_lang()
+    runs = _read_all(args.paths, args.format)
+    diagnoses = diagnose_all(
+        runs,
+        select=_kinds(args.select) if args.select else None,
+        ignore=_kinds(args.ignore) if args.ignore else None,
+        metric=args.metric,
+    )
+    if args.json:
+        from lossdoctor.report.json import diagnoses_to_json
+
+        print(diagnoses_to_json(diagnoses, lang))
+    else:
+        from lossdoctor.report.terminal import render_diagnoses
+
+        render_diagnoses(diagnoses, _console(), lang=lang, code=not args.no_code)
+    return EXIT_FOUND if _fails(diagnoses, args.fail_on) else EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from lossdoctor.explain import explanation, title
+    from lossdoctor.findings import KINDS
+    from lossdoctor.messages import default_lang
+
+    lang = args.lang or default_lang()
+    console = _console()
+    if args.kind is None:
+        for k in KINDS:
+            console.print(f"[bold]{k:16s}[/] {title(k, lang)}")
+        return EXIT_OK
+    md = explanation(args.kind, lang)
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(md))
+    else:
+        print(md, end="" if md.endswith("\n") else "\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -77,6 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=list(FORMATS), help="force a reader")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(func=_cmd_show)
+
+    diag = sub.add_parser("diagnose", help="say what the training is doing and what to change")
+    diag.add_argument("paths", nargs="+", metavar="PATH", help="log file or directory")
+    diag.add_argument("--format", choices=list(FORMATS), help="force a reader")
+    diag.add_argument("--json", action="store_true", help="print the JSON report")
+    diag.add_argument("--select", metavar="KINDS", help="only these kinds (comma-separated)")
+    diag.add_argument("--ignore", metavar="KINDS", help="never these kinds (comma-separated)")
+    diag.add_argument("--fail-on", metavar="KINDS|SEVERITY", default="warning",
+                      help="exit 1 when a finding of these kinds or at/above this severity is "
+                      "found (default: warning; 'never' always exits 0)")
+    diag.add_argument("--metric", metavar="NAME", help="diagnose only this metric")
+    diag.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
+    diag.add_argument("--no-code", action="store_true", help="omit the remedies' code")
+    diag.set_defaults(func=_cmd_diagnose)
+
+    expl = sub.add_parser("explain", help="the long explanation of a finding kind")
+    expl.add_argument("kind", nargs="?", metavar="KIND", help="a kind; omit to list them all")
+    expl.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
+    expl.set_defaults(func=_cmd_explain)
 
     rec = sub.add_parser("recommend", help="a loss, optimizer, LR, schedule and regularisation "
                          "for a task")

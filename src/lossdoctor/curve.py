@@ -1,0 +1,178 @@
+"""`Curve`: a `Series` prepared once for every rule.
+
+Preparation keeps the finite points in step order (a resumed run that steps back supersedes the
+points it re-does), orients the values so that lower is better, chooses a log scale when a
+positive metric spans orders of magnitude, and summarises long curves into at most
+`MAX_BINS` equal-count bins (medians), so that rule cost does not grow with the log length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from lossdoctor.findings import Point
+from lossdoctor.run import Series
+from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median
+
+__all__ = ["MAX_BINS", "Curve"]
+
+#: Long curves are summarised into at most this many bins for trend and shape analysis.
+MAX_BINS = 400
+
+
+def _suffix_keep(x: np.ndarray) -> np.ndarray:
+    """Keep point i iff every later point has a larger x (later points supersede earlier ones
+    at the same or a later position: duplicates and resumed runs)."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    nxt = np.empty(n)
+    nxt[:-1] = np.minimum.accumulate(x[::-1])[::-1][1:]
+    nxt[-1] = np.inf
+    return x < nxt
+
+
+@dataclass
+class Curve:
+    """A metric series ready for analysis.
+
+    Attributes:
+        series: the source series.
+        direction: ``"min"`` (lower is better) or ``"max"``.
+        idx: indices in `series` of the points kept (finite, in order).
+        x: their axis values (``series.axis``), strictly increasing.
+        v: their values, as logged.
+        y: analysis values: oriented so that lower is better, log10 when `log`.
+        log: True when `y` is on a log10 scale.
+        superseded: number of points dropped because a later point re-did their step.
+    """
+
+    series: Series
+    direction: str
+    idx: np.ndarray
+    x: np.ndarray
+    v: np.ndarray
+    y: np.ndarray
+    log: bool
+    superseded: int = 0
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_series(cls, series: Series, direction: str | None = None) -> Curve:
+        """Prepare `series`; `direction` defaults to the series' own (``"min"`` if unknown)."""
+        d = direction or series.direction or "min"
+        x_all = series.x
+        finite = np.isfinite(series.values) & np.isfinite(x_all)
+        idx = np.flatnonzero(finite)
+        keep = _suffix_keep(x_all[idx])
+        superseded = int(len(idx) - np.count_nonzero(keep))
+        idx = idx[keep]
+        x = x_all[idx]
+        v = series.values[idx]
+        oriented = v if d == "min" else -v
+        log = False
+        if len(v) >= 3 and np.all(oriented > 0):
+            lo, hi = np.percentile(oriented, [1, 99])
+            log = bool(lo > 0 and hi / lo >= 30.0)
+        y = np.log10(oriented) if log else oriented.astype(np.float64)
+        return cls(series=series, direction=d, idx=idx, x=x, v=v, y=y, log=log,
+                   superseded=superseded)
+
+    # -- basic properties -------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.series.name
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def point(self, i: int) -> Point:
+        """The `Point` of the i-th kept point (negative indices count from the end)."""
+        j = int(self.idx[i])
+        s, e = self.series.steps[j], self.series.epochs[j]
+        return Point(
+            step=float(s) if np.isfinite(s) else None,
+            epoch=float(e) if np.isfinite(e) else None,
+            index=j,
+        )
+
+    def value(self, y: float) -> float:
+        """Convert an analysis value back to the metric's own units."""
+        o = 10.0**y if self.log else y
+        return float(o if self.direction == "min" else -o)
+
+    def at_x(self, x: float) -> int:
+        """Index of the kept point nearest to axis position `x`."""
+        i = int(np.searchsorted(self.x, x))
+        if i <= 0:
+            return 0
+        if i >= len(self.x):
+            return len(self.x) - 1
+        return i if self.x[i] - x < x - self.x[i - 1] else i - 1
+
+    # -- noise and smoothing ----------------------------------------------------------------
+    @cached_property
+    def noise(self) -> float:
+        """Point-to-point noise σ of `y` (robust to trend and outliers)."""
+        return noise_sigma(self.y)
+
+    @cached_property
+    def bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first point index of each bin, bin x, bin median y); one bin per point when the
+        curve has at most `MAX_BINS` points."""
+        starts, by = bin_reduce(self.y, MAX_BINS)
+        if len(starts) == len(self.y):
+            return starts, self.x.copy(), by
+        ends = np.append(starts[1:], len(self.y))
+        bx = self.x[(starts + ends - 1) // 2]
+        return starts, bx, by
+
+    @property
+    def binned(self) -> bool:
+        """True when bins summarise several points each."""
+        return len(self.bins[0]) < len(self.y)
+
+    @cached_property
+    def points_per_bin(self) -> float:
+        return len(self.y) / max(1, len(self.bins[0]))
+
+    @cached_property
+    def bin_noise(self) -> float:
+        """Noise σ of the bin medians (≈ 1.25 σ/√k for k points a bin, or measured on the
+        bins when that is larger: slow wiggles the points' noise does not show)."""
+        k = self.points_per_bin
+        expected = 1.2533 * self.noise / np.sqrt(k)
+        return float(max(expected, noise_sigma(self.bins[2]))) if k > 1 else self.noise
+
+    @cached_property
+    def smooth(self) -> np.ndarray:
+        """Robust smooth of the bin medians (running median; width grows with the length)."""
+        by = self.bins[2]
+        n = len(by)
+        w = 1 if n < 10 else 3 if n < 40 else 5 if n < 120 else 9
+        return rolling_median(by, w)
+
+    def baseline(self) -> np.ndarray:
+        """The smooth curve interpolated at every kept point (for point-level residuals)."""
+        _starts, bx, _ = self.bins
+        if not self.binned:
+            return self.smooth
+        return np.interp(self.x, bx, self.smooth)
+
+    def local_noise(self) -> np.ndarray:
+        """Noise σ at every kept point, measured per bin (noise shrinks as a loss falls)."""
+        if not self.binned:
+            return np.full(len(self.y), self.noise)
+        starts, _, _ = self.bins
+        resid = self.y - self.baseline()
+        edges = np.append(starts, len(self.y))
+        size = int(np.min(np.diff(edges)))
+        block = resid[starts[:, None] + np.arange(size)[None, :]]
+        med = np.median(block, axis=1, keepdims=True)
+        sig = 1.4826 * np.median(np.abs(block - med), axis=1)
+        floor = max(0.25 * mad_sigma(resid), 1e-12)
+        sig = np.maximum(sig, floor)
+        return np.repeat(sig, np.diff(edges))

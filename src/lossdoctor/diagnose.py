@@ -1,0 +1,154 @@
+"""Run the rules on a `Run` and collect a `Diagnosis`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from lossdoctor.errors import LossdoctorError
+from lossdoctor.findings import KINDS, Diagnosis, Finding, severity_rank
+from lossdoctor.prescribe import prescribe
+from lossdoctor.read import read
+from lossdoctor.rules import rule
+from lossdoctor.rules.context import Context
+from lossdoctor.run import Run
+
+__all__ = ["diagnose", "diagnose_all", "diagnose_run"]
+
+# Kinds a finding makes redundant on the same metric: the first explains the others.
+_SUPERSEDES = {
+    "divergence": {"loss_rising", "converged", "underfitting", "oscillation"},
+    "overfitting": {"loss_rising", "converged"},
+    "loss_rising": {"converged", "underfitting"},
+    "oscillation": {"converged"},
+    "plateau": {"converged"},
+    "underfitting": {"converged"},
+}
+
+
+def _check_kinds(kinds: Iterable[str] | None, what: str) -> set[str] | None:
+    if kinds is None:
+        return None
+    out = set(kinds)
+    unknown = out - set(KINDS)
+    if unknown:
+        raise LossdoctorError(
+            f"unknown kind(s) in {what}: {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(KINDS)}"
+        )
+    return out
+
+
+def _resolve(findings: list[Finding]) -> list[Finding]:
+    by_metric: dict[str, set[str]] = {}
+    for f in findings:
+        by_metric.setdefault(f.metric, set()).add(f.kind)
+    out = []
+    for f in findings:
+        kinds = by_metric[f.metric]
+        if any(f.kind in _SUPERSEDES.get(k, ()) for k in kinds if k != f.kind):
+            continue
+        out.append(f)
+    order = {k: i for i, k in enumerate(KINDS)}
+    out.sort(key=lambda f: (-severity_rank(f.severity), order[f.kind]))
+    return out
+
+
+def diagnose_run(
+    run: Run,
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    metric: str | None = None,
+) -> Diagnosis:
+    """Diagnose one `Run`.
+
+    Args:
+        run: the run to diagnose.
+        select: only these kinds (default: all of `KINDS`).
+        ignore: never these kinds.
+        metric: analyse only this series (its canonical name) as the loss.
+
+    Returns:
+        The `Diagnosis`, findings most severe first, each with ranked remedies.
+    """
+    sel = _check_kinds(select, "select")
+    ign = _check_kinds(ignore, "ignore") or set()
+    if metric is not None and metric not in run.series:
+        raise LossdoctorError(
+            f"{run.source}: no metric {metric!r}; it has {', '.join(run.series) or 'none'}"
+        )
+    ctx = Context(run, metric=metric)
+    findings: list[Finding] = []
+    for kind in KINDS:
+        findings.extend(rule(kind).check(ctx))
+    findings = _resolve(findings)
+    findings = [f for f in findings if (sel is None or f.kind in sel) and f.kind not in ign]
+    for f in findings:
+        f.remedies = prescribe(f, ctx)
+    notes = []
+    for c in {id(c): c for c in (ctx.train, ctx.val) if c is not None}.values():
+        if c.superseded:
+            notes.append(
+                f"{c.name}: {c.superseded} points were re-logged at steps already seen "
+                "(a resumed run or duplicates); the later values were used"
+            )
+    if not any(s.direction is not None for s in run.series.values()):
+        notes.append("no loss or metric with a known direction to diagnose")
+    return Diagnosis(run=run, findings=findings, notes=notes)
+
+
+def diagnose(
+    run_or_path: Run | str | os.PathLike[str],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    metric: str | None = None,
+) -> Diagnosis:
+    """Diagnose a `Run`, or the single run in a log file.
+
+    A path holding several runs raises `LossdoctorError`; use `diagnose_all` for those.
+    """
+    if isinstance(run_or_path, Run):
+        run = run_or_path
+    else:
+        runs = read(run_or_path)
+        if len(runs) != 1:
+            raise LossdoctorError(
+                f"{os.fspath(run_or_path)}: holds {len(runs)} runs; use diagnose_all()"
+            )
+        run = runs[0]
+    return diagnose_run(run, select=select, ignore=ignore, metric=metric)
+
+
+def _diagnose_kw(args: tuple[Run, dict[str, object]]) -> Diagnosis:
+    run, kw = args
+    return diagnose_run(run, **kw)  # type: ignore[arg-type]
+
+
+def diagnose_all(
+    runs_or_paths: Sequence[Run | str | os.PathLike[str]],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    metric: str | None = None,
+    jobs: int | None = None,
+) -> list[Diagnosis]:
+    """Diagnose many runs (paths are read first; a directory may hold many runs).
+
+    With more than 16 runs the work is spread over `jobs` processes (default: every core).
+    """
+    runs: list[Run] = []
+    for item in runs_or_paths:
+        runs.extend([item] if isinstance(item, Run) else read(item))
+    kw: dict[str, object] = {
+        "select": None if select is None else list(select),
+        "ignore": None if ignore is None else list(ignore),
+        "metric": metric,
+    }
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if len(runs) <= 16 or workers <= 1:
+        return [diagnose_run(r, **kw) for r in runs]  # type: ignore[arg-type]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_diagnose_kw, [(r, kw) for r in runs], chunksize=8))

@@ -1,0 +1,30 @@
+"""The long explanation of each finding kind (Markdown shipped in the package)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from lossdoctor.errors import LossdoctorError
+from lossdoctor.findings import KINDS
+from lossdoctor.messages import LANGS
+
+__all__ = ["explanation", "title"]
+
+
+def explanation(kind: str, lang: str = "en") -> str:
+    """The Markdown text explaining `kind` in `lang` (``"en"`` or ``"zh"``)."""
+    if kind not in KINDS:
+        raise LossdoctorError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if lang not in LANGS:
+        raise LossdoctorError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+    path = resources.files("lossdoctor") / "explanations" / lang / f"{kind}.md"
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LossdoctorError(f"no {lang} explanation of {kind} is installed") from None
+
+
+def title(kind: str, lang: str = "en") -> str:
+    """The one-line title of `kind` (the first heading of its explanation, without the kind)."""
+    first = explanation(kind, lang).splitlines()[0].lstrip("# ").strip()
+    return first.split(":", 1)[1].strip() if ":" in first else first

@@ -1,0 +1,352 @@
+"""Finding → ranked remedies, with parameters taken from the evidence and runnable snippets.
+
+Every parameter is derived from the run itself: the best epoch to restore, an early-stopping
+patience from how long the validation loss went without a new best while it was still
+improving, a clip value from the logged gradient norms, a flood level from the training loss
+where validation started to rise, an LR from the logged LR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lossdoctor.curve import Curve
+from lossdoctor.findings import Finding, Remedy
+from lossdoctor.rules.context import Context
+
+__all__ = ["prescribe"]
+
+
+def _g(v: float | None, digits: int = 3) -> str:
+    if v is None:
+        return "None"
+    return f"{v:.{digits}g}"
+
+
+def _at(f: Finding) -> tuple[str, float | int | None]:
+    """("epoch", 18) or ("step", 1800) of a finding's start, preferring epochs."""
+    if f.start.epoch is not None:
+        e = f.start.epoch
+        return "epoch", int(e) if float(e).is_integer() else round(e, 2)
+    if f.start.step is not None:
+        return "step", int(f.start.step)
+    return "point", f.start.index
+
+
+def _lr_at(ctx: Context, c: Curve | None, x: float) -> float | None:
+    if c is None:
+        return None
+    sched = ctx.schedule(c)
+    if sched.lr is None:
+        return None
+    lx, lv = sched.lr
+    return float(np.interp(x, lx, lv))
+
+
+def _patience(c: Curve) -> int:
+    """Evaluations to wait: 1 + the longest run without a new best (by more than half the
+    noise) while the curve was still improving, so the run would not have stopped early."""
+    y = c.y[: int(np.argmin(c.y)) + 1]
+    if len(y) < 2:
+        return 3
+    tol = 0.5 * c.noise
+    best, wait, longest = y[0], 0, 0
+    for v in y[1:]:
+        if v < best - tol:
+            best, wait = v, 0
+        else:
+            wait += 1
+            longest = max(longest, wait)
+    return int(min(max(longest + 1, 2), 20))
+
+
+def _min_delta(c: Curve) -> float:
+    if c.log:
+        return 0.0
+    return float(f"{0.5 * c.noise:.2g}") if c.noise > 0 else 0.0
+
+
+def _clip_value(ctx: Context, pct: float = 90.0) -> float | None:
+    g = ctx.grad_norm
+    if g is None or len(g) < 10:
+        return None
+    return float(f"{np.percentile(g.v, pct):.3g}")
+
+
+def _restore(f: Finding) -> Remedy:
+    unit, at = _at(f)
+    return Remedy(
+        "restore_best_checkpoint",
+        {unit: at, "value": f.evidence.get("best_value")},
+        "# reload the weights saved at the best evaluation\n"
+        f"model.load_state_dict(torch.load(\"checkpoint_{unit}{at}.pt\"))\n"
+        "# Hugging Face: TrainingArguments(load_best_model_at_end=True, "
+        "metric_for_best_model=\"eval_loss\")",
+    )
+
+
+def _early_stopping(c: Curve | None, mode: str = "min", monitor: str = "val_loss") -> Remedy:
+    patience = _patience(c) if c is not None else 3
+    delta = _min_delta(c) if c is not None else 0.0
+    return Remedy(
+        "early_stopping",
+        {"monitor": monitor, "mode": mode, "patience": patience, "min_delta": delta},
+        "from lossdoctor.train import EarlyStopping\n"
+        f"stopper = EarlyStopping(mode=\"{mode}\", patience={patience}, min_delta={delta}, "
+        "restore_best=True)\n"
+        "for epoch in range(max_epochs):\n"
+        "    train_one_epoch(model)\n"
+        f"    if stopper.step(evaluate(model)[\"{monitor}\"], model):\n"
+        "        stopper.restore(model)\n"
+        "        break",
+    )
+
+
+def _regularise(ctx: Context) -> Remedy:
+    return Remedy(
+        "regularise",
+        {"weight_decay": 0.05, "dropout": 0.1},
+        "optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)\n"
+        "# and/or nn.Dropout(p=0.1) before the classifier; augment the training data",
+    )
+
+
+def _flooding(ctx: Context, f: Finding) -> Remedy | None:
+    t = ctx.train
+    x = f.start.step if f.start.step is not None else f.start.epoch
+    if t is None or x is None or t.direction != "min" or t.series.axis not in ("step", "epoch"):
+        return None
+    i = t.at_x(float(x))
+    k = max(1, len(t) // 50)
+    level = float(np.median(t.v[max(0, i - k) : i + k + 1]))
+    if not np.isfinite(level) or level <= 0:
+        return None
+    b = float(f"{level:.2g}")
+    return Remedy(
+        "flooding",
+        {"b": b},
+        "from lossdoctor.train import flood\n"
+        "loss = criterion(model(x), y)\n"
+        f"loss = flood(loss, b={b})  # |loss - b| + b: ascends once the loss is below b\n"
+        "loss.backward()",
+    )
+
+
+def _lower_lr(ctx: Context, f: Finding, factor: float, c: Curve | None) -> Remedy:
+    x = f.start.step if f.start.step is not None else f.start.epoch
+    lr = _lr_at(ctx, c, float(x)) if x is not None else None
+    params: dict[str, object] = {"factor": factor}
+    if lr is not None:
+        params["lr"] = float(f"{lr * factor:.2g}")
+        params["logged_lr"] = float(f"{lr:.3g}")
+        line = f"for g in optimizer.param_groups:\n    g[\"lr\"] = {params['lr']}"
+    else:
+        line = f"for g in optimizer.param_groups:\n    g[\"lr\"] *= {factor}"
+    return Remedy("lower_lr", params, line)
+
+
+def _reduce_on_plateau(c: Curve | None, factor: float = 0.5) -> Remedy:
+    patience = max(1, _patience(c) - 1) if c is not None else 3
+    return Remedy(
+        "reduce_lr_on_plateau",
+        {"factor": factor, "patience": patience},
+        "scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(\n"
+        f"    optimizer, mode=\"min\", factor={factor}, patience={patience})\n"
+        "scheduler.step(val_loss)  # once per evaluation",
+    )
+
+
+def _clip(ctx: Context) -> Remedy:
+    value = _clip_value(ctx)
+    params: dict[str, object] = {"max_norm": value if value is not None else 1.0}
+    if value is not None:
+        params["from"] = "p90 of the logged grad_norm"
+    return Remedy(
+        "clip_gradients",
+        params,
+        "loss.backward()\n"
+        f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={params['max_norm']})\n"
+        "optimizer.step()",
+    )
+
+
+def _warmup(c: Curve | None) -> Remedy:
+    n = int(c.x[-1]) if c is not None and c.series.axis == "step" else None
+    warm = max(10, int(0.05 * n)) if n else 500
+    total = n or 10000
+    return Remedy(
+        "warmup",
+        {"warmup_steps": warm, "total_steps": total},
+        "from lossdoctor.train import warmup_cosine\n"
+        f"scheduler = warmup_cosine(optimizer, warmup_steps={warm}, total_steps={total})\n"
+        "# call scheduler.step() after every optimizer.step()",
+    )
+
+
+def _lr_find() -> Remedy:
+    return Remedy(
+        "lr_range_test",
+        {},
+        "from lossdoctor.train import lr_find\n"
+        "result = lr_find(model, optimizer, criterion, train_loader)\n"
+        "print(result.suggestions)  # then restart with the suggested LR",
+    )
+
+
+def _accumulate(factor: int = 4) -> Remedy:
+    return Remedy(
+        "larger_batch",
+        {"accumulation_steps": factor},
+        f"accum = {factor}  # effective batch = {factor} x batch_size\n"
+        "for i, (x, y) in enumerate(loader):\n"
+        "    loss = criterion(model(x), y) / accum\n"
+        "    loss.backward()\n"
+        "    if (i + 1) % accum == 0:\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()",
+    )
+
+
+def _overfitting(f: Finding, ctx: Context) -> list[Remedy]:
+    out = [_restore(f), _early_stopping(ctx.val)]
+    fl = _flooding(ctx, f)
+    if fl is not None:
+        out.append(fl)
+    out.append(_regularise(ctx))
+    return out
+
+
+def _loss_up_acc_up(f: Finding, ctx: Context) -> list[Remedy]:
+    metric = str(f.evidence.get("metric", "val_acc"))
+    a = ctx.val_metric
+    mode = a.direction if a is not None else "max"
+    unit = "epoch" if f.evidence.get("metric_best_epoch") is not None else "step"
+    at = f.evidence.get(f"metric_best_{unit}")
+    return [
+        Remedy(
+            "monitor_metric",
+            {"monitor": metric, "mode": mode, "best_" + unit: at},
+            "# select the checkpoint and stop on the task metric, not on the loss\n"
+            "from lossdoctor.train import EarlyStopping\n"
+            f"stopper = EarlyStopping(mode=\"{mode}\", patience={_patience(a) if a else 3})\n"
+            f"# Hugging Face: metric_for_best_model=\"{metric}\", "
+            f"greater_is_better={mode == 'max'}",
+        ),
+        Remedy(
+            "label_smoothing",
+            {"label_smoothing": 0.1},
+            "criterion = torch.nn.CrossEntropyLoss(label_smoothing=0.1)",
+        ),
+        Remedy(
+            "temperature_scaling",
+            {},
+            "# after training: fit one temperature T on the validation logits\n"
+            "T = torch.ones(1, requires_grad=True)\n"
+            "opt = torch.optim.LBFGS([T], lr=0.1, max_iter=50)\n"
+            "def closure():\n"
+            "    opt.zero_grad()\n"
+            "    loss = torch.nn.functional.cross_entropy(val_logits / T, val_labels)\n"
+            "    loss.backward()\n"
+            "    return loss\n"
+            "opt.step(closure)",
+        ),
+    ]
+
+
+def _loss_rising(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(c), _restore(f), _clip(ctx)]
+
+
+def _divergence(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    return [_lower_lr(ctx, f, 0.1, c), _clip(ctx), _warmup(c), _restore(f), _lr_find()]
+
+
+def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.train
+    return [
+        Remedy(
+            "find_the_first_nan",
+            {"first": f.evidence.get("first")},
+            "torch.autograd.set_detect_anomaly(True)  # names the op that made the NaN\n"
+            "assert torch.isfinite(x).all(), \"NaN/inf in the inputs\"",
+        ),
+        _lower_lr(ctx, f, 0.1, c),
+        _clip(ctx),
+        Remedy(
+            "safer_numerics",
+            {},
+            "# prefer bf16 autocast, or a GradScaler with fp16\n"
+            "scaler = torch.amp.GradScaler()\n"
+            "# use log_softmax/BCEWithLogitsLoss instead of log(softmax)/log(sigmoid); add eps "
+            "to divisions and logs",
+        ),
+    ]
+
+
+def _spike(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    out = [_clip(ctx)]
+    if c is not None and c.series.axis == "step" and ctx.schedule(c).warmup_end is None:
+        out.append(_warmup(c))
+    out.append(_lower_lr(ctx, f, 0.5, c))
+    out.append(Remedy(
+        "inspect_batches",
+        {"at": f.evidence.get("at", [])[:5]},
+        "# look at the batches logged at the spikes: corrupt samples, wrong labels, outliers\n"
+        "# skip a batch whose loss is far above the running median:\n"
+        "if loss.item() > 5 * running_median:\n"
+        "    optimizer.zero_grad()\n"
+        "    continue",
+    ))
+    return out
+
+
+def _oscillation(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    return [_lower_lr(ctx, f, 0.5, c), _accumulate(4), _reduce_on_plateau(c)]
+
+
+def _plateau(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    form = f.evidence.get("form")
+    if form == "validation_stalled":
+        return [_early_stopping(c), _regularise(ctx), _reduce_on_plateau(c)]
+    if form == "frozen":
+        return [_lr_find(), _reduce_on_plateau(c)]
+    return [_lr_find(), _warmup(c), _reduce_on_plateau(c)]
+
+
+def _underfitting(f: Finding, ctx: Context) -> list[Remedy]:
+    c = ctx.curve(f.metric)
+    if f.evidence.get("form") == "still_decreasing":
+        longer = Remedy("train_longer", {"factor": 2},
+                        "num_epochs *= 2  # the loss was still falling when the run ended")
+        return [longer, _lr_find()]
+    return [_lr_find(), Remedy(
+        "more_capacity", {},
+        "# check the data pipeline first (labels aligned with inputs?), then widen the model\n"
+        "# or raise the LR; a loss stuck at log(num_classes) means the model predicts chance",
+    ), _warmup(c)]
+
+
+_BY_KIND: dict[str, Callable[[Finding, Context], list[Remedy]]] = {
+    "overfitting": _overfitting,
+    "loss_up_acc_up": _loss_up_acc_up,
+    "loss_rising": _loss_rising,
+    "divergence": _divergence,
+    "non_finite": _non_finite,
+    "spike": _spike,
+    "oscillation": _oscillation,
+    "plateau": _plateau,
+    "underfitting": _underfitting,
+}
+
+
+def prescribe(finding: Finding, ctx: Context) -> list[Remedy]:
+    """Ranked remedies for `finding` (empty for `converged`)."""
+    make = _BY_KIND.get(finding.kind)
+    return make(finding, ctx) if make is not None else []

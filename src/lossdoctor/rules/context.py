@@ -1,0 +1,172 @@
+"""`Context`: what every rule reads — the run's curves by role, and its LR schedule events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from lossdoctor.curve import Curve
+from lossdoctor.names import normalise, split_phase
+from lossdoctor.run import Run, Series
+
+__all__ = ["Context", "Schedule"]
+
+# A logged LR that changes by this factor between two logged points is a schedule event.
+_LR_EVENT_FACTOR = 1.5
+
+
+def _is_loss(series: Series) -> bool:
+    if series.name in ("train_loss", "val_loss"):
+        return True
+    return series.direction == "min" and "loss" in normalise(series.original).split("_")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """LR schedule events on a curve's axis.
+
+    Attributes:
+        drops: axis positions where the logged LR fell by ≥ 1.5× from one point to the next.
+        rises: axis positions where it rose by ≥ 1.5× after the warmup (warm restarts).
+        warmup_end: axis position where an initial LR ramp peaks, or None.
+        lr: (x, lr) of the LR series on the same axis, or None when no LR was logged.
+    """
+
+    drops: np.ndarray
+    rises: np.ndarray
+    warmup_end: float | None
+    lr: tuple[np.ndarray, np.ndarray] | None
+
+    def near(self, x0: float, x1: float, kind: str = "any") -> bool:
+        """True if an event of `kind` (``"drop"``, ``"rise"``, ``"any"``) lies in [x0, x1]."""
+        events = {"drop": self.drops, "rise": self.rises}.get(
+            kind, np.concatenate([self.drops, self.rises])
+        )
+        return bool(np.any((events >= x0) & (events <= x1)))
+
+    def lr_ratio(self, x0: float, x1: float) -> float | None:
+        """lr(x1) / lr(x0) from the logged LR, or None without one."""
+        if self.lr is None:
+            return None
+        lx, lv = self.lr
+        a, b = np.interp([x0, x1], lx, lv)
+        return float(b / a) if a > 0 else None
+
+
+_NO_SCHEDULE = Schedule(np.zeros(0), np.zeros(0), None, None)
+
+
+class Context:
+    """The run as the rules see it.
+
+    Roles: `train` (the training loss), `val` (the validation loss), `val_metric` (the task
+    metric evaluated with it: accuracy-like, F1, WER …), `grad_norm`, and `losses` (every
+    loss-like curve, e.g. both losses of a GAN). `metric` restricts the loss roles to one series.
+    """
+
+    def __init__(self, run: Run, *, metric: str | None = None) -> None:
+        self.run = run
+        self.metric = metric
+        self._curves: dict[str, Curve] = {}
+        self._schedules: dict[str, Schedule] = {}
+
+    def curve(self, name: str) -> Curve | None:
+        """The prepared curve of series `name` (None if absent or without finite points)."""
+        s = self.run.series.get(name)
+        if s is None:
+            return None
+        c = self._curves.get(name)
+        if c is None:
+            c = self._curves[name] = Curve.from_series(s)
+        return c if len(c) else None
+
+    def _pick(self, phase: str | None, *, loss: bool) -> str | None:
+        for name, s in self.run.series.items():
+            if name in ("lr", "grad_norm") or s.direction is None:
+                continue
+            p, _ = split_phase(normalise(s.original))
+            if loss != _is_loss(s):
+                continue
+            if phase == "val" and p == "val":
+                return name
+            if phase == "train" and p != "val" and "test" not in normalise(s.original):
+                return name
+        return None
+
+    @cached_property
+    def train(self) -> Curve | None:
+        """The training loss (``train_loss``, else the first non-validation loss)."""
+        if self.metric is not None:
+            s = self.run.series.get(self.metric)
+            if s is None or split_phase(normalise(s.original))[0] == "val":
+                return None
+            return self.curve(self.metric)
+        name = "train_loss" if "train_loss" in self.run.series else self._pick("train", loss=True)
+        return self.curve(name) if name else None
+
+    @cached_property
+    def val(self) -> Curve | None:
+        """The validation loss (``val_loss``, else the first validation-phase loss)."""
+        if self.metric is not None:
+            s = self.run.series.get(self.metric)
+            if s is None or split_phase(normalise(s.original))[0] != "val":
+                return None
+            return self.curve(self.metric)
+        name = "val_loss" if "val_loss" in self.run.series else self._pick("val", loss=True)
+        return self.curve(name) if name else None
+
+    @cached_property
+    def val_metric(self) -> Curve | None:
+        """The task metric evaluated on validation data (``val_acc``, else the first
+        validation-phase metric that is not a loss and has a known direction)."""
+        name = "val_acc" if "val_acc" in self.run.series else self._pick("val", loss=False)
+        return self.curve(name) if name else None
+
+    @cached_property
+    def losses(self) -> list[Curve]:
+        """Every loss-like curve (the selected metric only, when one is selected)."""
+        if self.metric is not None:
+            c = self.curve(self.metric)
+            return [c] if c is not None else []
+        out = []
+        for name, s in self.run.series.items():
+            if name in ("lr", "grad_norm") or not _is_loss(s):
+                continue
+            c = self.curve(name)
+            if c is not None:
+                out.append(c)
+        return out
+
+    @cached_property
+    def grad_norm(self) -> Curve | None:
+        return self.curve("grad_norm") if "grad_norm" in self.run.series else None
+
+    def schedule(self, curve: Curve) -> Schedule:
+        """LR events on `curve`'s axis (empty when no LR series shares that axis)."""
+        axis = curve.series.axis
+        if axis not in self._schedules:
+            self._schedules[axis] = self._build_schedule(axis)
+        return self._schedules[axis]
+
+    def _build_schedule(self, axis: str) -> Schedule:
+        s = self.run.series.get("lr")
+        if s is None or axis == "index":
+            return _NO_SCHEDULE
+        x = s.steps if axis == "step" else s.epochs
+        v = s.values
+        ok = np.isfinite(x) & np.isfinite(v) & (v > 0)
+        if np.count_nonzero(ok) < 2:
+            return _NO_SCHEDULE
+        x, v = x[ok], v[ok]
+        order = np.argsort(x, kind="stable")
+        x, v = x[order], v[order]
+        r = np.diff(np.log(v))
+        big = np.log(_LR_EVENT_FACTOR)
+        peak = int(np.argmax(v))
+        warmup_end = float(x[peak]) if peak > 0 and np.all(r[:peak] >= -1e-12) else None
+        after = np.arange(1, len(x)) > peak if warmup_end is not None else np.ones(len(r), bool)
+        drops = x[1:][(r <= -big)]
+        rises = x[1:][(r >= big) & after]
+        return Schedule(drops=drops, rises=rises, warmup_end=warmup_end, lr=(x, v))

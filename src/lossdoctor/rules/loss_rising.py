@@ -1,0 +1,66 @@
+"""``loss_rising``: a loss climbs after its minimum and stays up — optimisation instability,
+typically the LR too high late in training (not proof of overfitting)."""
+
+from __future__ import annotations
+
+from lossdoctor.analysis import ratio, relative, rise
+from lossdoctor.curve import Curve
+from lossdoctor.findings import Finding
+from lossdoctor.rules import divergence
+from lossdoctor.rules._rise import persistent_rise
+from lossdoctor.rules.context import Context
+from lossdoctor.rules.overfitting import train_keeps_falling
+
+KIND = "loss_rising"
+
+
+def _candidates(ctx: Context) -> list[Curve]:
+    out = []
+    if ctx.train is not None:
+        out.append(ctx.train)
+    v = ctx.val
+    if v is not None:
+        # A rising validation loss is overfitting when the training loss keeps falling; it is
+        # reported here when there is no training loss or it rose too.
+        if ctx.train is None:
+            out.append(v)
+        else:
+            r = rise(v)
+            falling, _ = train_keeps_falling(ctx, float(v.x[r.shape.best_point]),
+                                             float(v.x[-1]))
+            if not falling:
+                out.append(v)
+    return out
+
+
+def check(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    for c in _candidates(ctx):
+        if len(c) < 4 or not persistent_rise(c):
+            continue
+        r = rise(c)
+        sh = r.shape
+        factor = ratio(c, sh.low, sh.end)
+        if factor is not None and factor >= divergence.FACTOR:
+            continue  # that is divergence
+        best = c.point(sh.best_point)
+        sched = ctx.schedule(c)
+        x_best = float(c.x[sh.best_point])
+        if sched.near(x_best, float(c.x[-1]), "rise"):
+            continue  # a warm restart raised the LR: the schedule, not a problem
+        lr_ratio = sched.lr_ratio(x_best, float(c.x[-1]))
+        evidence = {
+            "best_step": best.step,
+            "best_epoch": best.epoch,
+            "best_value": c.v[sh.best_point],
+            "end_value": c.value(sh.end),
+            "rise_pct": 100 * relative(c, sh.low, sh.end),
+            "rise_sigma": r.z,
+            "given_back_pct": 100 * r.frac if r.frac != float("inf") else None,
+            "lr_change": lr_ratio,
+        }
+        out.append(Finding(
+            kind=KIND, metric=c.name, severity="warning", start=best, end=c.point(-1),
+            evidence=evidence, confidence=min(1.0, 0.4 + 0.1 * r.z),
+        ))
+    return out
