@@ -88,6 +88,8 @@ def canonical_name(original: str) -> str:
     phase, rest = split_phase(s)
     if phase is None and rest.startswith("train") and rest[5:] in ("loss", "acc"):
         rest, phase = rest[5:], "train"  # "trainloss"
+    if rest.startswith("epoch_"):  # Keras TensorBoard: epoch_accuracy, epoch_learning_rate
+        rest = rest[len("epoch_") :]
     tokens = rest.split("_")
     if rest in _LR or (phase == "train" and rest in _LR):
         return "lr"
