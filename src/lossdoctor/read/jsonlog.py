@@ -155,12 +155,12 @@ def _flatten(rec: dict[str, Any], sep: str) -> dict[str, Any]:
 
 
 def _is_record(rec: Any) -> bool:
-    """True for a dict that looks like one logged row: an axis key with a number, or a
-    metric-like key with a number."""
+    """True for a dict that looks like one logged row: an axis key and a number (nested dicts
+    count, as W&B and JSONL loggers nest), or a metric-like key with a number at the top."""
     if not isinstance(rec, dict):
         return False
     has_axis = _axis(rec, _STEP_KEYS + _EPOCH_KEYS) is not None
-    for k, v in rec.items():
+    for k, v in (_flatten(rec, "/") if has_axis else rec).items():
         if not isinstance(k, str) or _number(v) is None or _is_bookkeeping(k):
             continue
         if has_axis or _is_metric_like(k):
@@ -294,7 +294,9 @@ def _kind(path: Path, head: bytes) -> str | None:
     if whole and (doc := _parse_line(text)) is not None:
         # A one-line file holding one metric dict is JSONL with a single row.
         one_line = isinstance(doc, dict) and first.strip() == text.strip()
-        return "jsonl" if one_line else "doc"
+        if one_line and _is_record(doc) and not any(True for _ in _candidates(doc, (), 0)):
+            return "jsonl"
+        return "doc"
     if (complete or whole) and isinstance(_parse_line(first), dict):
         return "jsonl"
     return "doc"
@@ -310,7 +312,7 @@ def sniff(path: Path, head: bytes) -> bool:
         lines = [(s, c) for s, c in _lines(text, _SNIFF_LINES) if c or len(head) < 65536]
         parsed = [_parse_line(s) for s, _ in lines]
         valid = [p for p in parsed if isinstance(p, dict)]
-        return 2 * len(valid) >= len(parsed) and any(_is_record(_flatten(p, "/")) for p in valid)
+        return 2 * len(valid) >= len(parsed) and any(_is_record(p) for p in valid)
     if len(head) < 65536 or path.stat().st_size <= len(head):
         try:
             doc = json.loads(text.lstrip("\ufeff"))
@@ -327,7 +329,7 @@ def _hf_state(doc: Any) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("log_history"), list)
 
 
-def _numeric_column(v: Any) -> list[tuple[float | None, float]] | None:
+def _numeric_column(v: Any) -> list[tuple[float, float]] | None:
     """A Keras history column as ``(epoch, value)`` pairs, or None when `v` is not one.
 
     A list gives epochs 0..n-1; a dict with integer-string keys (pandas ``to_json``) gives
@@ -338,8 +340,10 @@ def _numeric_column(v: Any) -> list[tuple[float | None, float]] | None:
         if any(x is None for x in values):
             return None
         return [(float(i), x) for i, x in enumerate(values) if x is not None]
-    if isinstance(v, dict) and v and all(isinstance(k, str) and k.isdigit() for k in v):
-        out: list[tuple[float | None, float]] = []
+    if isinstance(v, dict) and v and all(
+        isinstance(k, str) and k.isascii() and k.isdigit() and len(k) < 16 for k in v
+    ):
+        out: list[tuple[float, float]] = []
         for k, x in v.items():
             num = math.nan if x is None else _number(x)
             if num is None:
@@ -555,9 +559,8 @@ def _read_jsonl(path: Path) -> list[Run]:
                 sink = _RecordSink(path, _run_name(path), fmt,
                                    sep="." if fmt == "wandb_history" else "/")
             sink.add(rec)
-    if sink is None:
-        problem = "empty file" if not lineno else "no JSON object on any line"
-        raise ReadError(path, problem)
+    if sink is None:  # the file changed since its head was sniffed
+        raise ReadError(path, "no JSON object on any line")
     builders = sink.builders()
     if not builders:
         raise ReadError(path, "unknown format: no metric values in any JSON line")
@@ -587,7 +590,13 @@ def read(path: Path) -> list[Run]:
         raise ReadError(path, "empty file")
     kind = _kind(path, head)
     if kind is None:
-        text = _decode_head(head[:64])
-        what = "binary data" if text is None else f"starts with {text.lstrip()[:12]!r}"
-        raise ReadError(path, f"not JSON ({what})")
+        text = _decode_head(head)
+        if b"\x00" in head[:4096]:
+            raise ReadError(path, "not JSON (binary data)")
+        if text is None:
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ReadError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise ReadError(path, f"not JSON (starts with {(text or '').lstrip()[:12]!r})")
     return _read_jsonl(path) if kind == "jsonl" else _read_document(path)
