@@ -1,0 +1,719 @@
+"""CSV/TSV training logs: Keras and Lightning ``CSVLogger``, W&B exports, generic tables.
+
+Detected from the content: a delimiter (comma, tab or semicolon) that splits a header row of
+column names, at least one of them metric-like (a loss, an accuracy, an LR, a step or epoch
+column …), followed by rows that are mostly numbers. The file is streamed row by row with the
+stdlib `csv` module.
+
+Layouts and the ``run.format`` they get:
+
+- ``lightning_csv``: PyTorch Lightning's ``metrics.csv`` (an ``epoch`` and a ``step``
+  column). Rows are sparse: step metrics, epoch metrics, validation, test and
+  ``LearningRateMonitor`` rows (``lr-Adam``, no epoch) each fill only their own cells.
+- ``keras_csv``: Keras ``CSVLogger`` (``epoch`` first, the other columns sorted; the epoch
+  counts from 0 as Keras wrote it, ``meta["epoch_base"] = 0``).
+- ``wandb_csv``: a W&B history export (``_step``, ``_runtime``, ``_timestamp`` …) or a W&B
+  chart ("panel") export (``Step``, ``<run> - <metric>``, ``<run> - <metric>__MIN/__MAX``):
+  one run per run name; the ``__MIN``/``__MAX`` band columns are not metrics.
+- ``tensorboard_csv``: TensorBoard's scalar download (``Wall time,Step,Value``); the metric
+  takes the tag from a ``run-<run>-tag-<tag>.csv`` file name.
+- ``csv``: any other table of metrics, with or without a step/epoch column (without one, the
+  row order is the axis and steps/epochs stay NaN).
+
+Cells: empty, ``NA``, ``N/A``, ``null`` and ``None`` are missing values (no point); a literal
+``nan``/``inf`` is a point with that value. ``tensor(0.5)`` reads as 0.5; with the semicolon
+delimiter ``0,5`` reads as 0.5.
+
+Columns that are not metrics (the rule, applied to every layout):
+
+1. Axis columns give the points' step/epoch and are not metrics: ``step``/``_step``/
+   ``global_step``/``trainer/global_step``/``iteration`` …, ``epoch``/``train/epoch`` …, and a
+   within-epoch ``batch`` index (the step axis when there is no epoch column).
+2. Bookkeeping by name: an empty name or pandas' ``Unnamed: N``, ``index``/``idx``/``#``/
+   ``row``, ``id`` and ``*_id``, ``run_name``; names starting with ``_`` (W&B's
+   ``_runtime``, ``_timestamp``, ``_wandb``); wall-clock columns (timestamps and durations:
+   ``time``, ``timestamp``, ``Wall time``, ``epoch_time``, ``Relative Time (Process)`` …).
+3. Columns with no numeric cell (dates, run names, phases): listed in ``meta["text_columns"]``.
+4. Constant columns whose name is not metric-like (``Alpha``, ``seed``, a fixed loss weight),
+   when they hold at least 3 values: moved to ``meta["constants"]``. A constant column with a
+   metric-like name (``val_acc``, ``learning_rate``) stays a metric.
+
+Every other numeric column is a metric; dropped names are listed in ``meta["ignored_columns"]``.
+
+Several runs in one file: a repeated header row, a new header row, or the step/epoch column
+going back (for row-per-epoch tables also the same epoch logged again for the same metric)
+starts a new run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from array import array
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from lossdoctor.errors import ReadError
+from lossdoctor.names import CANONICAL, canonical_name, direction, normalise
+from lossdoctor.read._builder import RunBuilder
+from lossdoctor.run import Run
+
+__all__ = ["NAME", "read", "sniff"]
+
+NAME = "csv"
+
+_DELIMITERS = (",", "\t", ";")
+_HEAD_BYTES = 65536
+_SNIFF_ROWS = 200
+_NAN = math.nan
+_MISSING = frozenset({"", "NA", "N/A", "NULL", "NONE", "-", "--"})
+_STEP_NAMES = (  # in order of preference when several are present
+    "trainer_global_step", "train_global_step", "global_step", "globalstep", "step", "steps",
+    "total_steps", "iteration", "iterations", "iter", "iters", "it", "update", "updates",
+)
+_EPOCH_NAMES = ("epoch", "epochs", "train_epoch", "epoch_num", "epoch_idx", "epoch_index", "ep")
+_BATCH_NAMES = ("batch", "batch_idx", "batch_index", "batch_num", "batch_nr", "minibatch")
+_INDEX_NAMES = frozenset({"index", "idx", "#", "row", "id", "run_id", "runid", "run_name",
+                          "uuid", "trial_id"})
+_TIME_CORE = frozenset({"time", "timestamp", "timestamps", "walltime", "wall", "datetime",
+                        "date", "runtime", "elapsed", "duration", "clock"})
+_TIME_QUALIFIERS = frozenset({
+    "relative", "process", "sec", "secs", "seconds", "s", "ms", "min", "mins", "minutes",
+    "hours", "h", "utc", "epoch", "step", "iter", "iteration", "batch", "total", "train",
+    "training", "val", "eval", "per", "at", "start", "end", "avg", "mean", "cum",
+    "cumulative", "created", "updated", "log",
+})
+_PANEL_COLUMN = re.compile(r"(?P<run>.+?) - (?P<metric>.+?)(?P<band>__MIN|__MAX)?")
+_TB_EXPORT = re.compile(r"run[-_](?P<run>.*?)[-_]?tag[-_](?P<tag>.+)")
+_KEY_VALUE = re.compile(r"(?:[:=]|\s)\s*[-+]?\.?\d")
+_TENSOR = re.compile(r"tensor\(\s*([-+]?(?:[\d.]+(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+# --------------------------------------------------------------------------- cells and names
+
+
+def _number(cell: str, decimal_comma: bool = False) -> float | None:
+    """The float a cell holds, NaN for a missing value, None for text."""
+    if not cell:
+        return _NAN
+    try:
+        return float(cell)
+    except ValueError:
+        pass
+    s = cell.strip()
+    if s.upper() in _MISSING:
+        return _NAN
+    m = _TENSOR.match(s)
+    if m:
+        return float(m.group(1))
+    if decimal_comma and _DECIMAL_COMMA.fullmatch(s):
+        return float(s.replace(",", "."))
+    return None
+
+
+def _is_missing(cell: str) -> bool:
+    return not cell or cell.strip().upper() in _MISSING
+
+
+def _axis_role(name: str) -> str | None:
+    n = normalise(name)
+    if n in _STEP_NAMES:
+        return "step"
+    if n in _EPOCH_NAMES:
+        return "epoch"
+    if n in _BATCH_NAMES:
+        return "batch"
+    return None
+
+
+def _tokens(name: str) -> set[str]:
+    return {re.sub(r"\W", "", t) for t in normalise(name).split("_")} - {""}
+
+
+def _bookkeeping(name: str) -> bool:
+    """True for index, id and wall-clock columns (rule 2 of the module docstring)."""
+    if not name or name.startswith("_") or re.fullmatch(r"Unnamed: ?\d+", name):
+        return True
+    n = normalise(name)
+    if n in _INDEX_NAMES or n.endswith("_id"):
+        return True
+    tokens = _tokens(name)
+    return bool(tokens & _TIME_CORE) and tokens <= _TIME_CORE | _TIME_QUALIFIERS
+
+
+def _metric_like(name: str) -> bool:
+    """A name that plainly is a metric: a canonical one, or one with a known direction."""
+    return canonical_name(name) in CANONICAL or direction(name) is not None
+
+
+def _header_name_ok(name: str, strict: bool) -> bool:
+    if len(name) > 200 or any(c in name for c in "{}<>\ufffd") or _number(name) is not None:
+        return False
+    # Without data rows to go by, only short labels (no "key: 1", no sentence) are names.
+    return not strict or (not _KEY_VALUE.search(name) and len(name.split()) <= 5
+                          and not name.endswith((".", "!", "?", ",")))
+
+
+def _header_like(row: list[str], strict: bool = False) -> bool:
+    """A row of column names with at least one metric-like or axis name."""
+    names = [c.strip() for c in row]
+    named = [n for n in names if n]
+    if not named or len(named) * 2 < len(names):
+        return False
+    if not all(_header_name_ok(n, strict) for n in named):
+        return False
+    for n in named:
+        m = _PANEL_COLUMN.fullmatch(n)
+        metric = m.group("metric") if m else n
+        if _axis_role(n) or _metric_like(n) or _axis_role(metric) or _metric_like(metric):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def _head_rows(text: str, delimiter: str, truncated: bool) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    rows: list[list[str]] = []
+    try:
+        rows.extend(islice(reader, _SNIFF_ROWS + 1))
+    except csv.Error:
+        truncated = True  # keep the rows read so far; the last one may be cut
+    if truncated and len(rows) <= _SNIFF_ROWS:
+        rows = rows[:-1]
+    return [r for r in rows[:_SNIFF_ROWS] if any(c.strip() for c in r)]
+
+
+def _score(rows: list[list[str]], delimiter: str, lenient: bool) -> int | None:
+    """Number of columns when `rows` read as a table with a header, else None.
+
+    At most one data row in five may be malformed (more cells than the header, or more text
+    than numbers); `lenient` skips that check (the table is then read to say what is wrong).
+    """
+    while rows and rows[0][0].lstrip().startswith("#") and not _header_like(rows[0]):
+        rows = rows[1:]
+    if not rows:
+        return None
+    header, data = rows[0], rows[1:]
+    width = len(header)
+    strict = not data or width == 1
+    if not _header_like(header, strict=strict):
+        return None
+    if lenient or not data:
+        return None if len(header) == 1 and not data else len(header)
+    decimal_comma = delimiter == ";"
+    good = counted = headers = 0
+    for row in data:
+        if len(row) > width and not any(c.strip() for c in row[width:]):
+            row = row[:width]
+        numbers = texts = 0
+        for c in row:
+            v = _number(c, decimal_comma)
+            if v is None:
+                texts += 1
+            elif not _is_missing(c):
+                numbers += 1
+        if not numbers and _header_like(row):
+            headers += 1  # the header again, or the header of another table appended
+            width = len(row)
+            continue
+        counted += 1
+        if len(row) > width or (len(row) != width and width == 1):
+            continue
+        if numbers and numbers >= texts and (width > 1 or not texts):
+            good += 1
+    if not good or counted - good > max(1, counted // 5):
+        return None
+    return len(header)
+
+
+def _detect(head: bytes, lenient: bool = False) -> str | None:
+    """The delimiter that makes `head` a table of metrics, or None (see `_score`)."""
+    if b"\x00" in head[:4096]:
+        return None
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    truncated = len(head) >= _HEAD_BYTES and not head.endswith(b"\n")
+    best: tuple[int, str] | None = None
+    for delimiter in _DELIMITERS:
+        width = _score(_head_rows(text, delimiter, truncated), delimiter, lenient)
+        if width is not None and (best is None or width > best[0]):
+            best = (width, delimiter)
+    return None if best is None else best[1]
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """True when the first 64 KiB of the file read as a CSV/TSV table of metrics."""
+    return _detect(head) is not None
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class _Column:
+    index: int  # position in the row
+    name: str  # metric name (the panel column's metric part)
+    role: str  # "metric", "step", "epoch" or "batch"
+    run: str | None = None  # W&B panel run name
+
+
+@dataclass
+class _Layout:
+    header: list[str]
+    format: str
+    columns: list[_Column]  # the columns read (metrics and axes), in row order
+    ignored: list[str]
+    panel: bool = False
+
+    def axis(self, role: str, run: str | None = None) -> int | None:
+        """Position in `columns` of the `role` axis (a panel run's own one first)."""
+        found = None
+        for i, c in enumerate(self.columns):
+            if c.role == role and c.run == run:
+                return i
+            if c.role == role and c.run is None:
+                found = i
+        return found
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen and n:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen.setdefault(n, 0)
+            out.append(n)
+    return out
+
+
+def _layout(header: list[str], path: Path) -> _Layout:
+    names = _dedupe([_SURROGATES.sub("\ufffd", c.strip()) for c in header])
+    present = set(names)
+    panel = (
+        len(names) > 1
+        and not _PANEL_COLUMN.fullmatch(names[0])
+        and all(_PANEL_COLUMN.fullmatch(n) for n in names[1:] if n)
+        and (any(n.endswith(("__MIN", "__MAX")) for n in names)
+             or _axis_role(names[0]) is not None)
+    )
+    if panel or present & {"_step", "_runtime", "_timestamp"}:
+        fmt = "wandb_csv"
+    elif {"epoch", "step"} <= present:
+        fmt = "lightning_csv"
+    elif names[0] == "epoch" and _keras_order(names[1:]):
+        fmt = "keras_csv"
+    elif {"Step", "Value"} <= present:
+        fmt = "tensorboard_csv"
+    else:
+        fmt = "csv"
+    tb = _TB_EXPORT.fullmatch(path.stem) if fmt == "tensorboard_csv" else None
+
+    # (position, run, metric name, axis role or None) of every candidate column
+    candidates: list[tuple[int, str | None, str, str | None]] = []
+    ignored: list[str] = []
+    for i, name in enumerate(names):
+        run, metric = None, name
+        if panel and i > 0:
+            m = _PANEL_COLUMN.fullmatch(name)
+            if m is None or m.group("band"):
+                continue  # an empty name, or a __MIN/__MAX band
+            run, metric = m.group("run"), m.group("metric")
+        role = _axis_role(metric)
+        if role is None and _bookkeeping(metric):
+            ignored.append(name)
+            continue
+        if tb is not None and metric == "Value":
+            metric = tb.group("tag")
+        candidates.append((i, run, metric, role))
+
+    # One column per axis role (and panel run): the most specific name wins.
+    preference = {"step": _STEP_NAMES, "epoch": _EPOCH_NAMES, "batch": _BATCH_NAMES}
+    best: dict[tuple[str, str | None], tuple[int, str, int]] = {}
+    for i, run, metric, role in candidates:
+        if role is not None:
+            rank = preference[role].index(normalise(metric))
+            if (role, run) not in best or rank < best[role, run][2]:
+                best[role, run] = (i, metric, rank)
+    roles = {(role, run): i for (role, run), (i, _, _) in best.items()}
+    columns: list[_Column] = []
+    for i, run, metric, role in candidates:
+        if role is None:
+            columns.append(_Column(i, metric, "metric", run))
+            continue
+        if roles[role, run] != i:
+            ignored.append(names[i])
+        elif role == "batch" and ("epoch", run) not in roles:
+            # Without an epoch column a batch counter is the step axis.
+            if ("step", run) in roles:
+                ignored.append(names[i])
+            else:
+                columns.append(_Column(i, metric, "step", run))
+        else:
+            columns.append(_Column(i, metric, role, run))
+    return _Layout(names, fmt, columns, ignored, panel)
+
+
+def _keras_order(keys: list[str]) -> bool:
+    """Keras's CSVLogger writes the sorted log keys (then ``val_*`` copies when none were
+    logged)."""
+    if not any(k.endswith("loss") for k in keys):
+        return False
+    base = [k for k in keys if not k.startswith("val_")]
+    val = [k for k in keys if k.startswith("val_")]
+    return keys == sorted(keys) or (keys == base + val and base == sorted(base))
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+@dataclass
+class _Problem:
+    count: int = 0
+    line: int = 0
+    detail: str = ""
+
+    def note(self, line: int, detail: str = "") -> None:
+        if not self.count:
+            self.line, self.detail = line, detail
+        self.count += 1
+
+
+@dataclass
+class _Segment:
+    layout: _Layout
+    line: int
+    values: list[array] = field(default_factory=list)
+    status: list[bytearray] = field(default_factory=list)  # 0 missing, 1 number, 2 text
+    rows: int = 0
+    malformed: _Problem = field(default_factory=_Problem)
+    short: _Problem = field(default_factory=_Problem)
+    bad_bytes: _Problem = field(default_factory=_Problem)
+    texts: dict[int, _Problem] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.layout.columns)
+        self.values = [array("d") for _ in range(n)]
+        self.status = [bytearray() for _ in range(n)]
+
+
+class _Restart:
+    """Decides when the axis columns say a new run began."""
+
+    def __init__(self, layout: _Layout) -> None:
+        self.sparse = layout.format in ("lightning_csv", "wandb_csv") or layout.panel
+        self.axes = [i for i in (layout.axis("epoch"), layout.axis("batch"), layout.axis("step"))
+                     if i is not None]
+        self.step = layout.axis("step")
+        self.epoch = layout.axis("epoch")
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_step = -math.inf
+        self.last_epoch = -math.inf
+        self.last_key: tuple[float, ...] | None = None
+        self.seen: set[int] = set()
+
+    def __call__(self, cells: list[tuple[int, float]]) -> bool:
+        if not self.axes:
+            return False
+        if self.sparse:
+            restart = False
+            for i, attr in ((self.step, "last_step"), (self.epoch, "last_epoch")):
+                if i is not None and cells[i][0] == 1:
+                    restart |= cells[i][1] < getattr(self, attr)
+            if restart:
+                self.reset()
+            for i, attr in ((self.step, "last_step"), (self.epoch, "last_epoch")):
+                if i is not None and cells[i][0] == 1 and not math.isnan(cells[i][1]):
+                    setattr(self, attr, cells[i][1])
+            return restart
+        if any(cells[i][0] != 1 or math.isnan(cells[i][1]) for i in self.axes):
+            return False
+        key = tuple(cells[i][1] for i in self.axes)
+        present = {i for i, (s, _) in enumerate(cells) if s and i not in self.axes}
+        restart = False
+        if self.last_key is not None and key <= self.last_key:
+            restart = key < self.last_key or bool(present & self.seen)
+        if restart or key != self.last_key:
+            self.seen = set()
+        self.last_key = key
+        self.seen |= present
+        return restart
+
+
+def _scan(path: Path, delimiter: str) -> list[_Segment]:
+    """Stream the file into segments (one per run found)."""
+    decimal_comma = delimiter == ";"
+    segments: list[_Segment] = []
+    seg: _Segment | None = None
+    layout: _Layout | None = None
+    restart: _Restart | None = None
+    header_cells: list[str] = []
+    csv_errors = 0
+    with open(path, "rb") as raw, io.TextIOWrapper(
+        raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    ) as text:
+        reader = csv.reader(text, delimiter=delimiter, skipinitialspace=True)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                csv_errors += 1
+                if seg is not None:
+                    seg.malformed.note(reader.line_num, str(exc))
+                if csv_errors > 100:
+                    raise ReadError(path, f"line {reader.line_num}: {exc}") from None
+                continue
+            except OSError as exc:
+                raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+            line = reader.line_num
+            if not any(c.strip() for c in row):
+                continue
+            stripped = [c.strip() for c in row]
+            if layout is None:
+                if stripped[0].startswith("#") and not _header_like(row):
+                    continue  # a comment before the header
+                if all(_number(c) is not None for c in row):
+                    raise ReadError(path, f"line {line}: no header row (the first row holds "
+                                    "numbers, not column names)")
+                layout = _layout(row, path)
+                header_cells = stripped
+                restart = _Restart(layout)
+                seg = _Segment(layout, line)
+                segments.append(seg)
+                continue
+            assert seg is not None and restart is not None
+            if stripped == header_cells:  # the header again: another run appended
+                seg = _Segment(layout, line)
+                segments.append(seg)
+                restart.reset()
+                continue
+            width = len(layout.header)
+            if len(row) > width and not any(stripped[width:]):
+                row = row[:width]
+            if len(row) != width and _header_like(row) and not any(
+                    _number(c) is not None and not _is_missing(c) for c in row):
+                layout = _layout(row, path)
+                header_cells = stripped
+                restart = _Restart(layout)
+                seg = _Segment(layout, line)
+                segments.append(seg)
+                continue
+            if len(row) > width:
+                seg.malformed.note(line, f"{len(row)} cells where the header has {width}")
+                continue
+            if len(row) < width:
+                seg.short.note(line)
+                row = row + [""] * (width - len(row))
+            cells: list[tuple[int, float]] = []
+            texts: list[tuple[int, str]] = []
+            for k, col in enumerate(layout.columns):
+                cell = row[col.index]
+                v = _number(cell, decimal_comma)
+                if v is None:
+                    cells.append((2, _NAN))
+                    texts.append((k, cell))
+                else:
+                    cells.append((0 if _is_missing(cell) else 1, v))
+            if texts and len(texts) == len(cells) and _header_like(row):
+                # an unrelated header row with the same width: a new table
+                layout = _layout(row, path)
+                header_cells = stripped
+                restart = _Restart(layout)
+                seg = _Segment(layout, line)
+                segments.append(seg)
+                continue
+            if restart(cells):
+                seg = _Segment(layout, line)
+                segments.append(seg)
+            for k, cell in texts:
+                if _SURROGATES.search(cell):
+                    seg.bad_bytes.note(line)
+                    cell = _SURROGATES.sub("\ufffd", cell)
+                seg.texts.setdefault(k, _Problem()).note(line, cell[:40])
+            for (s, v), values, status in zip(cells, seg.values, seg.status, strict=True):
+                values.append(v)
+                status.append(s)
+            seg.rows += 1
+    if layout is None:
+        raise ReadError(path, "no header row")
+    return segments
+
+
+# --------------------------------------------------------------------------- building runs
+
+
+@dataclass
+class _Stat:
+    numbers: int = 0
+    texts: int = 0
+    first: float = _NAN
+    constant: bool = True
+
+
+def _column_stats(segments: list[_Segment]) -> dict[str, _Stat]:
+    """Per metric name over the whole file: numeric and text cells, and whether constant."""
+    stats: dict[str, _Stat] = {}
+    for seg in segments:
+        for k, col in enumerate(seg.layout.columns):
+            if col.role != "metric":
+                continue
+            st = stats.setdefault(col.name, _Stat())
+            status = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8)
+            values = np.frombuffer(seg.values[k], dtype=np.float64)[status == 1]
+            if len(values):
+                if not st.numbers:
+                    st.first = float(values[0])
+                st.constant = st.constant and bool((values == st.first).all())
+            st.numbers += len(values)
+            st.texts += int(np.count_nonzero(status == 2))
+    return stats
+
+
+def _run_name(path: Path) -> str:
+    # Lightning always writes "metrics.csv"; its directory (version_N) names the run.
+    if path.stem == "metrics" and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
+def _warnings(seg: _Segment, texts_kept: set[str]) -> list[str]:
+    out = []
+    if seg.bad_bytes.count:
+        out.append(f"line {seg.bad_bytes.line}: non-UTF-8 bytes on {seg.bad_bytes.count} "
+                   "row(s) replaced")
+    if seg.malformed.count:
+        out.append(f"line {seg.malformed.line}: skipped {seg.malformed.count} malformed "
+                   f"row(s) ({seg.malformed.detail})")
+    if seg.short.count:
+        out.append(f"line {seg.short.line}: {seg.short.count} row(s) shorter than the header; "
+                   "their missing cells read as empty")
+    for k, p in seg.texts.items():
+        name = seg.layout.columns[k].name
+        if name in texts_kept:
+            out.append(f"line {p.line}: column {name!r} has {p.count} non-numeric cell(s) "
+                       f"read as missing (first {p.detail!r})")
+    return out
+
+
+def read(path: Path) -> list[Run]:
+    """Every run in a CSV/TSV log (several when runs were appended to one file)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise ReadError(path, "empty file")
+    delimiter = _detect(head) or _detect(head, lenient=True)
+    if delimiter is None:
+        raise ReadError(path, "not a CSV/TSV table of metrics (no header row of column "
+                        "names followed by numeric rows)")
+    segments = _scan(path, delimiter)
+    if not any(seg.rows for seg in segments):
+        malformed = sum(seg.malformed.count for seg in segments)
+        if malformed:
+            first = next(s.malformed for s in segments if s.malformed.count)
+            raise ReadError(path, f"no readable rows: {malformed} row(s) malformed, first at "
+                            f"line {first.line} ({first.detail})")
+        raise ReadError(path, "header only, no data rows")
+    rows = sum(seg.rows for seg in segments)
+    malformed = sum(seg.malformed.count for seg in segments)
+    if malformed > rows:
+        first = next(s.malformed for s in segments if s.malformed.count)
+        raise ReadError(path, f"ragged table: {malformed} of {malformed + rows} rows cannot be "
+                        f"read, first at line {first.line} ({first.detail})")
+
+    stats = _column_stats(segments)
+    dropped_text: list[str] = []
+    constants: dict[str, float] = {}
+    for name, st in stats.items():
+        if st.texts > st.numbers:
+            if canonical_name(name) in CANONICAL and st.numbers:
+                raise ReadError(path, f"column {name!r} is mostly non-numeric")
+            dropped_text.append(name)
+        elif st.numbers >= 3 and st.constant and not _metric_like(name):
+            constants[name] = st.first
+    keep = {n for n, st in stats.items()
+            if st.numbers and n not in constants and n not in dropped_text}
+    if not keep:
+        if dropped_text:
+            raise ReadError(path, "no numeric metric columns (non-numeric data in "
+                            f"{', '.join(repr(n) for n in dropped_text[:3])})")
+        raise ReadError(path, "no metric values found (only step/epoch or bookkeeping columns)")
+
+    base = _run_name(path)
+    counted: dict[str | None, int] = {}
+    plan: list[tuple[_Segment, str | None]] = []
+    for seg in segments:
+        runs_in_seg: list[str | None] = list(dict.fromkeys(
+            c.run for c in seg.layout.columns if c.role == "metric")) or [None]
+        for run in runs_in_seg:
+            if seg.rows and any(c.run == run and c.name in keep and seg.status[k].count(1)
+                                for k, c in enumerate(seg.layout.columns)):
+                plan.append((seg, run))
+                counted[run] = counted.get(run, 0) + 1
+    runs: list[Run] = []
+    index: dict[str | None, int] = {}
+    for seg, run in plan:
+        name = run if run is not None else base
+        if counted[run] > 1:
+            index[run] = index.get(run, 0) + 1
+            name = f"{name}#{index[run]}"
+        runs.append(_build(path, seg, run, name, keep, constants, dropped_text))
+    return runs
+
+
+def _build(path: Path, seg: _Segment, run: str | None, name: str, keep: set[str],
+           constants: dict[str, float], dropped_text: list[str]) -> Run:
+    layout = seg.layout
+    builder = RunBuilder(name=name, source=path, format=layout.format)
+
+    def axis(role: str) -> np.ndarray | None:
+        k = layout.axis(role, run)
+        if k is None:
+            return None
+        status = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8)
+        values = np.frombuffer(seg.values[k], dtype=np.float64).copy()
+        values[status != 1] = _NAN
+        return values
+
+    steps, epochs = axis("step"), axis("epoch")
+    for k, col in enumerate(layout.columns):
+        if col.role != "metric" or col.run != run or col.name not in keep:
+            continue
+        mask = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8) == 1
+        if not mask.any():
+            continue
+        builder.add_series(
+            col.name,
+            np.frombuffer(seg.values[k], dtype=np.float64)[mask],
+            steps=None if steps is None else steps[mask],
+            epochs=None if epochs is None else epochs[mask],
+        )
+    for w in _warnings(seg, keep):
+        builder.warn(w)
+    if layout.format in ("keras_csv", "lightning_csv"):
+        builder.meta["epoch_base"] = 0
+    builder.meta["first_line"] = seg.line
+    if constants:
+        builder.meta["constants"] = dict(constants)
+    if layout.ignored:
+        builder.meta["ignored_columns"] = list(layout.ignored)
+    if dropped_text:
+        builder.meta["text_columns"] = list(dropped_text)
+    return builder.build()
