@@ -1,0 +1,655 @@
+"""Train the tiny models of the generated corpus on the CPU and write their logs.
+
+Every run of ``corpus/generated/`` is one entry of ``RUNS``: a regime function (what goes
+wrong, or nothing), its parameters, a fixed seed and the log format it is written in. The
+regime functions set up a real training (scikit-learn's ``load_digits``, ``mnist1d`` generated
+offline, synthetic regression; small MLPs, CNNs and RNNs in torch; torch's own optimizers and
+LR schedulers) and `fit` trains it, recording what a real logger would record.
+
+    .venv/bin/python corpus/generate/train_runs.py               # every run (~20 min, 2 jobs)
+    .venv/bin/python corpus/generate/train_runs.py --only g012,overfit --jobs 2
+    .venv/bin/python corpus/generate/train_runs.py --list
+
+Besides the logs, each run's series are cached as JSON in ``artifacts/corpus_cache/`` (not
+committed) for ``plot_runs.py``. Needs: torch, scikit-learn, mnist1d, tensorboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
+from logformats import EPOCH_ONLY, STEP_ONLY, WRITERS
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "corpus" / "generated"
+CACHE = ROOT / "artifacts" / "corpus_cache"
+
+
+# =============================================================== data
+@dataclass
+class Data:
+    """Tensors of one task; ``classes`` is 0 for regression."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    classes: int
+    desc: str
+
+
+@cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0 - 0.3) / 0.4, y
+
+
+@cache
+def _mnist1d() -> dict[str, np.ndarray]:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    # make_dataset builds the data procedurally from the package's templates (no download)
+    return make_dataset(get_dataset_args())
+
+
+def load_data(name: str, *, seed: int, n_train: int | None = None, label_noise: float = 0.0,
+              n_val: int | None = None, **kw: Any) -> Data:
+    """``digits`` (8x8 handwritten digits, 1,797 images), ``mnist1d`` (4,000 + 1,000
+    sequences of 40), ``regression`` (a smooth nonlinear target of ``dim`` inputs with noise)
+    or ``teacher`` (a low-rank linear teacher, for deep linear nets).
+
+    ``n_train`` keeps a random subset of the training set; ``label_noise`` replaces that
+    fraction of the training labels by random classes (validation stays clean)."""
+    rng = np.random.default_rng(seed)
+    if name == "digits":
+        x, y = _digits()
+        perm = np.random.default_rng(0).permutation(len(y))
+        tr, va = perm[:1300], perm[1300:]
+        xt, yt, xv, yv = x[tr], y[tr], x[va], y[va]
+        classes, desc = 10, "sklearn digits"
+    elif name == "mnist1d":
+        d = _mnist1d()
+        xt, yt, xv, yv = d["x"], d["y"], d["x_test"], d["y_test"]
+        classes, desc = 10, "mnist1d"
+    elif name in ("regression", "teacher"):
+        dim = kw.get("dim", 8)
+        n = (n_train or 1000) + (n_val or 500)
+        xs = rng.standard_normal((n, dim))
+        if name == "regression":
+            w = rng.standard_normal(dim)
+            ys = np.sin(xs @ w / math.sqrt(dim) * 2) + 0.5 * xs[:, 0] * xs[:, 1] + 0.3 * xs[:, 2]
+            ys = ys + kw.get("noise", 0.1) * rng.standard_normal(n)
+            ys = (ys * kw.get("yscale", 1.0))[:, None]
+            desc = f"synthetic regression (dim {dim})"
+        else:
+            out_dim = kw.get("out_dim", 8)
+            u, _ = np.linalg.qr(rng.standard_normal((out_dim, out_dim)))
+            v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+            sv = np.zeros((out_dim, dim))
+            for i, s in enumerate(kw.get("singular_values", (5.0, 3.0, 1.5, 0.7))):
+                sv[i, i] = s
+            ys = xs @ (u @ sv @ v.T).T + kw.get("noise", 0.05) * rng.standard_normal((n, out_dim))
+            desc = f"low-rank linear teacher ({dim}->{out_dim})"
+        xs = xs * kw.get("xscale", 1.0)
+        nt = n_train or 1000
+        xt, yt, xv, yv = xs[:nt], ys[:nt], xs[nt:], ys[nt:]
+        classes = 0
+    else:
+        raise ValueError(f"unknown data {name!r}")
+    if n_train is not None and classes:
+        keep = rng.choice(len(yt), size=n_train, replace=False)
+        xt, yt = xt[keep], yt[keep]
+    if n_val is not None and classes:
+        xv, yv = xv[:n_val], yv[:n_val]
+    if label_noise:
+        yt = yt.copy()
+        flip = rng.random(len(yt)) < label_noise
+        yt[flip] = rng.integers(0, classes, flip.sum())
+    if n_train is not None:
+        desc += f", {len(xt)} training samples"
+    if label_noise:
+        desc += f", {label_noise:.0%} label noise"
+    tensor_y = torch.long if classes else torch.float32
+    return Data(torch.tensor(xt, dtype=torch.float32), torch.tensor(yt, dtype=tensor_y),
+                torch.tensor(xv, dtype=torch.float32), torch.tensor(yv, dtype=tensor_y),
+                classes, desc)
+
+
+# =============================================================== models
+class SeqNet(nn.Module):
+    """A recurrent classifier over the input read as a sequence of ``width``-wide frames."""
+
+    def __init__(self, cell: str, n_in: int, width: int, hidden: int, n_out: int) -> None:
+        super().__init__()
+        self.width = width
+        rnn = {"gru": nn.GRU, "rnn": nn.RNN, "lstm": nn.LSTM}[cell]
+        self.rnn = rnn(width, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x.view(len(x), -1, self.width))
+        return self.head(out[:, -1])
+
+
+class Unflatten(nn.Module):
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(len(x), *self.shape)
+
+
+ACTS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
+}
+
+
+def build_model(kind: str, n_in: int, n_out: int, *, hidden: tuple[int, ...] = (128,),
+                act: str = "relu", dropout: float = 0.0, init_scale: float | None = None,
+                bias_init: float | None = None, bias: bool = True) -> tuple[nn.Module, str]:
+    """``mlp``, ``cnn`` (2-D for 64 inputs, 1-D for 40), ``gru``/``rnn``/``lstm``, ``linear``.
+
+    ``init_scale`` multiplies every weight after torch's default initialisation (tiny or huge
+    inits for plateau regimes); ``bias_init`` sets every bias."""
+    if kind in ("mlp", "linear"):
+        layers: list[nn.Module] = []
+        widths = (n_in, *(hidden if kind == "mlp" else ()))
+        for a, b in itertools.pairwise(widths):
+            layers += [nn.Linear(a, b, bias=bias), ACTS[act]()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(widths[-1], n_out, bias=bias))
+        model: nn.Module = nn.Sequential(*layers)
+        desc = f"MLP {'-'.join(map(str, (n_in, *widths[1:], n_out)))} {act}"
+        if kind == "linear":
+            desc = f"linear model {n_in}->{n_out}"
+    elif kind == "cnn" and n_in == 64:
+        c = hidden[0]
+        model = nn.Sequential(
+            Unflatten(1, 8, 8), nn.Conv2d(1, c, 3, padding=1), ACTS[act](),
+            nn.Conv2d(c, 2 * c, 3, padding=1), ACTS[act](), nn.MaxPool2d(2), nn.Flatten(),
+            *([nn.Dropout(dropout)] if dropout else []), nn.Linear(2 * c * 16, n_out))
+        desc = f"CNN conv{c}-conv{2 * c}-pool-fc"
+    elif kind == "cnn":
+        c = hidden[0]
+        model = nn.Sequential(
+            Unflatten(1, n_in), nn.Conv1d(1, c, 5, stride=2, padding=2), ACTS[act](),
+            nn.Conv1d(c, c, 3, stride=2, padding=1), ACTS[act](), nn.Flatten(),
+            *([nn.Dropout(dropout)] if dropout else []), nn.Linear(c * (n_in // 4), n_out))
+        desc = f"1-D CNN conv{c}-conv{c}-fc"
+    elif kind in ("gru", "rnn", "lstm"):
+        width = 8 if n_in == 64 else 1
+        model = SeqNet(kind, n_in, width, hidden[0], n_out)
+        desc = f"{kind.upper()}({hidden[0]}) over {n_in // width} frames"
+    else:
+        raise ValueError(f"unknown model {kind!r}")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if init_scale is not None and "weight" in name:
+                p.mul_(init_scale)
+            if bias_init is not None and "bias" in name:
+                p.fill_(bias_init)
+    return model, desc
+
+
+# =============================================================== optimisation
+def build_optimizer(name: str, params: Any, lr: float, *, momentum: float = 0.0,
+                    wd: float = 0.0, nesterov: bool = False) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd,
+                               nesterov=nesterov)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def build_scheduler(name: str | None, opt: torch.optim.Optimizer, total: int,
+                    **kw: Any) -> Any:
+    """torch schedulers by name; ``total`` is the number of scheduler steps in the run.
+
+    ``warmup_cosine``: LinearLR warmup then CosineAnnealingLR; ``cosine``: CosineAnnealingLR
+    with ``t_max`` (a ``t_max`` shorter than the run makes the LR climb back up: a classic
+    misconfiguration); ``late_rise``: constant, then LinearLR up by ``factor`` (LR rising
+    late); ``warmup``: a LinearLR ramp of ``warmup`` steps then constant."""
+    sch = torch.optim.lr_scheduler
+    if name is None:
+        return None
+    if name == "warmup_cosine":
+        w = kw["warmup"]
+        return sch.SequentialLR(opt, [
+            sch.LinearLR(opt, start_factor=kw.get("start_factor", 0.01), total_iters=w),
+            sch.CosineAnnealingLR(opt, T_max=total - w, eta_min=kw.get("eta_min", 0.0)),
+        ], milestones=[w])
+    if name == "warmup":
+        return sch.LinearLR(opt, start_factor=kw.get("start_factor", 0.01),
+                            end_factor=kw.get("end_factor", 1.0), total_iters=kw["warmup"])
+    if name == "cosine":
+        return sch.CosineAnnealingLR(opt, T_max=kw.get("t_max", total),
+                                     eta_min=kw.get("eta_min", 0.0))
+    if name == "step":
+        return sch.StepLR(opt, step_size=kw["step_size"], gamma=kw.get("gamma", 0.1))
+    if name == "multistep":
+        return sch.MultiStepLR(opt, milestones=kw["milestones"], gamma=kw.get("gamma", 0.1))
+    if name == "exp":
+        return sch.ExponentialLR(opt, gamma=kw["gamma"])
+    if name == "plateau":
+        return sch.ReduceLROnPlateau(opt, factor=kw.get("factor", 0.5),
+                                     patience=kw.get("patience", 3))
+    if name == "sgdr":
+        return sch.CosineAnnealingWarmRestarts(opt, T_0=kw["t0"], T_mult=kw.get("t_mult", 1),
+                                               eta_min=kw.get("eta_min", 0.0))
+    if name == "onecycle":
+        return sch.OneCycleLR(opt, max_lr=kw["max_lr"], total_steps=total,
+                              pct_start=kw.get("pct_start", 0.3))
+    if name == "cyclic":
+        return sch.CyclicLR(opt, base_lr=kw["base_lr"], max_lr=kw["max_lr"],
+                            step_size_up=kw["step_size_up"], mode=kw.get("mode", "triangular"),
+                            cycle_momentum=False)
+    if name == "late_rise":
+        k, ramp, factor = kw["start"], kw.get("ramp", total - kw["start"]), kw["factor"]
+
+        def late_rise(i: int) -> float:
+            return 1.0 + (factor - 1.0) * min(1.0, max(0, i - k) / ramp)
+
+        return sch.LambdaLR(opt, late_rise)
+    raise ValueError(f"unknown scheduler {name!r}")
+
+
+@dataclass
+class Cfg:
+    """One training run. Units: ``epochs`` passes over the training set; ``log_every`` and
+    ``eval_every`` in optimizer steps (per-step logs only)."""
+
+    data: str = "digits"
+    data_kw: dict[str, Any] = field(default_factory=dict)
+    n_train: int | None = None
+    n_val: int | None = None
+    label_noise: float = 0.0
+    model: str = "mlp"
+    model_kw: dict[str, Any] = field(default_factory=dict)
+    opt: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    nesterov: bool = False
+    wd: float = 0.0
+    sched: str | None = None
+    sched_kw: dict[str, Any] = field(default_factory=dict)
+    sched_unit: str = "epoch"          # "epoch" or "step"
+    epochs: int = 30
+    batch: int = 32
+    granularity: str = "epoch"         # "epoch": one point per epoch; "step": per-step log
+    log_every: int = 1                 # steps between train points (granularity "step")
+    log_mode: str = "last"             # "last" (the logged batch) or "mean" (of the interval)
+    eval_every: int | None = None      # steps between evaluations (granularity "step")
+    val: bool = True                   # log validation metrics
+    train_acc: bool = False
+    log_lr: bool = True
+    log_grad_norm: bool = False
+    clip: float | None = None
+    patience: int | None = None        # early stopping on val loss (evaluations)
+    stop_above: float | None = None    # a script that aborts when the loss explodes
+    nan_patience: int | None = None    # stop after this many non-finite logged train points
+    corrupt_steps: dict[int, str] = field(default_factory=dict)  # step -> scale/labels/both/inf
+    corrupt_epochs: dict[int, float] = field(default_factory=dict)  # epoch -> batch fraction
+    naive_ce: bool = False             # log(softmax(z)) by hand: underflows to -inf
+    seed: int = 0
+
+
+def _loss(cfg: Cfg, data: Data, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if not data.classes:
+        return F.mse_loss(out, y)
+    if cfg.naive_ce:
+        p = torch.exp(out) / torch.exp(out).sum(1, keepdim=True)
+        return -torch.log(p[torch.arange(len(y)), y]).mean()
+    return F.cross_entropy(out, y)
+
+
+def _evaluate(cfg: Cfg, model: nn.Module, data: Data) -> tuple[float, float | None]:
+    model.eval()
+    with torch.no_grad():
+        out = model(data.x_val)
+        loss = _loss(cfg, data, out, data.y_val).item()
+        acc = (out.argmax(1) == data.y_val).float().mean().item() if data.classes else None
+    model.train()
+    return loss, acc
+
+
+def fit(cfg: Cfg) -> dict[str, Any]:
+    """Train `cfg` and return its record (series + meta) as a logger would have seen it."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    data = load_data(cfg.data, seed=cfg.seed, n_train=cfg.n_train, n_val=cfg.n_val,
+                     label_noise=cfg.label_noise, **cfg.data_kw)
+    n_out = data.classes or data.y.shape[1]
+    model, model_desc = build_model(cfg.model, data.x.shape[1], n_out, **cfg.model_kw)
+    opt = build_optimizer(cfg.opt, model.parameters(), cfg.lr, momentum=cfg.momentum,
+                          wd=cfg.wd, nesterov=cfg.nesterov)
+    n = len(data.x)
+    spe = math.ceil(n / cfg.batch)
+    max_steps = spe * cfg.epochs
+    total = max_steps if cfg.sched_unit == "step" else cfg.epochs
+    sched = build_scheduler(cfg.sched, opt, total, **cfg.sched_kw)
+    per_step = cfg.granularity == "step"
+    series: dict[str, dict[str, list[float]]] = {}
+
+    def log(name: str, step: int, epoch: float, value: float) -> None:
+        s = series.setdefault(name, {"step": [], "epoch": [], "value": []})
+        s["step"].append(step)
+        s["epoch"].append(epoch)
+        s["value"].append(float(value))
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, bad, best_val, since_best = 0, 0, math.inf, 0
+    stopped = ""
+    window: list[float] = []
+    t0 = time.time()
+    for epoch in range(1, cfg.epochs + 1):
+        perm = torch.randperm(n, generator=gen)
+        epoch_losses, correct = [], 0
+        corrupt_frac = cfg.corrupt_epochs.get(epoch, 0.0)
+        for b in range(spe):
+            idx = perm[b * cfg.batch:(b + 1) * cfg.batch]
+            x, y = data.x[idx], data.y[idx]
+            kind = cfg.corrupt_steps.get(step + 1)
+            if corrupt_frac and torch.rand(1, generator=gen).item() < corrupt_frac:
+                kind = "scale"
+            if kind in ("scale", "both"):
+                x = x * 25.0
+            if kind == "inf":
+                x = x.clone()
+                x[0, 0] = math.inf
+            if kind in ("labels", "both"):
+                y = y[torch.randperm(len(y), generator=gen)] if data.classes else -3 * y
+            out = model(x)
+            loss = _loss(cfg, data, out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = None
+            if cfg.clip is not None or cfg.log_grad_norm:
+                gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or math.inf).item()
+            opt.step()
+            step += 1
+            lv = loss.item()
+            epoch_losses.append(lv)
+            if data.classes:
+                correct += (out.argmax(1) == y).sum().item()
+            if sched is not None and cfg.sched_unit == "step" and cfg.sched != "plateau":
+                sched.step()
+            if per_step:
+                window.append(lv)
+                if step % cfg.log_every == 0:
+                    value = float(np.mean(window)) if cfg.log_mode == "mean" else lv
+                    window = []
+                    ep = step / spe
+                    log("train_loss", step, ep, value)
+                    if cfg.log_lr:
+                        log("lr", step, ep, opt.param_groups[0]["lr"])
+                    if cfg.log_grad_norm and gnorm is not None:
+                        log("grad_norm", step, ep, gnorm)
+                    bad = bad + 1 if not math.isfinite(value) else bad
+                if cfg.eval_every and step % cfg.eval_every == 0:
+                    vl, va = _evaluate(cfg, model, data)
+                    if cfg.val:
+                        log("val_loss", step, step / spe, vl)
+                        if va is not None:
+                            log("val_acc", step, step / spe, va)
+                    if sched is not None and cfg.sched == "plateau":
+                        sched.step(vl)
+                    if cfg.patience is not None:
+                        best_val, since_best = ((vl, 0) if vl < best_val
+                                                else (best_val, since_best + 1))
+                        if since_best >= cfg.patience:
+                            stopped = f"Early stopping at step {step}: no improvement in " \
+                                      f"{cfg.patience} evaluations (best val_loss {best_val:.4f})"
+                if cfg.stop_above is not None and lv > cfg.stop_above:
+                    stopped = f"Loss exploded ({lv:.3g} > {cfg.stop_above:g}) at step " \
+                              f"{step}; stopping."
+                if cfg.nan_patience is not None and bad >= cfg.nan_patience:
+                    stopped = f"Non-finite loss for {bad} logged steps; stopping at step {step}."
+                if stopped:
+                    break
+        if not per_step:
+            mean = float(np.mean(epoch_losses))
+            log("train_loss", step, epoch, mean)
+            if cfg.train_acc:
+                log("train_acc", step, epoch, correct / n)
+            if cfg.log_lr:
+                log("lr", step, epoch, opt.param_groups[0]["lr"])
+            if cfg.log_grad_norm and gnorm is not None:
+                log("grad_norm", step, epoch, gnorm)
+            vl, va = _evaluate(cfg, model, data)
+            if cfg.val:
+                log("val_loss", step, epoch, vl)
+                if va is not None:
+                    log("val_acc", step, epoch, va)
+            bad = bad + 1 if not math.isfinite(mean) else bad
+            if cfg.patience is not None:
+                best_val, since_best = (vl, 0) if vl < best_val else (best_val, since_best + 1)
+                if since_best >= cfg.patience:
+                    stopped = f"Early stopping at epoch {epoch}: val_loss has not improved " \
+                              f"for {cfg.patience} epochs (best {best_val:.4f})"
+            if cfg.stop_above is not None and mean > cfg.stop_above:
+                stopped = f"Loss exploded ({mean:.3g}) at epoch {epoch}; stopping."
+            if cfg.nan_patience is not None and bad >= cfg.nan_patience:
+                stopped = f"Loss is {mean} for {bad} epochs; stopping at epoch {epoch}."
+        if sched is not None and cfg.sched_unit == "epoch":
+            if cfg.sched == "plateau":
+                if not per_step:
+                    sched.step(vl)
+            else:
+                sched.step()
+        if stopped:
+            break
+    meta = {
+        "granularity": cfg.granularity, "epochs": cfg.epochs, "steps_per_epoch": spe,
+        "max_steps": max_steps, "batch_size": cfg.batch, "lr": cfg.lr,
+        "log_every": cfg.log_every if per_step else spe, "eval_every": cfg.eval_every,
+        "seconds": time.time() - t0, "stopped": stopped, "steps_trained": step,
+        "model_desc": model_desc, "data_desc": data.desc, "n_train": n,
+    }
+    return {"series": series, "meta": meta}
+
+
+# =============================================================== the runs
+@dataclass
+class RunSpec:
+    """One generated run: ``gNNN_<name>/`` written in ``fmt`` from ``cfg``."""
+
+    id: str
+    name: str
+    regime: str
+    fmt: str
+    cfg: Cfg
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.id}_{self.name}"
+
+
+RUNS: list[RunSpec] = []
+
+
+def run(id_: str, name: str, regime: str, fmt: str, **cfg: Any) -> None:
+    """Register run ``id_``; the seed defaults to the run's number."""
+    cfg.setdefault("seed", int(id_[1:]))
+    spec = RunSpec(id_, name, regime, fmt, Cfg(**cfg))
+    per_step = spec.cfg.granularity == "step"
+    if (fmt in STEP_ONLY and not per_step) or (fmt in EPOCH_ONLY and per_step):
+        raise ValueError(f"{id_}: format {fmt} does not fit {spec.cfg.granularity} logging")
+    if any(r.id == id_ for r in RUNS):
+        raise ValueError(f"duplicate run id {id_}")
+    RUNS.append(spec)
+
+
+# ---- regimes -------------------------------------------------------------------------
+# Each regime function registers its runs; the parameters were chosen so that the curve
+# shows the regime, but the labels (labels.json) say what each curve SHOWS, checked by eye.
+
+def lr_far_too_high() -> None:
+    """LR far too high: the loss grows by orders of magnitude, often to inf/NaN."""
+    reg = {"data": "regression"}
+    run("g001", "reg-linear-sgd-diverge", "lr_far_too_high", "text_bracket", **reg,
+        data_kw={"xscale": 3.0}, model="linear", opt="sgd", lr=0.096, epochs=30)
+    run("g002", "reg-mlp-lr-ramp-inf-nan", "lr_far_too_high", "text_step", **reg,
+        model_kw={"hidden": (64, 64), "act": "tanh"}, data_kw={"xscale": 2.0}, opt="sgd",
+        lr=0.001, momentum=0.9, epochs=100, granularity="step", log_every=10, eval_every=100,
+        sched="exp", sched_unit="step", sched_kw={"gamma": 1.0025})
+    run("g003", "mnist1d-mlp-lr-ramp-blowup", "lr_far_too_high", "keras_csv", data="mnist1d",
+        model_kw={"hidden": (128, 128)}, opt="sgd", lr=1e-3, momentum=0.9, epochs=50, batch=64,
+        sched="exp", sched_kw={"gamma": 1.3})
+    run("g004", "digits-mlp-lr-x1000-late", "lr_far_too_high", "hf_trainer_state",
+        model_kw={"hidden": (128, 128)}, opt="sgd", lr=0.01, momentum=0.9, epochs=80,
+        granularity="step", log_every=10, log_mode="mean", eval_every=100, log_grad_norm=True,
+        sched="late_rise", sched_unit="step", sched_kw={"start": 1800, "factor": 1000,
+                                                         "ramp": 600})
+    run("g005", "mnist1d-tanh-mlp-lr-ramp", "lr_far_too_high", "jsonl", data="mnist1d",
+        model_kw={"hidden": (128, 128), "act": "tanh"}, opt="sgd", lr=1e-3, momentum=0.9,
+        epochs=50, batch=64, sched="exp", sched_kw={"gamma": 1.3})
+    run("g006", "digits-naive-ce-nan", "lr_far_too_high", "text_pipe", naive_ce=True,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.02, epochs=30)
+    run("g007", "digits-naive-ce-nan-steps", "lr_far_too_high", "tensorboard", naive_ce=True,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.01, epochs=40, granularity="step",
+        log_every=10, eval_every=82)
+    run("g008", "reg-bigscale-sgd-diverge", "lr_far_too_high", "generic_csv", **reg,
+        data_kw={"yscale": 300.0, "xscale": 2.5}, model="linear", opt="sgd", lr=0.12,
+        epochs=40, batch=16)
+    run("g009", "digits-cnn-sgd-lr-far-high", "lr_far_too_high", "keras_csv", model="cnn",
+        model_kw={"hidden": (16,)}, opt="sgd", lr=0.8, momentum=0.9, epochs=25)
+    run("g010", "reg-mlp-lr-ramp-stop-on-explode", "lr_far_too_high", "generic_csv", **reg,
+        model_kw={"hidden": (64, 64)}, opt="sgd", lr=0.001, momentum=0.9, epochs=100,
+        granularity="step", log_every=5, eval_every=100, sched="exp", sched_unit="step",
+        sched_kw={"gamma": 1.003}, stop_above=1e6)
+    run("g011", "digits-tanh-mlp-lr-ramp-steps", "lr_far_too_high", "text_step",
+        model_kw={"hidden": (128, 128), "act": "tanh"}, opt="sgd", lr=0.001, epochs=60,
+        granularity="step", log_every=10, eval_every=100, sched="exp", sched_unit="step",
+        sched_kw={"gamma": 1.004})
+    run("g012", "digits-inf-in-batch", "lr_far_too_high", "jsonl",
+        model_kw={"hidden": (128,)}, opt="adam", lr=1e-3, epochs=60, granularity="step",
+        log_every=5, eval_every=41, corrupt_steps={1230: "inf"}, nan_patience=40)
+    run("g013", "reg-mlp-warmup-to-too-high", "lr_far_too_high", "tensorboard", **reg,
+        model_kw={"hidden": (64, 64)}, opt="sgd", momentum=0.9, lr=0.3, epochs=40,
+        sched="warmup", sched_kw={"warmup": 25, "start_factor": 0.01})
+    run("g014", "mnist1d-mlp-sgd-lr-10-nan", "lr_far_too_high", "text_bracket",
+        data="mnist1d", model_kw={"hidden": (128,)}, opt="sgd", lr=10.0, epochs=15, batch=64)
+    run("g015", "mnist1d-mlp-adam-lr-ramp", "lr_far_too_high", "tensorboard", data="mnist1d",
+        model_kw={"hidden": (128, 128), "act": "tanh"}, opt="adam", lr=3e-4, epochs=40,
+        batch=64, sched="exp", sched_kw={"gamma": 1.25})
+    run("g016", "mnist1d-gru-sgd-no-clip", "lr_far_too_high", "jsonl", data="mnist1d",
+        model="gru", model_kw={"hidden": (32,)}, opt="sgd", lr=3.0, epochs=12, batch=64,
+        granularity="step", log_every=5, eval_every=50, log_grad_norm=True)
+    run("g017", "digits-rnn-sgd-lr-high", "lr_far_too_high", "text_pipe", model="rnn",
+        model_kw={"hidden": (64,)}, opt="sgd", lr=0.3, momentum=0.9, epochs=30)
+    run("g018", "reg-onecycle-maxlr-too-high", "lr_far_too_high", "hf_trainer_state", **reg,
+        model_kw={"hidden": (128, 128)}, opt="adam", lr=0.001, epochs=40, granularity="step",
+        log_every=10, log_mode="mean", eval_every=100, sched="onecycle", sched_unit="step",
+        sched_kw={"max_lr": 1.0})
+
+
+def lr_slightly_too_high() -> None:
+    """LR slightly too high, small batches: bouncing around a floor, spikes."""
+
+
+def corrupted_batches() -> None:
+    """A few corrupted batches (inputs scaled x25 or labels shuffled): transient spikes."""
+
+
+def lr_rising_late() -> None:
+    """An LR that climbs late (misconfigured schedules): the training loss climbs and stays."""
+
+
+def lr_too_low() -> None:
+    """LR too low or too few epochs: still clearly decreasing at the end."""
+
+
+def bad_start() -> None:
+    """Tiny or saturating initialisations, deep linear nets: a long plateau, then a drop."""
+
+
+def small_data_overfit() -> None:
+    """Tiny training sets, big models, long training without regularisation."""
+
+
+def healthy() -> None:
+    """Good LR with schedules (warmup+cosine, step decay, ReduceLROnPlateau, SGDR, warmup),
+    constant LR that converges, weight decay, dropout, early stopping."""
+
+
+REGIMES = [lr_far_too_high, lr_slightly_too_high, corrupted_batches, lr_rising_late,
+           lr_too_low, bad_start, small_data_overfit, healthy]
+
+
+# =============================================================== driver
+def generate(spec: RunSpec) -> tuple[str, float, list[str]]:
+    """Train one run, write its log into ``corpus/generated/<dir>/`` and cache its series."""
+    torch.set_num_threads(1)
+    t0 = time.time()
+    rec = fit(spec.cfg)
+    rec["meta"]["name"] = spec.id
+    out = OUT / spec.dirname
+    for old in OUT.glob(f"{spec.id}_*"):
+        shutil.rmtree(old)
+    out.mkdir(parents=True)
+    files = WRITERS[spec.fmt](rec, out)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached = {"id": spec.id, "dir": spec.dirname, "regime": spec.regime, "format": spec.fmt,
+              "files": files, "cfg": dataclasses.asdict(spec.cfg), **rec}
+    (CACHE / f"{spec.id}.json").write_text(json.dumps(cached))
+    return spec.id, time.time() - t0, files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated run ids, name or regime substrings")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--list", action="store_true", help="list the runs and exit")
+    args = parser.parse_args(argv)
+    for regime in REGIMES:
+        regime()
+    specs = RUNS
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+        specs = [s for s in RUNS if any(k == s.id or k in s.name or k in s.regime
+                                        for k in keys)]
+        if not specs:
+            parser.error(f"--only {args.only!r} matches no run")
+    if args.list:
+        for s in specs:
+            print(f"{s.id}  {s.regime:22s} {s.fmt:17s} {s.name}")
+        return 0
+    t0 = time.time()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for rid, secs, files in pool.map(generate, specs):
+            print(f"{rid}  {secs:6.1f}s  {', '.join(files)}", flush=True)
+    print(f"{len(specs)} runs in {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
