@@ -1,7 +1,7 @@
 """Shape analyses shared by the rules, computed once per curve and cached on it.
 
-All work on a `Curve`'s bins (at most `MAX_BINS`), so their cost does not depend on how many
-points were logged; only `spikes` looks at every point (vectorised, O(n)).
+All work on a `Curve`'s bins (at most `MAX_BINS`) and its smoothed `level`, so their cost does
+not depend on how many points were logged; only `spikes` looks at every point (vectorised).
 Values are in the curve's analysis units (`Curve.y`: lower is better, log10 when `Curve.log`).
 """
 
@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoctor.curve import Curve
 from lossdoctor.stats import Trend, trend
 
-__all__ = ["Rise", "Shape", "Shifts", "Spikes", "Tail", "rise", "shape", "shifts", "spikes",
-           "tail", "window_trend"]
-
+__all__ = [
+    "Rise", "Shape", "Shifts", "Spikes", "Stretch", "Tail", "blocked_trend", "flat_stretches",
+    "frozen", "ratio", "relative", "rise", "shape", "shifts", "spikes", "tail", "window_trend",
+]
 
 T = TypeVar("T")
+
+#: Trend tests run on at most this many block medians (guards against autocorrelated noise
+#: making a trend look significant).
+MAX_BLOCKS = 30
 
 
 def _cached(curve: Curve, key: str, make: Callable[[], T]) -> T:
@@ -29,272 +35,16 @@ def _cached(curve: Curve, key: str, make: Callable[[], T]) -> T:
     return curve._cache[key]  # type: ignore[return-value]
 
 
-def _edge(n: int) -> int:
-    """How many bins make the robust start/end level of a curve of n bins."""
-    return max(1, min(10, n // 20))
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Where a curve starts, how low it gets and where it ends.
-
-    Attributes:
-        best: bin index of the smoothed minimum; best_point: index (in the curve) of the
-            best raw point within that bin's neighbourhood.
-        start, low, end: robust levels (first bins, smoothed minimum, last bins).
-        drop: start − low (progress made); rise: end − low (given back since the best).
-        scale: the curve's own scale for relative statements: max(drop, |low|, noise).
-    """
-
-    best: int
-    best_point: int
-    start: float
-    low: float
-    end: float
-    drop: float
-    rise: float
-    scale: float
-
-
-def shape(c: Curve) -> Shape:
-    """The `Shape` of curve `c`."""
-
-    def make() -> Shape:
-        starts, _bx, by = c.bins
-        sm = c.smooth
-        n = len(by)
-        k = _edge(n)
-        best = int(np.argmin(sm))
-        start = float(np.median(by[:k]))
-        end = float(np.median(by[-k:]))
-        low = float(sm[best])
-        # The best raw point near the smoothed minimum (what one would restore).
-        lo_b, hi_b = max(0, best - 1), min(n, best + 2)
-        p0 = int(starts[lo_b])
-        p1 = int(starts[hi_b]) if hi_b < n else len(c.y)
-        best_point = p0 + int(np.argmin(c.y[p0:p1]))
-        drop = start - low
-        scale = max(drop, abs(low) if not c.log else 0.0, c.noise, 1e-12)
-        return Shape(best, best_point, start, low, end, drop, end - low, scale)
-
-    return _cached(c, "shape", make)
-
-
-@dataclass(frozen=True)
-class Rise:
-    """How a curve behaves after its best point.
-
-    Attributes:
-        shape: the curve's `Shape`.
-        post: number of bins after the best.
-        z: (end level − best level) / bin noise: the rise in noise units.
-        above: fraction of the bins after the best that lie above best + 2 noise.
-        frac: rise / drop (how much of the progress was given back; inf when no drop).
-        trend: trend of the bins after the best (None when fewer than 3).
-    """
-
-    shape: Shape
-    post: int
-    z: float
-    above: float
-    frac: float
-    trend: Trend | None
-
-
-def rise(c: Curve) -> Rise:
-    """The `Rise` of curve `c` after its smoothed minimum."""
-
-    def make() -> Rise:
-        sh = shape(c)
-        _starts, bx, by = c.bins
-        post_y = by[sh.best + 1 :]
-        sigma = max(c.bin_noise, 1e-12 * max(1.0, abs(sh.low)))
-        z = sh.rise / sigma
-        above = float(np.mean(post_y > sh.low + 2 * sigma)) if len(post_y) else 0.0
-        frac = sh.rise / sh.drop if sh.drop > 0 else np.inf
-        tr = trend(bx[sh.best :], by[sh.best :]) if len(post_y) >= 3 else None
-        return Rise(sh, len(post_y), float(z), above, float(frac), tr)
-
-    return _cached(c, "rise", make)
-
-
-@dataclass(frozen=True)
-class Tail:
-    """The last stretch of a curve, where plateau / oscillation / underfitting / converged are
-    decided.
-
-    Attributes:
-        first: bin index where the tail starts.
-        trend: trend of the tail bins (slope per axis unit with its 95% interval).
-        change: slope × tail span: the expected change across the tail (negative = improving).
-        change_low, change_high: its 95% interval.
-        avg_rate: the average rate of progress over the whole curve up to the tail start
-            ((start − tail level)/span; positive = improving), for diminishing-returns tests.
-        rate_ratio: tail improvement rate / avg_rate (≈0 when flattened, ≈1 when the curve
-            is still falling as fast as on average).
-        spread: robust spread (IQR) of the tail's raw points around the tail trend.
-        level: median of the tail bins.
-    """
-
-    first: int
-    trend: Trend
-    change: float
-    change_low: float
-    change_high: float
-    avg_rate: float
-    rate_ratio: float
-    spread: float
-    level: float
-
-
-def tail(c: Curve, first: int | None = None) -> Tail:
-    """The `Tail` of `c`: by default its last third (at least 5 bins)."""
-    starts, bx, by = c.bins
-    n = len(by)
-    if first is None:
-        first = max(0, min(n - 5, n - max(5, n // 3)))
-    key = f"tail:{first}"
-
-    def make() -> Tail:
-        tx, ty = bx[first:], by[first:]
-        tr = trend(tx, ty)
-        span = float(tx[-1] - tx[0]) if len(tx) > 1 else 0.0
-        change = tr.slope * span
-        level = float(np.median(ty))
-        sh = shape(c)
-        x0 = float(bx[0])
-        avg_rate = (sh.start - level) / max(float(tx[0] + tx[-1]) / 2 - x0, 1e-12)
-        tail_rate = -tr.slope
-        rate_ratio = tail_rate / avg_rate if avg_rate > 0 else np.inf
-        p0 = int(starts[first])
-        py, px = c.y[p0:], c.x[p0:]
-        resid = py - (level + tr.slope * (px - np.median(tx)))
-        q75, q25 = np.percentile(resid, [75, 25]) if len(resid) else (0.0, 0.0)
-        return Tail(
-            first=first,
-            trend=tr,
-            change=float(change),
-            change_low=float(tr.low * span) if np.isfinite(tr.low) else -np.inf,
-            change_high=float(tr.high * span) if np.isfinite(tr.high) else np.inf,
-            avg_rate=float(avg_rate),
-            rate_ratio=float(rate_ratio),
-            spread=float(q75 - q25),
-            level=level,
-        )
-
-    return _cached(c, key, make)
-
-
-def window_trend(c: Curve, x0: float, x1: float) -> Trend | None:
-    """Trend of `c`'s bins with x in [x0, x1] (None when fewer than 3 bins fall there)."""
-    _starts, bx, by = c.bins
-    m = (bx >= x0) & (bx <= x1)
-    if np.count_nonzero(m) < 3:
-        return None
-    return trend(bx[m], by[m])
-
-
-@dataclass(frozen=True)
-class Shifts:
-    """Sudden level drops of a curve (what a step decay, ReduceLROnPlateau or an epoch
-    boundary in fine-tuning looks like): bin indices where the level falls by far more than
-    the noise within one or two bins and stays down."""
-
-    at: np.ndarray
-    size: np.ndarray
-
-
-def shifts(c: Curve) -> Shifts:
-    """Sudden downward level shifts of `c`."""
-
-    def make() -> Shifts:
-        _starts, _bx, by = c.bins
-        n = len(by)
-        w = max(2, min(10, n // 15))
-        if n < 2 * w + 2:
-            return Shifts(np.zeros(0, dtype=int), np.zeros(0))
-        sigma = max(c.bin_noise, 1e-12)
-        # left/right medians of w bins around each boundary j (between j-1 and j)
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        win = np.median(sliding_window_view(by, w), axis=1)  # win[i] = median(by[i:i+w])
-        j = np.arange(w, n - w + 1)
-        left, right = win[j - w], win[j]
-        jump = left - right
-        step = by[j - 1] - by[np.minimum(j + 1, n - 1)]
-        ok = (jump > 6 * sigma) & (step > 0.6 * jump)
-        at, size = j[ok], jump[ok]
-        # keep local maxima of the jump (one boundary per shift)
-        keep: list[int] = []
-        for i in range(len(at)):
-            if i and at[i] - at[i - 1] <= w and keep and size[i] <= size[keep[-1]]:
-                continue
-            if keep and at[i] - at[keep[-1]] <= w:
-                keep[-1] = i
-            else:
-                keep.append(i)
-        return Shifts(at[keep], size[keep])
-
-    return _cached(c, "shifts", make)
-
-
-@dataclass(frozen=True)
-class Spikes:
-    """Transient jumps: points far above the local baseline (in local-noise units) that
-    recover within a few points.
-
-    Attributes:
-        at: curve indices of each spike's peak.
-        z: height of each peak in local-noise units.
-        ratio: peak / baseline in the metric's own units (for positive losses), else NaN.
-        recovered: whether the curve came back to the baseline after each spike.
-        width: number of consecutive points above threshold.
-    """
-
-    at: np.ndarray
-    z: np.ndarray
-    ratio: np.ndarray
-    recovered: np.ndarray
-    width: np.ndarray
-
-
-def spikes(c: Curve, *, threshold: float = 8.0) -> Spikes:
-    """Upward transient spikes of `c` (vectorised over all points)."""
-    key = f"spikes:{threshold}"
-
-    def make() -> Spikes:
-        n = len(c.y)
-        empty = Spikes(*(np.zeros(0, dtype=int),) * 1, np.zeros(0), np.zeros(0),
-                       np.zeros(0, dtype=bool), np.zeros(0, dtype=int))
-        if n < 5:
-            return empty
-        base = c.baseline()
-        sig = c.local_noise() if c.binned else np.full(n, max(c.noise, 1e-12))
-        z = (c.y - base) / np.maximum(sig, 1e-12)
-        hot = z > threshold
-        if not hot.any():
-            return empty
-        # group consecutive hot points into events
-        idx = np.flatnonzero(hot)
-        breaks = np.flatnonzero(np.diff(idx) > 1)
-        starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-        ends = np.concatenate([idx[breaks], [idx[-1]]])
-        peaks = np.array([s + int(np.argmax(z[s : e + 1])) for s, e in zip(starts, ends,
-                                                                           strict=True)])
-        width = ends - starts + 1
-        look = max(3, int(0.01 * n))
-        recovered = np.array([
-            e + 1 < n and bool(np.any(z[e + 1 : e + 1 + look] < 3.0)) for e in ends
-        ])
-        if c.direction == "min" and not c.log and np.all(c.v > 0):
-            ratio = c.v[peaks] / np.maximum(base[peaks], 1e-300)
-        elif c.log:
-            ratio = 10.0 ** (c.y[peaks] - base[peaks])
-        else:
-            ratio = np.full(len(peaks), np.nan)
-        return Spikes(peaks, z[peaks], ratio, recovered, width)
-
-    return _cached(c, key, make)
+def blocked_trend(x: np.ndarray, y: np.ndarray, max_blocks: int = MAX_BLOCKS) -> Trend:
+    """Theil–Sen/Mann–Kendall trend of y(x) on at most `max_blocks` equal-count block
+    medians (every point its own block when there are fewer)."""
+    n = len(y)
+    if n > max_blocks:
+        edges = np.linspace(0, n, max_blocks + 1).astype(np.int64)
+        size = int(np.min(np.diff(edges)))
+        idx = edges[:-1, None] + np.arange(size)[None, :]
+        return trend(np.median(x[idx], axis=1), np.median(y[idx], axis=1))
+    return trend(x, y)
 
 
 def ratio(c: Curve, a: float, b: float) -> float | None:
@@ -319,14 +69,262 @@ def relative(c: Curve, a: float, b: float) -> float:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """Where a curve starts, how low its level gets, where it ends, and where its initial fast
+    descent turns into the slow phase.
+
+    Attributes:
+        best: bin index of the level's minimum; best_point: index (in the curve) of the best
+            raw point near it.
+        start, low, end: robust levels (first bins, the level's minimum, last bins).
+        drop: start − low (progress made); rise: end − low (given back since the best).
+        knee: bin index where the fast initial descent ends (max distance below the chord
+            from the first to the last level, axes normalised); 0 when the curve never falls.
+        scale: the curve's own scale for relative statements: max(drop, |low|, noise).
+    """
+
+    best: int
+    best_point: int
+    start: float
+    low: float
+    end: float
+    drop: float
+    rise: float
+    knee: int
+    scale: float
+
+
+def _knee(x: np.ndarray, lv: np.ndarray) -> int:
+    n = len(lv)
+    if n < 5 or lv[0] <= lv[-1]:
+        return 0
+    xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
+    ys = (lv - lv[-1]) / max(lv[0] - lv[-1], 1e-300)
+    gap = (1.0 - xs) - ys  # chord from (0, 1) to (1, 0) minus the curve: > 0 below the chord
+    return int(np.argmax(gap))
+
+
+def shape(c: Curve) -> Shape:
+    """The `Shape` of curve `c`."""
+
+    def make() -> Shape:
+        starts, bx, by = c.bins
+        lv = c.level
+        n = len(by)
+        k = max(1, min(3, n // 20))
+        best = int(np.argmin(lv))
+        start = float(np.median(by[:k]))
+        end = float(np.median(by[-max(1, min(10, n // 20)) :]))
+        low = float(lv[best])
+        half = c.level_window // 2 + 1
+        lo_b, hi_b = max(0, best - half), min(n, best + half + 1)
+        p0 = int(starts[lo_b])
+        p1 = int(starts[hi_b]) if hi_b < n else len(c.y)
+        best_point = p0 + int(np.argmin(c.y[p0:p1]))
+        drop = start - low
+        scale = max(drop, 0.0 if c.log else abs(low), c.noise, 1e-12)
+        return Shape(best, best_point, start, low, end, drop, end - low, _knee(bx, lv), scale)
+
+    return _cached(c, "shape", make)
+
+
+@dataclass(frozen=True)
+class Rise:
+    """How a curve behaves after its best point.
+
+    Attributes:
+        shape: the curve's `Shape`.
+        post: number of bins after the best.
+        z: (end level − best level) / level noise: the rise in noise units.
+        stayed: fraction of the second half of the bins after the best whose level is above
+            best + 2 level-noise (1.0 = it stayed up).
+        frac: rise / drop (how much of the progress was given back; inf when no drop).
+        trend: trend of the bins after the best (None when fewer than 3).
+    """
+
+    shape: Shape
+    post: int
+    z: float
+    stayed: float
+    frac: float
+    trend: Trend | None
+
+
+def rise(c: Curve) -> Rise:
+    """The `Rise` of curve `c` after its level's minimum."""
+
+    def make() -> Rise:
+        sh = shape(c)
+        _starts, bx, by = c.bins
+        sigma = max(c.level_noise, 1e-12 * max(1.0, abs(sh.low)))
+        post_lv = c.level[sh.best + 1 :]
+        late = post_lv[len(post_lv) // 2 :]
+        stayed = float(np.mean(late > sh.low + 2 * sigma)) if len(late) else 0.0
+        frac = sh.rise / sh.drop if sh.drop > 0 else np.inf
+        tr = blocked_trend(bx[sh.best :], by[sh.best :]) if len(post_lv) >= 3 else None
+        return Rise(sh, len(post_lv), float(sh.rise / sigma), stayed, float(frac), tr)
+
+    return _cached(c, "rise", make)
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The last stretch of a curve, where plateau / oscillation / underfitting / converged are
+    decided.
+
+    Attributes:
+        first: bin index where the tail starts.
+        trend: trend of the tail (block medians; slope per axis unit with its 95% interval).
+        change: slope × tail span: the change across the tail (negative = improving).
+        rate_ratio: the tail's rate of improvement / the average rate before it (≈0 when the
+            curve has flattened, ≈1 when it still falls as fast as it did on average).
+        spread: robust σ of the tail's raw points around the tail trend.
+        level: median of the tail bins.
+    """
+
+    first: int
+    trend: Trend
+    change: float
+    rate_ratio: float
+    spread: float
+    level: float
+
+
+def tail(c: Curve, first: int | None = None) -> Tail:
+    """The `Tail` of `c`: by default its last third (at least 5 bins)."""
+    starts, bx, by = c.bins
+    n = len(by)
+    if first is None:
+        first = max(0, min(n - 5, n - max(5, n // 3)))
+
+    def make() -> Tail:
+        tx, ty = bx[first:], by[first:]
+        tr = blocked_trend(tx, ty)
+        span = float(tx[-1] - tx[0]) if len(tx) > 1 else 0.0
+        level = float(np.median(ty))
+        sh = shape(c)
+        before = max(float(tx[0] - bx[0]), 1e-300)
+        avg_rate = (sh.start - float(c.level[first])) / before
+        rate_ratio = -tr.slope / avg_rate if avg_rate > 0 else np.inf
+        p0 = int(starts[first])
+        resid = c.y[p0:] - (level + tr.slope * (c.x[p0:] - np.median(tx)))
+        q75, q25 = np.percentile(resid, [75, 25])
+        return Tail(first, tr, float(tr.slope * span), float(rate_ratio),
+                    float((q75 - q25) / 1.349), level)
+
+    return _cached(c, f"tail:{first}", make)
+
+
+def window_trend(c: Curve, x0: float, x1: float) -> Trend | None:
+    """Trend of `c`'s bins with x in [x0, x1] (None when fewer than 3 bins fall there)."""
+    _starts, bx, by = c.bins
+    m = (bx >= x0) & (bx <= x1)
+    if np.count_nonzero(m) < 3:
+        return None
+    return blocked_trend(bx[m], by[m])
+
+
+@dataclass(frozen=True)
+class Shifts:
+    """Sudden level drops of a curve (what a step decay, ReduceLROnPlateau or an epoch
+    boundary in fine-tuning looks like): bin indices where the level falls by far more than
+    the noise within one or two bins and stays down."""
+
+    at: np.ndarray
+    size: np.ndarray
+
+
+def shifts(c: Curve) -> Shifts:
+    """Sudden downward level shifts of `c`."""
+
+    def make() -> Shifts:
+        by = c.bins[2]
+        n = len(by)
+        w = max(2, min(10, n // 15))
+        if n < 2 * w + 2:
+            return Shifts(np.zeros(0, dtype=np.int64), np.zeros(0))
+        sigma = max(c.bin_noise, 1e-300)
+        win = np.median(sliding_window_view(by, w), axis=1)  # win[i] = median(by[i:i+w])
+        j = np.arange(w, n - w + 1)
+        jump = win[j - w] - win[j]
+        step = by[j - 1] - by[np.minimum(j + 1, n - 1)]
+        ok = (jump > 6 * sigma) & (step > 0.6 * jump)
+        at, size = j[ok], jump[ok]
+        # one boundary per shift: the largest jump among neighbours closer than w
+        keep: list[int] = []
+        for i in range(len(at)):
+            if keep and at[i] - at[keep[-1]] <= w:
+                if size[i] > size[keep[-1]]:
+                    keep[-1] = i
+            else:
+                keep.append(i)
+        return Shifts(at[keep], size[keep])
+
+    return _cached(c, "shifts", make)
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """Transient jumps: points far above the local baseline (in local-noise units) that
+    recover within a few points.
+
+    Attributes:
+        at: curve indices of each spike's peak.
+        z: height of each peak in local-noise units.
+        ratio: peak / baseline in the metric's own units (positive losses), else NaN.
+        recovered: whether the curve came back near the baseline after each spike.
+        width: number of consecutive points above the threshold.
+    """
+
+    at: np.ndarray
+    z: np.ndarray
+    ratio: np.ndarray
+    recovered: np.ndarray
+    width: np.ndarray
+
+
+def spikes(c: Curve, *, threshold: float) -> Spikes:
+    """Upward transient spikes of `c` (vectorised over all points)."""
+
+    def make() -> Spikes:
+        n = len(c.y)
+        empty = Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
+                       np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
+        if n < 5:
+            return empty
+        base = c.baseline()
+        sig = c.local_noise() if c.binned else np.full(n, max(c.noise, 1e-300))
+        z = (c.y - base) / np.maximum(sig, 1e-300)
+        hot = z > threshold
+        if not hot.any():
+            return empty
+        idx = np.flatnonzero(hot)
+        breaks = np.flatnonzero(np.diff(idx) > 1)
+        first = np.concatenate([[idx[0]], idx[breaks + 1]])
+        last = np.concatenate([idx[breaks], [idx[-1]]])
+        peaks = np.array([a + int(np.argmax(z[a : b + 1])) for a, b in zip(first, last,
+                                                                           strict=True)])
+        look = max(3, n // 100)
+        recovered = np.array([b + 1 < n and bool(np.any(z[b + 1 : b + 1 + look] < 3.0))
+                              for b in last])
+        if c.log:
+            peak_ratio = 10.0 ** (c.y[peaks] - base[peaks])
+        elif c.direction == "min" and np.all(c.v[peaks] > 0) and np.all(base[peaks] > 0):
+            peak_ratio = c.v[peaks] / base[peaks]
+        else:
+            peak_ratio = np.full(len(peaks), np.nan)
+        return Spikes(peaks, z[peaks], peak_ratio, recovered, last - first + 1)
+
+    return _cached(c, f"spikes:{threshold}", make)
+
+
+@dataclass(frozen=True)
 class Stretch:
-    """A stretch of bins [first, last] over which the smoothed curve stays inside ±band of its
-    level (no progress)."""
+    """A stretch of bins [first, last] over which the level stays inside ±band of its median."""
 
     first: int
     last: int
     level: float
-    band: float
 
     @property
     def bins(self) -> int:
@@ -334,23 +332,23 @@ class Stretch:
 
 
 def flat_stretches(c: Curve, band: float) -> list[Stretch]:
-    """Maximal stretches where the smoothed curve stays within ±`band` of the stretch's
-    running median, longest first (greedy left-to-right segmentation)."""
-    sm = c.smooth
-    n = len(sm)
+    """Maximal stretches where the level stays within a 2·`band` range, longest first (greedy
+    left-to-right segmentation: O(bins))."""
+    lv = c.level
+    n = len(lv)
     out: list[Stretch] = []
     i = 0
     while i < n:
         j = i + 1
-        lo = hi = sm[i]
+        lo = hi = lv[i]
         while j < n:
-            lo2, hi2 = min(lo, sm[j]), max(hi, sm[j])
+            lo2, hi2 = min(lo, lv[j]), max(hi, lv[j])
             if hi2 - lo2 > 2 * band:
                 break
             lo, hi = lo2, hi2
             j += 1
-        out.append(Stretch(i, j - 1, float(np.median(sm[i:j])), band))
-        i = j if j - i > 1 else i + 1
+        out.append(Stretch(i, j - 1, float(np.median(lv[i:j]))))
+        i = j
     out.sort(key=lambda s: -s.bins)
     return out
 
@@ -361,10 +359,10 @@ def frozen(c: Curve) -> tuple[int, int] | None:
     v = c.v
     if len(v) < 5:
         return None
-    same = np.isclose(np.diff(v), 0.0, rtol=1e-7, atol=0.0)
+    same = np.isclose(v[1:], v[:-1], rtol=1e-9, atol=0.0)
     if not same.any():
         return None
-    idx = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
-    starts, ends = idx[::2], idx[1::2]
-    k = int(np.argmax(ends - starts))
-    return int(starts[k]), int(ends[k])
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
+    first, last = edges[::2], edges[1::2]
+    k = int(np.argmax(last - first))
+    return int(first[k]), int(last[k])

@@ -15,6 +15,8 @@ import numpy as np
 
 from lossdoctor.findings import Point
 from lossdoctor.run import Series
+from scipy import ndimage
+
 from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median
 
 __all__ = ["MAX_BINS", "Curve"]
@@ -99,6 +101,14 @@ class Curve:
             index=j,
         )
 
+    def on_axis(self, axis: str) -> np.ndarray | None:
+        """The kept points' positions on `axis` (``"step"`` or ``"epoch"``), or None when some
+        point has none."""
+        if axis not in ("step", "epoch"):
+            return None
+        a = (self.series.steps if axis == "step" else self.series.epochs)[self.idx]
+        return a if len(a) and np.isfinite(a).all() else None
+
     def value(self, y: float) -> float:
         """Convert an analysis value back to the metric's own units."""
         o = 10.0**y if self.log else y
@@ -141,26 +151,45 @@ class Curve:
 
     @cached_property
     def bin_noise(self) -> float:
-        """Noise σ of the bin medians (≈ 1.25 σ/√k for k points a bin, or measured on the
-        bins when that is larger: slow wiggles the points' noise does not show)."""
+        """Noise σ of a bin median (≈ 1.25 σ/√k for k points a bin, or measured on the bins
+        when that is larger: slow wiggles the points' noise does not show)."""
         k = self.points_per_bin
-        expected = 1.2533 * self.noise / np.sqrt(k)
-        return float(max(expected, noise_sigma(self.bins[2]))) if k > 1 else self.noise
+        if k <= 1:
+            return self.noise
+        return float(max(1.2533 * self.noise / np.sqrt(k), noise_sigma(self.bins[2])))
 
     @cached_property
-    def smooth(self) -> np.ndarray:
-        """Robust smooth of the bin medians (running median; width grows with the length)."""
+    def level_window(self) -> int:
+        """Width (in bins) of the `level` smoother: about 5% of the curve, odd, at least 3
+        once the curve has 12 bins (no smoothing below)."""
+        n = len(self.bins[2])
+        if n < 12:
+            return 1
+        return int(max(3, min(41, n // 20)) | 1)
+
+    @cached_property
+    def level(self) -> np.ndarray:
+        """The curve's level at each bin: a running median (robust to spikes) followed by a
+        running mean of the same width (removes the median's steps)."""
         by = self.bins[2]
-        n = len(by)
-        w = 1 if n < 10 else 3 if n < 40 else 5 if n < 120 else 9
-        return rolling_median(by, w)
+        w = self.level_window
+        if w == 1:
+            return by.copy()
+        med = rolling_median(by, w)
+        return ndimage.uniform_filter1d(med, size=w, mode="nearest")
+
+    @cached_property
+    def level_noise(self) -> float:
+        """Uncertainty σ of a `level` value (bin noise averaged over the smoother's width)."""
+        return float(max(1.2533 * self.bin_noise / np.sqrt(self.level_window), 1e-300))
 
     def baseline(self) -> np.ndarray:
-        """The smooth curve interpolated at every kept point (for point-level residuals)."""
-        _starts, bx, _ = self.bins
+        """A lightly smoothed curve at every kept point, for point-level residuals (spikes): a
+        running median of 5 points, or the bin medians interpolated for binned curves."""
+        _starts, bx, by = self.bins
         if not self.binned:
-            return self.smooth
-        return np.interp(self.x, bx, self.smooth)
+            return rolling_median(self.y, 5 if len(self.y) >= 7 else 3)
+        return np.interp(self.x, bx, rolling_median(by, 3))
 
     def local_noise(self) -> np.ndarray:
         """Noise σ at every kept point, measured per bin (noise shrinks as a loss falls)."""

@@ -66,13 +66,16 @@ class Series:
     def axis(self) -> str:
         """The x-axis the series is best plotted and analysed against.
 
-        ``"step"`` when every point has a step, else ``"epoch"`` when every point has an epoch,
-        else ``"index"`` (the position of the point in the log).
+        ``"step"`` when every point has a step, else ``"epoch"`` when every point has an epoch
+        and epochs are not shared by many points (a per-batch loss logged with its epoch only
+        is positioned by its order), else ``"index"`` (the position of the point in the log).
         """
         if len(self) and np.isfinite(self.steps).all():
             return "step"
         if len(self) and np.isfinite(self.epochs).all():
-            return "epoch"
+            repeats = np.count_nonzero(np.diff(self.epochs) == 0)
+            if repeats <= 0.1 * len(self):
+                return "epoch"
         return "index"
 
     @property

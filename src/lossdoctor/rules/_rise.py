@@ -6,21 +6,17 @@ from __future__ import annotations
 from lossdoctor.analysis import relative, rise
 from lossdoctor.curve import Curve
 
-#: The rise must exceed this many bin-noise σ …
+#: The rise must exceed this many level-noise σ …
 MIN_SIGMA = 3.0
 #: … be at least this fraction worse than the best level …
 MIN_RELATIVE = 0.05
-#: … and this fraction of the points after the best must sit above best + 2σ.
-MIN_ABOVE = 0.6
+#: … and this fraction of the second half after the best must stay above best + 2σ.
+MIN_STAYED = 0.75
 
 
 def persistent_rise(c: Curve) -> bool:
-    """True when `c` rose after its smoothed best and stayed up to the end."""
+    """True when `c` rose after its best level and stayed up to the end."""
     r = rise(c)
-    if r.post < 2 or r.z < MIN_SIGMA or r.above < MIN_ABOVE:
+    if r.post < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
         return False
-    sh = r.shape
-    if relative(c, sh.low, sh.end) < MIN_RELATIVE:
-        return False
-    last = c.bins[2][-1]
-    return bool(last > sh.low + 2 * c.bin_noise)
+    return relative(c, r.shape.low, r.shape.end) >= MIN_RELATIVE

@@ -13,6 +13,10 @@ from lossdoctor.run import Run, Series
 
 __all__ = ["Context", "Schedule"]
 
+# Which validation metric speaks for the model, most general first.
+_METRIC_PRIORITY = {"accuracy": 0, "acc": 0, "f1": 1, "wer": 2, "cer": 2, "bleu": 3, "rouge": 3,
+                    "auc": 4, "precision": 5, "recall": 5}
+
 # A logged LR that changes by this factor between two logged points is a schedule event.
 _LR_EVENT_FACTOR = 1.5
 
@@ -119,17 +123,37 @@ class Context:
 
     @cached_property
     def val_metric(self) -> Curve | None:
-        """The task metric evaluated on validation data (``val_acc``, else the first
-        validation-phase metric that is not a loss and has a known direction)."""
-        name = "val_acc" if "val_acc" in self.run.series else self._pick("val", loss=False)
-        return self.curve(name) if name else None
+        """The task metric evaluated on validation data: ``val_acc``, else the most general
+        validation-phase metric that is not a loss and has a known direction (accuracy before
+        F1 before error rates …; per-class metrics such as ``eval_T005_f1`` come last)."""
+        if "val_acc" in self.run.series:
+            return self.curve("val_acc")
+        best: tuple[tuple[int, int, int], str] | None = None
+        for name, s in self.run.series.items():
+            if name in ("lr", "grad_norm") or s.direction is None or _is_loss(s):
+                continue
+            phase, rest = split_phase(normalise(s.original))
+            if phase != "val":
+                continue
+            tokens = rest.split("_")
+            rank = min((_METRIC_PRIORITY.get(t, 9) for t in tokens), default=9)
+            specific = sum(any(ch.isdigit() for ch in t) for t in tokens)
+            key = (specific, rank, len(tokens))
+            if best is None or key < best[0]:
+                best = (key, name)
+        return self.curve(best[1]) if best else None
 
     @cached_property
     def losses(self) -> list[Curve]:
-        """Every loss-like curve (the selected metric only, when one is selected)."""
+        """The loss curves the per-curve rules look at: the training and validation losses, or,
+        when a run has neither (a GAN's generator and discriminator losses), every loss-like
+        curve; only the selected metric when one is selected."""
         if self.metric is not None:
             c = self.curve(self.metric)
             return [c] if c is not None else []
+        main = [c for c in (self.train, self.val) if c is not None]
+        if main:
+            return main
         out = []
         for name, s in self.run.series.items():
             if name in ("lr", "grad_norm") or not _is_loss(s):
@@ -140,8 +164,37 @@ class Context:
         return out
 
     @cached_property
+    def val_improved(self) -> bool:
+        """The validation loss improved by at least 10% over the run and did not climb back:
+        the model generalises, so noise or stalls of the training loss alone are benign."""
+        from lossdoctor.analysis import relative, shape
+        from lossdoctor.rules._rise import persistent_rise
+
+        v = self.val
+        if v is None or len(v) < 4:
+            return False
+        sh = shape(v)
+        return -relative(v, sh.start, sh.low) >= 0.1 and not persistent_rise(v)
+
+    @cached_property
     def grad_norm(self) -> Curve | None:
         return self.curve("grad_norm") if "grad_norm" in self.run.series else None
+
+    def map_range(self, src: Curve, x0: float, x1: float, dst: Curve) -> tuple[float, float] | None:
+        """The range of `dst`'s axis covering [x0, x1] of `src`'s axis, through an axis both
+        share (steps, else epochs); None when they share none."""
+        if src.series.axis == dst.series.axis != "index":
+            return x0, x1
+        for axis in ("step", "epoch"):
+            a, b = src.on_axis(axis), dst.on_axis(axis)
+            if a is None or b is None:
+                continue
+            b = np.maximum.accumulate(b)
+            lo, hi = a[src.at_x(x0)], a[src.at_x(x1)]
+            j0 = min(int(np.searchsorted(b, lo, side="left")), len(b) - 1)
+            j1 = max(int(np.searchsorted(b, hi, side="right")) - 1, j0)
+            return float(dst.x[j0]), float(dst.x[j1])
+        return None
 
     def schedule(self, curve: Curve) -> Schedule:
         """LR events on `curve`'s axis (empty when no LR series shares that axis)."""

@@ -17,7 +17,7 @@ def check(ctx: Context) -> list[Finding]:
         sh = shape(c)
         t = tail(c)
         improved = -relative(c, sh.start, sh.low)
-        if improved < 0.1 or sh.drop < 5 * c.bin_noise:
+        if improved < 0.1 or sh.drop < 5 * c.level_noise:
             continue
         if t.trend.decreasing and t.rate_ratio >= 0.25:
             continue

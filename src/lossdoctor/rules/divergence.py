@@ -34,7 +34,7 @@ def check(ctx: Context) -> list[Finding]:
         tail_bad = len(s) > c.idx[-1] + 1 and not np.isfinite(s.values[c.idx[-1] + 1 :]).any()
         if not exploded and not tail_bad:
             continue
-        if exploded and (r.z < 5 or r.above < 0.6 or r.post < 2):
+        if exploded and (r.z < 5 or r.stayed < 0.75 or r.post < 2):
             continue
         if not exploded:
             # ends in NaN/inf: did the finite points climb before it?
@@ -55,6 +55,6 @@ def check(ctx: Context) -> list[Finding]:
         }
         out.append(Finding(
             kind=KIND, metric=c.name, severity="error", start=best, end=c.point(-1),
-            evidence=evidence, confidence=min(1.0, 0.5 + r.above / 2),
+            evidence=evidence, confidence=min(1.0, 0.5 + r.stayed / 2),
         ))
     return out

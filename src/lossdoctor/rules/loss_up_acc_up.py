@@ -17,12 +17,13 @@ def check(ctx: Context) -> list[Finding]:
     v, a = ctx.val, ctx.val_metric
     if v is None or a is None or len(v) < 4 or len(a) < 3 or not persistent_rise(v):
         return []
-    if a.series.axis != v.series.axis:
-        return []
     sh = rise(v).shape
-    x_best, x_end = float(v.x[sh.best_point]), float(v.x[-1])
+    span = ctx.map_range(v, float(v.x[sh.best_point]), float(v.x[-1]), a)
+    if span is None:
+        return []
+    x_best, x_end = span
     ia = a.at_x(x_best)
-    if abs(a.x[ia] - x_best) > 0.5 * (x_end - x_best):
+    if x_end <= x_best or abs(a.x[ia] - x_best) > 0.5 * (x_end - x_best):
         return []  # no metric evaluation near the loss minimum
     k = max(1, min(3, (len(a) - ia) // 3))
     at_best = float(np.median(a.y[max(0, ia - 1) : ia + 2]))

@@ -18,11 +18,6 @@ MIN_RELATIVE_AMPLITUDE = 0.02
 MIN_AMPLITUDE_VS_PROGRESS = 0.15
 
 
-def amplitude(c: Curve, t: Tail) -> float:
-    """Robust σ of the tail's points around the tail trend (analysis units)."""
-    return t.spread / 1.349
-
-
 def relative_amplitude(c: Curve, a: float, level: float) -> float:
     if c.log:
         return float(10.0**a - 1.0)
@@ -40,13 +35,15 @@ def check(ctx: Context) -> list[Finding]:
     for c in (ctx.train, ctx.val):
         if c is None or len(c) < 6:
             continue
+        if c is ctx.train and ctx.val_improved:
+            continue  # minibatch noise of the training loss while validation improves
         t = tail_of(c)
-        a = amplitude(c, t)
+        a = t.spread
         if a <= 0:
             continue
         sh = shape(c)
         progress = max(sh.drop, 0.0)
-        trending = t.trend.decreasing and -t.change > 2 * a
+        trending = t.trend.decreasing
         rel = relative_amplitude(c, a, t.level)
         if trending or rel < MIN_RELATIVE_AMPLITUDE or a < MIN_AMPLITUDE_VS_PROGRESS * progress:
             continue

@@ -12,10 +12,15 @@ KIND = "overfitting"
 
 
 def train_keeps_falling(ctx: Context, x0: float, x1: float) -> tuple[bool, float | None]:
-    """Whether the training loss did not rise over [x0, x1] (and its relative change)."""
-    t = ctx.train
-    if t is None or t.series.axis != ctx.val.series.axis:  # type: ignore[union-attr]
+    """Whether the training loss did not rise while the validation loss went from x0 to x1
+    (validation axis), and the training loss's relative change over that stretch."""
+    t, v = ctx.train, ctx.val
+    if t is None or v is None:
         return False, None
+    span = ctx.map_range(v, x0, x1, t)
+    if span is None:
+        return False, None
+    x0, x1 = span
     i0, i1 = t.at_x(x0), t.at_x(x1)
     if i1 - i0 < 1:
         return False, None

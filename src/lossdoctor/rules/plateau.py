@@ -1,12 +1,30 @@
 """``plateau``: progress stalls for a long stretch well above where the loss later goes or
-should go (stuck from the start, stuck then breaking out, frozen, or a validation loss that
-stopped improving while the training loss still falls)."""
+should go.
+
+Forms (``evidence["form"]``):
+- ``frozen``: the logged values do not change at all (LR decayed to ~0, dead units);
+- ``no_progress``: no progress from the start to the end of the log;
+- ``stalled_then_dropped``: flat for a long stretch, then falling well below it — unless the
+  fall came from the schedule (a logged LR drop, or a sudden level shift) and the stretch did not
+  begin the run (every stage of a healthy step schedule flattens before its drop);
+- ``slow_phase_stalled``: after the initial fast descent the loss improved by under 15% over
+  more than half of the run (fine-tuning that stopped making progress);
+- ``validation_stalled``: the validation loss stopped improving, well above the training loss,
+  while the training loss still falls (the generalisation gap widens without a rise).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import flat_stretches, frozen, relative, shape, shifts, window_trend
+from lossdoctor.analysis import (
+    flat_stretches,
+    frozen,
+    relative,
+    shape,
+    shifts,
+    window_trend,
+)
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
@@ -15,6 +33,10 @@ KIND = "plateau"
 
 #: A stretch must cover at least this fraction of the run to count as a plateau.
 MIN_FRACTION = 0.25
+#: The slow phase stalled when it improved by less than this (relative).
+SLOW_PHASE_GAIN = 0.15
+#: A stalled validation loss is a plateau when it sits this many times above the training loss.
+VAL_GAP = 1.5
 
 
 def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> Finding:
@@ -24,6 +46,12 @@ def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> 
                   "level": float(np.median(c.v[first : last + 1])), **evidence},
         confidence=0.7,
     )
+
+
+def _point_range(c: Curve, first_bin: int, last_bin: int) -> tuple[int, int]:
+    starts = c.bins[0]
+    p1 = int(starts[last_bin + 1] - 1) if last_bin + 1 < len(starts) else len(c) - 1
+    return int(starts[first_bin]), p1
 
 
 def _frozen(c: Curve) -> Finding | None:
@@ -36,60 +64,88 @@ def _frozen(c: Curve) -> Finding | None:
     return _finding(c, a, b, "frozen", value=float(c.v[a]))
 
 
-def _stalled(ctx: Context, c: Curve) -> Finding | None:
-    starts, bx, by = c.bins
-    n = len(by)
+def _stretch(ctx: Context, c: Curve) -> Finding | None:
+    _starts, bx, _by = c.bins
+    n = len(bx)
     if n < 8:
         return None
     sh = shape(c)
-    band = max(3 * c.bin_noise, 0.05 * max(sh.drop, 0.0))
+    band = max(3 * c.level_noise, 0.05 * max(sh.drop, 0.0))
+    progress = -relative(c, sh.start, sh.low)
     for st in flat_stretches(c, band)[:3]:
         if st.bins < max(4, MIN_FRACTION * n):
             break
-        later_low = float(np.min(c.smooth[st.last :])) if st.last < n - 1 else st.level
         from_start = st.first <= max(1, n // 20)
+        p_first, p_last = _point_range(c, st.first, st.last)
+        if from_start and st.last >= n - 2 and progress < 0.1:
+            return _finding(c, p_first, p_last, "no_progress", start_value=c.value(sh.start),
+                            progress_pct=100 * progress)
+        if st.last >= n - 1:
+            continue
+        inside = window_trend(c, float(bx[st.first]), float(bx[st.last]))
+        if inside is not None and inside.decreasing:
+            continue  # still descending inside the band: slow progress, not a stall
+        later_low = float(np.min(c.level[st.last :]))
         gap = st.level - later_low
-        well_above = gap > max(6 * c.bin_noise, 0.3 * max(sh.drop, 0.0)) and relative(
-            c, later_low, st.level) > 0.1
-        p_first, p_last = int(starts[st.first]), int(
-            starts[st.last + 1] - 1 if st.last + 1 < n else len(c) - 1)
-        if well_above:
-            # Left by a schedule drop (LR step, sudden level shift)? Then only a stall from the
-            # very start counts (a healthy staircase descends in every stage).
-            x_exit0 = float(bx[st.last])
-            x_exit1 = float(bx[min(n - 1, st.last + 2)])
-            sched = ctx.schedule(c)
-            by_schedule = sched.near(x_exit0, x_exit1, "drop") or bool(
-                np.any(np.abs(shifts(c).at - (st.last + 1)) <= 1))
-            if not by_schedule or from_start:
-                return _finding(c, p_first, p_last, "stalled_then_dropped",
-                                later_low=c.value(later_low))
-        elif from_start and st.last >= n - 2:
-            # never made progress at all
-            return _finding(c, p_first, p_last, "no_progress", start_value=c.value(sh.start))
+        if gap <= max(6 * c.level_noise, 0.3 * max(sh.drop, 0.0)) or relative(
+                c, later_low, st.level) <= 0.1:
+            continue
+        # Left by a schedule drop (logged LR drop, or a sudden level shift)?
+        x0, x1 = float(bx[max(0, st.last - 1)]), float(bx[min(n - 1, st.last + 2)])
+        by_schedule = ctx.schedule(c).near(x0, x1, "drop") or bool(
+            np.any(np.abs(shifts(c).at - (st.last + 1)) <= 2))
+        if by_schedule and not from_start:
+            continue
+        return _finding(c, p_first, p_last, "stalled_then_dropped",
+                        later_low=c.value(later_low), by_schedule=by_schedule)
     return None
+
+
+def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
+    """Train-side stall after the initial fast descent (no validation loss still improving)."""
+    _starts, bx, _by = c.bins
+    n = len(bx)
+    sh = shape(c)
+    if n < 12 or sh.knee == 0 or (n - sh.knee) < 0.5 * n:
+        return None
+    v = ctx.val
+    if v is not None and v is not c and len(v) >= 4:
+        span = ctx.map_range(c, float(bx[sh.knee]), float(bx[-1]), v)
+        tv = window_trend(v, *span) if span is not None else None
+        if tv is not None and tv.decreasing:
+            return None  # validation still improves: the run is not stalled
+    gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
+    if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
+        return None
+    p_first, p_last = _point_range(c, sh.knee, n - 1)
+    return _finding(c, p_first, p_last, "slow_phase_stalled", gain_pct=100 * gain)
 
 
 def _val_stalled(ctx: Context) -> Finding | None:
     v, t = ctx.val, ctx.train
-    if v is None or t is None or len(v) < 6 or v.series.axis != t.series.axis:
+    if v is None or t is None or len(v) < 6:
         return None
     n = len(v)
     first = max(0, n - max(4, int(0.4 * n)))
-    x0, x1 = float(v.x[first]), float(v.x[-1])
-    tv = window_trend(v, x0, x1)
-    tt = window_trend(t, x0, x1)
+    tv = window_trend(v, float(v.x[first]), float(v.x[-1]))
+    span = ctx.map_range(v, float(v.x[first]), float(v.x[-1]), t)
+    if span is None:
+        return None
+    tt = window_trend(t, *span)
     if tv is None or tt is None or tv.decreasing or tv.increasing or not tt.decreasing:
         return None
-    # the training loss improves substantially over the same window
-    i0, i1 = t.at_x(x0), t.at_x(x1)
-    t_change = relative(t, float(np.median(t.y[i0 : i0 + 3])),
-                        float(np.median(t.y[i1 - 2 : i1 + 1])))
+    i0, i1 = t.at_x(span[0]), t.at_x(span[1])
+    t_a, t_b = float(np.median(t.y[i0 : i0 + 3])), float(np.median(t.y[max(i0, i1 - 2) : i1 + 1]))
+    t_change = relative(t, t_a, t_b)
     v_change = relative(v, float(np.median(v.y[first : first + 2])), float(np.median(v.y[-2:])))
-    if t_change > -0.15 or abs(v_change) > 0.05:
+    gap = None
+    if v.direction == t.direction == "min":
+        tv_end, vv_end = t.value(t_b), float(np.median(v.v[-2:]))
+        gap = vv_end / tv_end if tv_end > 0 and vv_end > 0 else None
+    if t_change > -0.15 or abs(v_change) > 0.05 or gap is None or gap < VAL_GAP:
         return None
     return _finding(v, first, n - 1, "validation_stalled", train_change_pct=100 * t_change,
-                    val_change_pct=100 * v_change)
+                    val_change_pct=100 * v_change, val_over_train=gap)
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -97,10 +153,13 @@ def check(ctx: Context) -> list[Finding]:
     for c in (ctx.train, ctx.val):
         if c is None or len(c) < 5:
             continue
-        f = _frozen(c) or _stalled(ctx, c)
+        f = _frozen(c)
+        if f is None and (c is ctx.val or not ctx.val_improved):
+            # a training loss that stalls while validation improves is not a problem
+            f = _stretch(ctx, c) or (_slow_phase(ctx, c) if c is ctx.train else None)
         if f is not None:
             out.append(f)
-    if not any(f.metric == getattr(ctx.val, "name", None) for f in out):
+    if ctx.val is not None and not any(f.metric == ctx.val.name for f in out):
         f = _val_stalled(ctx)
         if f is not None:
             out.append(f)

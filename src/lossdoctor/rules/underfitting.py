@@ -1,9 +1,13 @@
-"""``underfitting``: the loss is still clearly decreasing when the run ends (train longer, raise
-the LR), or it never came down at all (raise the LR or the capacity)."""
+"""``underfitting``: the loss is still clearly falling when the run ends while still high
+(train longer, raise the LR), or the model never learned at all (raise the LR or capacity,
+check the data)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from lossdoctor.analysis import relative, shape, tail
+from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 
@@ -12,37 +16,81 @@ KIND = "underfitting"
 #: "Still clearly decreasing": the tail improves at least this fraction as fast as the run did
 #: on average (no diminishing returns) …
 MIN_RATE_RATIO = 0.4
-#: … and would gain at least this much (relative) over another tail-length of training.
+#: … would gain at least this much (relative) over another tail-length of training …
 MIN_TAIL_GAIN = 0.05
-#: "Never came down": the whole run improved less than this (relative).
-MAX_PROGRESS = 0.1
+#: … and the run so far improved the loss by less than this (it is still high).
+MAX_PROGRESS_STILL_HIGH = 0.5
+#: "Never learned": the whole run improved the loss by less than this.
+MAX_PROGRESS_NONE = 0.1
+#: Cross-entropy of a uniform guess over k classes, log(k): a loss stuck there learned nothing.
+_CHANCE = np.log(np.arange(2, 11))
+
+
+def _metric_saturated(ctx: Context) -> bool:
+    a = ctx.val_metric
+    if a is None or len(a) < 6:
+        return False
+    return not tail(a).trend.decreasing
+
+
+def _from_start(c: Curve) -> bool:
+    s = c.series
+    if s.has_steps:
+        first, last = np.nanmin(s.steps), np.nanmax(s.steps)
+        return bool(first <= 0.02 * last or first <= 100)
+    if s.has_epochs:
+        return bool(np.nanmin(s.epochs) <= 1)
+    return False
+
+
+def _at_chance(c: Curve) -> bool:
+    if c.direction != "min":
+        return False
+    level = float(np.median(c.v[len(c.v) // 2 :]))
+    return bool(np.any(np.abs(level - _CHANCE) <= 0.005 * _CHANCE))
+
+
+def _metric_dead(ctx: Context) -> bool:
+    """The validation metric never changed or only got worse (a constant prediction)."""
+    a = ctx.val_metric
+    if a is None or len(a) < 4:
+        return False
+    return bool(np.ptp(a.v) == 0 or np.min(a.y[1:]) >= a.y[0])
 
 
 def check(ctx: Context) -> list[Finding]:
-    out: list[Finding] = []
-    for c in (ctx.train if ctx.train is not None else ctx.val,):
-        if c is None or len(c) < 6:
-            continue
-        t = tail(c)
-        sh = shape(c)
-        gain = -relative(c, t.level, t.level + t.change)
-        first = int(c.bins[0][t.first])
-        if t.trend.decreasing and t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN:
-            out.append(Finding(
-                kind=KIND, metric=c.name, severity="warning", start=c.point(first),
-                end=c.point(-1),
-                evidence={"form": "still_decreasing", "tail_gain_pct": 100 * gain,
-                          "rate_vs_average": t.rate_ratio, "trend_p": t.trend.p,
-                          "end_value": float(c.v[-1])},
-                confidence=min(1.0, 0.5 + t.rate_ratio / 2),
-            ))
-            continue
-        progress = -relative(c, sh.start, sh.low)
-        if progress < MAX_PROGRESS and len(c) >= 8:
-            out.append(Finding(
-                kind=KIND, metric=c.name, severity="warning", start=c.point(0), end=c.point(-1),
-                evidence={"form": "no_progress", "progress_pct": 100 * progress,
-                          "start_value": c.value(sh.start), "end_value": c.value(sh.end)},
-                confidence=0.6,
-            ))
-    return out
+    c = ctx.val if ctx.val is not None and len(ctx.val) >= 6 else ctx.train
+    if c is None or len(c) < 6:
+        return []
+    sh = shape(c)
+    progress = -relative(c, sh.start, sh.low)
+    t = tail(c)
+    gain = -relative(c, t.level, t.level + t.change)
+    first = int(c.bins[0][t.first])
+    if (t.trend.decreasing and t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
+            and progress < MAX_PROGRESS_STILL_HIGH and not _metric_saturated(ctx)):
+        return [Finding(
+            kind=KIND, metric=c.name, severity="warning", start=c.point(first),
+            end=c.point(-1),
+            evidence={"form": "still_decreasing", "tail_gain_pct": 100 * gain,
+                      "progress_pct": 100 * progress, "rate_vs_average": t.rate_ratio,
+                      "trend_p": t.trend.p, "end_value": float(c.v[-1])},
+            confidence=min(1.0, 0.5 + t.rate_ratio / 2),
+        )]
+    train = ctx.train or c
+    t_progress = -relative(train, shape(train).start, shape(train).low)
+    if t_progress < MAX_PROGRESS_NONE and len(train) >= 8:
+        why = [w for w, ok in (("from_start", _from_start(train)),
+                               ("at_chance", _at_chance(train)),
+                               ("metric_not_improving", _metric_dead(ctx))) if ok]
+        if why:
+            tsh = shape(train)
+            return [Finding(
+                kind=KIND, metric=train.name, severity="warning", start=train.point(0),
+                end=train.point(-1),
+                evidence={"form": "no_progress", "progress_pct": 100 * t_progress,
+                          "start_value": train.value(tsh.start),
+                          "end_value": train.value(tsh.end), "because": why},
+                confidence=0.6 + 0.1 * len(why),
+            )]
+    return []
