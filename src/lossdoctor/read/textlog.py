@@ -55,6 +55,7 @@ import codecs
 import math
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,7 +68,7 @@ __all__ = ["NAME", "read", "sniff"]
 NAME = "text"
 KERAS_FORMAT = "keras_console"
 
-_BLOCK = 1 << 20  # bytes read at a time
+_BLOCK = 1 << 18  # bytes read at a time
 _MAX_LINE = 1 << 20  # a "line" longer than this (no terminator) is skipped
 _MAX_META = 500  # entries kept in meta["config"] / meta["args"]
 _HEAD_BYTES = 65536  # what the dispatcher gives `sniff`
@@ -84,7 +85,7 @@ _METRIC_TOKENS = frozenset({
     "r2", "wer", "cer", "precision", "recall", "iou", "miou", "dice", "map", "nll", "kl", "grad",
     "gradnorm", "reward", "score", "psnr", "ssim", "fid", "top1", "top5", "entropy", "l1", "l2",
     "bpc", "bpd", "kappa", "mcc", "spearman", "pearson", "corr", "rho", "mape", "smape", "elbo",
-    "likelihood", "metric", "bce", "ce", "ter", "chrf", "meteor", "em", "exact",
+    "likelihood", "metric", "bce", "chrf", "meteor", "exact",
 })
 _METRIC_SUFFIXES = ("loss", "acc", "accuracy", "ppl", "error", "mse", "mae", "bleu")
 #: A key with one of these tokens is never a metric (times, rates, memory, counts, versions).
@@ -135,7 +136,7 @@ _HAS_VALUE = re.compile(r"\d|nan|inf", re.IGNORECASE)
 _PREFIX = re.compile(
     r"""(?:
         [IWEF]\d{4}\ \d\d:\d\d:\d\d\.\d+\s+\d+\s+[^\]\s]+\]\ ?        # glog / absl
-      | (?:\[?\d{4}[-/]\d\d[-/]\d\d[T_ ]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?
+      | \s*(?:\[?\d{4}[-/]\d\d[-/]\d\d[T_ ]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?
            | \[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?)                          # timestamp
         (?:\s*(?:[-|:]\s*)?(?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
            \]?\s*)?(?:[-|:]\s*)?)?
@@ -166,6 +167,7 @@ _CTX = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
+_CTX_START = re.compile(r"(?<![\w.])(?:epoch|step|iter)", re.IGNORECASE)
 _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
 _WORD = r"[A-Za-z_][\w\-./@²]*"
 _KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
@@ -192,10 +194,19 @@ _TQDM = re.compile(
 )
 
 
-def _tokens(key: str) -> list[str]:
-    return [t for t in re.split(r"[^a-z0-9²]+", key.lower()) if t]
+#: Every line whose keys could name a metric contains one of these (a cheap first test: a
+#: line without any of them cannot be a key/value metric line).
+_VOCAB = re.compile("|".join(sorted(_METRIC_TOKENS | set(_METRIC_SUFFIXES), key=len,
+                                    reverse=True)))  # searched in the lower-cased line
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9²]+")
 
 
+@lru_cache(maxsize=4096)
+def _tokens(key: str) -> tuple[str, ...]:
+    return tuple(t for t in _TOKEN_SPLIT.split(key.lower()) if t)
+
+
+@lru_cache(maxsize=4096)
 def _key_kind(key: str) -> str:
     """``"metric"`` (names a metric), ``"other"`` (a plausible custom metric), ``"noise"``."""
     toks = _tokens(key)
@@ -212,6 +223,7 @@ def _key_kind(key: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=4096)
 def _phase_word(text: str) -> str | None:
     """The first phase word of `text` as written (``"Validation"``, ``"val"``), or None."""
     for word in re.split(r"[^A-Za-z]+", text):
@@ -411,6 +423,8 @@ class _Parser:
                     self._config_line(body)
                 return False
             return self._fields(body, phase, commit)
+        if _VOCAB.search(body.lower()) is None:
+            return False
         return self._fields(body, None, commit)
 
     def _maybe_header(self, msg: str) -> None:
@@ -483,26 +497,13 @@ class _Parser:
         qualified = False
         group: str | None = block_phase
         group_open = block_phase is not None
-        for field in fields:
+        for i, field in enumerate(fields):
             pos = _LEAD.match(field).end()  # type: ignore[union-attr]
             if pos == len(field):
                 continue
-            f_epoch = f_step = None
-            while True:
-                c = _CTX.match(field, pos)
-                if c is None or c.end() == pos:
-                    break
-                if c["e"] is not None:
-                    f_epoch = (float(c["e"]), int(c["et"]) if c["et"] else None)
-                elif c["s"] is not None:
-                    per_epoch = c["sk"].lower() == "batch"
-                    f_step = (float(c["s"]), int(c["st"]) if c["st"] else None, per_epoch)
-                elif c["b"] is not None:
-                    f_step = (float(c["b"]), int(c["bt"]), True)
-                pos = c.end()
+            f_epoch, f_step, pos = self._context(field, pos)
             if pos == len(field):
-                epoch = f_epoch or epoch
-                step = f_step or step
+                epoch, step = f_epoch or epoch, f_step or step
                 continue
             matcher = _PAIR_SPACE if (spaced or group_open) else _PAIR
             got = self._pairs(field, pos, matcher, group if group_open else None, pairs)
@@ -512,10 +513,17 @@ class _Parser:
                     group = self._group_prefix(g["g"])
                     group_open = True
                     got = self._pairs(field, g.end(), _PAIR_SPACE, group, pairs)
+            if got is None and i == 0 and f_epoch is None and f_step is None:
+                # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
+                for m in _CTX_START.finditer(field, pos + 1):
+                    f_epoch, f_step, end = self._context(field, m.start())
+                    if end == len(field) and (f_epoch or f_step):
+                        epoch, step = f_epoch or epoch, f_step or step
+                        break
+                continue
             if got is None:
                 continue  # prose: neither its pairs nor its context markers count
-            epoch = f_epoch or epoch
-            step = f_step or step
+            epoch, step = f_epoch or epoch, f_step or step
             qualified = qualified or got
         if not qualified:
             return False
@@ -525,6 +533,24 @@ class _Parser:
             gstep = self._step(*step) if step is not None else None
             self._add(self._dedupe(pairs), gstep)
         return True
+
+    @staticmethod
+    def _context(field: str, pos: int) -> tuple[tuple[float, int | None] | None,
+                                                  tuple[float, int | None, bool] | None, int]:
+        """The epoch and step markers at `pos` in `field`, and where they end."""
+        f_epoch = f_step = None
+        while True:
+            c = _CTX.match(field, pos)
+            if c is None or c.end() == pos:
+                return f_epoch, f_step, pos
+            if c["e"] is not None:
+                f_epoch = (float(c["e"]), int(c["et"]) if c["et"] else None)
+            elif c["s"] is not None:
+                per_epoch = c["sk"].lower() == "batch"
+                f_step = (float(c["s"]), int(c["st"]) if c["st"] else None, per_epoch)
+            elif c["b"] is not None:
+                f_step = (float(c["b"]), int(c["bt"]), True)
+            pos = c.end()
 
     def _group_prefix(self, group: str) -> str | None:
         phase = _phase_word(group)
@@ -635,6 +661,8 @@ class _Parser:
         desc, info = t["d"].strip(), t["i"] or ""
         pairs: list[tuple[str, float]] = []
         phase = _phase_word(desc)
+        if phase is not None and _PHASE_WORDS[phase.lower()] == "train":
+            phase = None  # a training bar
         for item in info.split(","):
             item = item.strip()
             p = _PAIR_SPACE.fullmatch(item) if "=" in item or ":" in item else None

@@ -1,0 +1,594 @@
+"""The plain-text log reader, on the real public logs of the corpus, on output captured from
+the real tools (Keras 3, tqdm, logging) and on hand-written fixtures of the forms people print."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lossdoctor.errors import ReadError
+from lossdoctor.read import textlog
+from lossdoctor.run import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "real"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "text"
+
+
+def corpus(name: str) -> Path:
+    (path,) = (CORPUS / name).iterdir()
+    return path
+
+
+def one_run(path: Path) -> Run:
+    runs = textlog.read(path)
+    assert len(runs) == 1, [r.name for r in runs]
+    return runs[0]
+
+
+def write(tmp_path: Path, data: str | bytes, name: str = "train.log") -> Path:
+    path = tmp_path / name
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def nan_equal(a: np.ndarray, b: list[float]) -> bool:
+    return bool(np.array_equal(a, np.asarray(b, dtype=float), equal_nan=True))
+
+
+# --------------------------------------------------------------------------------------------
+# The real logs of the corpus (counts as in corpus/real/MANIFEST.md unless said otherwise)
+# --------------------------------------------------------------------------------------------
+
+
+def test_043_cgcnn_epoch_lines_with_train_valid_and_lr() -> None:
+    path = corpus("043_cgcnn-aws")
+    assert textlog.sniff(path, path.read_bytes()[:65536])
+    run = one_run(path)
+    assert run.format == "text" and run.name == "readme_output_aws"
+    train, val, lr = run["train_loss"], run["val_loss"], run["lr"]
+    assert (train.original, val.original, lr.original) == ("Train Loss", "Valid Loss", "LR")
+    assert len(train) == len(val) == len(lr) == 300  # MANIFEST: train 300, val 300
+    assert train.values[1] == 71.42647 and val.values[1] == 58.69089
+    assert train.values[-1] == 3.85249 and val.values[-1] == 21.12266
+    assert nan_equal(train.epochs, list(range(1, 301))) and not train.has_steps
+    assert lr.values[0] == 0.001  # "LR: [0.001]"
+    assert run.meta["total_epochs"] == 300
+    # The pretty-printed argument dict ('learning_rate': 0.001, 'epoch': 300.0) is not a metric.
+    assert "learning_rate" not in run and "epoch" not in run
+    # The final test scores (not in the MANIFEST, which lists the curves) are kept as the log
+    # prints them: "MSE: 14.2267, R2 Score: 0.9384", then again in a "PyCharm:" section.
+    assert list(run["MSE"].values) == [14.2267, 14.2267] and run["R2 Score"].values[0] == 0.9384
+
+
+def test_044_wordlm_nan_from_the_start_with_derived_steps() -> None:
+    run = one_run(corpus("044_wordlm-rnnrelu-nan"))
+    train, val = run["train_loss"], run["val_loss"]
+    assert (train.original, val.original) == ("loss", "valid loss")
+    assert len(train) == 70 and len(val) == 5  # MANIFEST: train 70, val 5
+    assert np.isnan(train.values).all() and np.isnan(val.values).all()
+    # "| epoch 2 | 400/ 2983 batches |": the batch counter restarts every epoch, so the
+    # global step is (epoch - 1) * 2983 + batch.
+    assert train.steps[0] == 200 and train.steps[15] == 2983 + 400
+    assert train.steps[-1] == 4 * 2983 + 2800 and train.epochs[-1] == 5
+    assert nan_equal(val.epochs, [1, 2, 3, 4, 5])
+    assert run["lr"].values[0] == 20 and run["lr"].values[-1] == 0.3125
+    assert "ms/batch" not in run and not any("batch" in name for name in run.series)
+    assert any("NaN at all 70 points" in w for w in run.warnings)
+    assert run["test loss"].epochs[0] == 5  # "| End of training | test loss nan |"
+    assert "lr" not in run.meta.get("args", {}) or run.meta["args"]["lr"] == "20"
+
+
+@pytest.mark.parametrize("name, train_last, val_third", [
+    ("045_wordlm-rnntanh-2l", 7.05, 17.68),
+    ("046_wordlm-gru-2l", 5.05, None),
+])
+def test_045_046_wordlm_twelve_epochs(name: str, train_last: float, val_third: float | None,
+                                      ) -> None:
+    run = one_run(corpus(name))
+    train, val = run["train_loss"], run["val_loss"]
+    assert len(train) == 168 and len(val) == 12  # MANIFEST: train 168, val 12
+    assert train.values[-1] == train_last and train.steps[-1] == 11 * 2983 + 2800
+    assert np.all(np.diff(train.steps) > 0)
+    if val_third is not None:
+        assert val.values[2] == val_third
+        assert run["valid ppl"].values[0] == 174484659237355936.00
+    assert run.meta["args"]["epochs"] == "12"  # from the Namespace(...) line
+
+
+@pytest.mark.parametrize("name, epochs, total", [
+    ("047_painn-dynamofix", 622, 1000),
+    ("048_painn-cafa-param2", 170, 500),
+    ("049_painn-workingsetup0", 650, 650),
+])
+def test_047_048_049_painn_train_and_validation_lines(name: str, epochs: int, total: int) -> None:
+    run = one_run(corpus(name))
+    train, val = run["train_loss"], run["val_loss"]
+    assert (train.original, val.original) == ("Train Loss", "Validation Loss")
+    assert len(train) == len(val) == epochs  # MANIFEST: train = val = 622 / 170 / 650
+    assert nan_equal(train.epochs, list(range(1, epochs + 1)))
+    assert {"Train L1 Loss", "Validation L1", "Smoothed Validation Loss"} <= set(run.series)
+    assert run.meta["total_epochs"] == total
+    # wandb summaries ("wandb: train_loss 0.01356"), LSF job reports ("Max Processes : 10",
+    # "CPU time : 55162.00 sec.") and the Markdown parameter table are not metrics.
+    assert set(run.series) == {"train_loss", "val_loss", "Train L1 Loss", "Validation L1",
+                               "Smoothed Validation Loss"}
+    if name.startswith("047"):
+        assert train.values[0] == 5396073623079684061681189650432.0
+        assert val.values[-1] == 27356275215797835613266012798976.0
+    if name.startswith("048"):
+        assert train.values[99] == 0.0025 and run["Validation L1"].values[99] == 0.2955
+    if name.startswith("049"):
+        assert train.values[-1] == 0.0136 and val.values[-1] == 0.0221
+
+
+def test_050_repeated_keys_take_the_phase_before_them() -> None:
+    run = one_run(corpus("050_mt-en2zh-transformer"))
+    # "Epoch N | Train Loss | Token Acc | Seq Acc | Val Loss | Token Acc | Seq Acc": the second
+    # "Token Acc" is the validation one (MANIFEST: "val token acc 52").
+    assert len(run["train_loss"]) == len(run["val_loss"]) == 52
+    assert len(run["Val Token Acc"]) == len(run["Token Acc"]) == 52
+    assert run["train_loss"].values[-1] == 8.6550 and run["val_loss"].values[-1] == 8.6542
+    assert run["Val Token Acc"].values[-1] == 0.0683 and run["Token Acc"].values[-1] == 0.0682
+    assert run["train_loss"].epochs[0] == 0 and run["train_loss"].epochs[-1] == 51
+    # The command line (--lr=5e-4) and profiler lines (STAGE:2025-04-07 ...) are not metrics.
+    assert set(run.series) == {"train_loss", "Token Acc", "Seq Acc", "val_loss",
+                               "Val Token Acc", "Val Seq Acc"}
+
+
+def test_051_keras1_four_phases_split_into_runs() -> None:
+    runs = textlog.read(corpus("051_kanji-cnn-keras-verbose"))
+    # Every phase restarts at "Epoch 1/..": four runs (MANIFEST: train 66, val 33 in all).
+    assert [r.name for r in runs] == [f"model_training_log#{i}" for i in range(1, 5)]
+    assert all(r.format == "keras_console" for r in runs)
+    assert [len(r["train_loss"]) for r in runs] == [19, 14, 19, 14]
+    assert sum(len(r["train_loss"]) for r in runs) == 66
+    assert sum(len(r["val_loss"]) for r in runs if "val_loss" in r) == 33
+    assert sum(len(r["val_acc"]) for r in runs if "val_acc" in r) == 33
+    assert "val_loss" not in runs[2] and "val_loss" not in runs[3]
+    first, third = runs[0], runs[2]
+    assert first["train_loss"].values[0] == 3.5508 and first["val_loss"].values[0] == 1.4529
+    # "Epoch 19/50", then "Epoch 00018: early stopping", then epoch 19's line: still epoch 19.
+    assert first["val_acc"].values[-1] == 0.9164 and first["val_acc"].epochs[-1] == 19
+    assert third["train_loss"].values[0] == 3.7610 and third.meta["total_epochs"] == 19
+    assert runs[3]["train_loss"].values[-1] == 0.0455
+
+
+def test_052_tqdm_bars_between_epoch_summaries() -> None:
+    run = one_run(corpus("052_slm-classic-tqdm"))
+    train, val = run["train_loss"], run["val_loss"]
+    assert (train.original, val.original) == ("Train Loss", "Valid Loss")
+    assert len(train) == len(val) == 20  # MANIFEST: train 20, val 20
+    assert train.values[1] == 6.4938 and val.values[1] == 6.2336 and train.epochs[1] == 2
+    assert run["lr"].values[0] == 9.94e-05  # "Time: 122.57s - LR: 9.94e-05": Time is noise
+    # Not in the MANIFEST: the tqdm bars' postfix (the last batch's loss=, val_loss=) for
+    # epochs 2-20 (epoch 1's bars are not in the file). They keep their own names.
+    assert len(run["loss"]) == 19 and run["loss"].values[0] == 6.3381
+    assert run["loss"].steps[0] == 2 * 935  # "Epoch 2/20: 100%| 935/935": (2 - 1) * 935 + 935
+    assert run["val_loss_2"].original == "val_loss" and len(run["val_loss_2"]) == 19
+
+
+def test_053_batch_losses_and_nested_bleu() -> None:
+    run = one_run(corpus("053_t5-batchloss"))
+    train = run["train_loss"]
+    assert train.original == "Batch loss" and len(train) == 7760  # MANIFEST: train 7760
+    assert train.values[2] == 12.9075 and train.values[-1] == 0.0004
+    assert train.epochs[0] == 1 and train.epochs[-1] == 20 and not train.has_steps
+    bleu4 = run["Validation BLEU-4"]
+    assert len(bleu4) == 10 and bleu4.values[-1] == 33.42  # MANIFEST: val BLEU-4 10
+    assert nan_equal(bleu4.epochs, list(range(2, 21, 2)))
+    assert run["Dev BLEU-4"].values[-1] == 33.87
+    assert run["Average Train Loss"].values[-1] == 0.0038
+    # "New best model saved with BLEU-2: 65.76" is prose, not a fourth BLEU-2 series.
+    assert len(run.series) == 10
+
+
+def test_054_iter_lines_with_warning_text_after_them() -> None:
+    run = one_run(corpus("054_ssd-voc"))
+    assert list(run.series) == ["train_loss"]  # Namespace(lr=0.0001, ...) is not a metric
+    train = run["train_loss"]
+    assert len(train) == 1400 and train.values[0] == 19.4798  # MANIFEST: train 1400
+    assert train.steps[0] == 0 and train.steps[-1] == 13990 and train.values[-1] == 0.0290
+    assert run.meta["args"]["lr"] == "0.0001"
+
+
+def test_055_step_lines_and_an_unterminated_last_line() -> None:
+    path = corpus("055_moddedgpt-diffusion")
+    # The first metric line is 900 KB into the file (after compiler warnings).
+    assert textlog.sniff(path, path.read_bytes()[:65536])
+    run = one_run(path)
+    train, val = run["train_loss"], run["val_loss"]
+    # MANIFEST says train 7151: the file ends without a newline after "step:7151/20000 ...",
+    # and an unterminated last line is ignored (a log still being written may end mid-number).
+    assert len(train) == 7150 and len(val) == 8
+    assert any("last line has no line end" in w for w in run.warnings)
+    assert train.values[0] == 10.82584 and train.steps[0] == 1
+    assert train.values[-1] == 0.06032575 and train.steps[-1] == 7150
+    assert nan_equal(val.steps, list(range(0, 8000, 1000))) and val.values[0] == 10.826
+    assert set(run.series) == {"train_loss", "val_loss"}  # train_time, step_avg are noise
+    assert run.meta["total_steps"] == 20000
+
+
+def test_056_metric_lines_without_steps() -> None:
+    run = one_run(corpus("056_graphnovo"))
+    assert len(run["train_loss"]) == len(run["train_acc"]) == 1184  # MANIFEST: 1184 each
+    assert run["train_loss"].axis == "index"
+    assert run["train_loss"].values[-1] == 0.006363357249019827
+    assert run["precision"].values[-1] == 0.9902012348175049
+
+
+def test_057_logging_prefix_steps_within_epochs_and_eval_blocks() -> None:
+    run = one_run(corpus("057_gpt2-lora-alpaca"))
+    train = run["train_loss"]
+    assert train.original == "Loss" and len(train) == 1302  # MANIFEST: train 1302
+    # "Epoch 1 | Step 0/6501": the step restarts every epoch of 6501 steps.
+    assert train.steps[651] == 6501 and train.epochs[651] == 1
+    assert train.steps[-1] == 6501 + 6500 and train.values[-1] == 0.4631
+    assert train.values[650] == 0.5133 and train.steps[650] == 6500
+    assert len(run["grad_norm"]) == len(run["lr"]) == 1302
+    # "Evaluation Results:" then indented "   Loss: 0.5301": evaluation losses (not in the
+    # MANIFEST, which lists the training curve).
+    assert run["val_loss"].original == "Evaluation Loss"
+    assert list(run["val_loss"].values) == [0.5301, 0.4887, 0.4886]
+    # The "Configuration:" block is configuration, not metrics.
+    assert run.meta["config"]["learning_rate"] == "0.0003"
+    assert "max_grad_norm" not in run and "min_lr" not in run
+    # "Final Results: Loss=0.4886, PPL=1.63" is a summary, kept apart from the curves.
+    assert run["Final Results PPL"].values[0] == 1.63 and len(run["PPL"]) == 1302
+
+
+# --------------------------------------------------------------------------------------------
+# Output of the real tools (regenerate with the scripts next to the fixtures)
+# --------------------------------------------------------------------------------------------
+
+
+def test_keras3_verbose1_progress_bars() -> None:
+    run = one_run(FIXTURES / "keras3_verbose1.log")
+    assert run.format == "keras_console" and run.meta["total_epochs"] == 4
+    assert set(run.series) == {"train_loss", "train_acc", "val_loss", "val_acc"}
+    # The "1/8" updates are running averages: only the epoch's final line counts.
+    assert list(run["train_loss"].values) == [0.6211, 0.5083, 0.4353, 0.3723]
+    assert list(run["val_acc"].values) == [0.6133, 0.6641, 0.6641, 0.6484]
+    assert nan_equal(run["val_loss"].epochs, [1, 2, 3, 4])
+
+
+def test_keras3_verbose2_lines() -> None:
+    run = one_run(FIXTURES / "keras3_verbose2.log")
+    assert run.format == "keras_console"
+    assert list(run["train_loss"].values) == [0.6177, 0.5333, 0.4648, 0.4125, 0.3660]
+    assert run["val_loss"].values[-1] == 0.3756 and run["train_acc"].original == "accuracy"
+
+
+def test_keras3_second_fit_is_a_second_run_and_evaluate_goes_to_meta() -> None:
+    runs = textlog.read(FIXTURES / "keras3_two_fits.log")
+    assert [r.name for r in runs] == ["keras3_two_fits#1", "keras3_two_fits#2"]
+    assert len(runs[0]["train_loss"]) == 3 and "val_loss" not in runs[0]
+    assert list(runs[1]["val_loss"].values) == [0.6352, 0.6355]
+    assert runs[1].meta["evaluate"] == {"accuracy": 0.6602, "loss": 0.6355}
+
+
+def test_keras2_console_with_callbacks_and_evaluate(tmp_path: Path) -> None:
+    run = one_run(FIXTURES / "keras2_console.log")
+    assert run.format == "keras_console"
+    assert list(run["train_loss"].values) == [0.6931, 0.5810, 0.5012]
+    assert nan_equal(run["val_loss"].values, [0.6523, math.nan, 0.5921])
+    assert list(run["lr"].values) == [0.0010, 0.0005] and list(run["lr"].epochs) == [2, 3]
+    assert run.meta["evaluate"] == {"loss": 0.5921, "accuracy": 0.7031}
+    # The same bytes with Windows line ends read the same.
+    crlf = write(tmp_path, (FIXTURES / "keras2_console.log").read_bytes().replace(b"\n", b"\r\n"))
+    again = one_run(crlf)
+    assert list(again["train_loss"].values) == [0.6931, 0.5810, 0.5012]
+
+
+def test_keras2_verbose2() -> None:
+    run = one_run(FIXTURES / "keras2_verbose2.log")
+    assert list(run["val_acc"].values) == [0.81, 0.83] and run.format == "keras_console"
+
+
+def test_tqdm_postfix_updates() -> None:
+    run = one_run(FIXTURES / "tqdm_postfix.log")
+    loss, val = run["train_loss"], run["val_loss"]
+    # 2 epochs x 30 steps; tqdm draws each value twice (set_postfix, then the counter moves):
+    # one point per step, at the counter's later value.
+    assert len(loss) == 60 and nan_equal(loss.steps, list(range(1, 61)))
+    assert loss.values[0] == 2.02 and loss.epochs[-1] == 2
+    assert len(val) == 2 and not val.has_steps and nan_equal(val.epochs, [1, 2])
+    assert run.meta["total_epochs"] == 2
+
+
+def test_python_logging() -> None:
+    run = one_run(FIXTURES / "python_logging.log")
+    loss = run["train_loss"]
+    assert len(loss) == 12 and loss.steps[4] == 40 + 10 and loss.steps[-1] == 120
+    assert run["val_loss"].original == "Evaluation Loss" and len(run["val_loss"]) == 3
+    assert run["val_acc"].values[-1] == 0.8
+    assert run.meta["config"] == {"learning_rate": "0.001", "epochs": "3", "batch_size": "32",
+                                  "max_grad_norm": "1.0"}
+    assert "Time" not in run and run["Final test loss"].values[0] == 0.35
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-written fixtures of the forms of the brief
+# --------------------------------------------------------------------------------------------
+
+
+def test_starting_epoch_then_average_loss() -> None:
+    run = one_run(FIXTURES / "starting_epoch.log")
+    assert run["train_loss"].original == "Average Loss"
+    assert list(run["train_loss"].values) == [0.9214, 0.7112, 0.5709]
+    assert list(run["train_loss"].epochs) == [1, 2, 3] and run.meta["total_epochs"] == 50
+
+
+def test_pipe_fields_with_non_finite_values() -> None:
+    run = one_run(FIXTURES / "pipe_fields.log")
+    assert set(run.series) == {"train_loss", "val_loss", "val_acc", "lr"}
+    assert nan_equal(run["train_loss"].values, [0.91, 0.63, 0.41, math.nan])
+    assert run["val_loss"].values[-1] == math.inf and run["val_acc"].values[-1] == -math.inf
+    assert list(run["lr"].values) == [1e-3, 1e-3, 1e-3, 7.52e31]
+
+
+def test_key_value_styles() -> None:
+    run = one_run(FIXTURES / "key_value_styles.log")
+    loss = run["train_loss"]  # "loss" has the most points
+    assert loss.original == "loss" and list(loss.values) == [0.85, 0.80, 0.70]
+    assert nan_equal(loss.steps, [100, 200, math.nan]) and list(loss.epochs) == [1, 1, 3]
+    assert list(run["val_loss"].values) == [1.3, 1.1] and run["val_loss"].original == "Valid Loss"
+    assert run["train_loss_2"].original == "train_loss" and run["train_loss_2"].steps[0] == 300
+    assert run["grad_norm"].values[0] == 1.5 and run["lr"].values[0] == 3e-4
+    for noise in ("it/s", "eta", "Time", "ETA", "train_time", "step_avg", "batches", "samples"):
+        assert noise not in run and all(s.original != noise for s in run)
+
+
+def test_restarted_epoch_counter_splits_runs() -> None:
+    runs = textlog.read(FIXTURES / "two_runs.log")
+    assert [r.name for r in runs] == ["two_runs#1", "two_runs#2"]
+    assert list(runs[0]["val_loss"].values) == [1.10, 0.95, 0.90]
+    assert list(runs[1]["train_loss"].values) == [1.2, 1.1]
+    assert runs[1].meta["total_epochs"] == 2 and runs[0].meta["total_epochs"] == 3
+
+
+def test_noise_only_has_no_metrics() -> None:
+    path = FIXTURES / "noise_only.log"
+    assert not textlog.sniff(path, path.read_bytes())
+    assert textlog.read(path) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.305400\nTrain Epoch: 2 [640/60000 (1%)]\tLoss: 1.3\n"
+     "\nTest set: Average loss: 0.1016, Accuracy: 9687/10000 (97%)\n",
+     {"train_loss": [2.3054, 1.3], "Test Average loss": [0.1016]}),
+    ("{'loss': 2.3012, 'grad_norm': 3.52, 'learning_rate': 4.9e-05, 'epoch': 0.1}\n"
+     "{'eval_loss': 1.8, 'eval_runtime': 1.23, 'eval_samples_per_second': 100.2, 'epoch': 0.2}\n"
+     "{'loss': nan, 'grad_norm': inf, 'learning_rate': 4.7e-05, 'epoch': 0.3}\n"
+     "{'train_runtime': 100.5, 'train_loss': 1.5, 'epoch': 0.3}\n",
+     {"train_loss": [2.3012, math.nan], "grad_norm": [3.52, math.inf], "val_loss": [1.8],
+      "lr": [4.9e-05, 4.7e-05]}),
+    ("Epoch 0:  50%|#####     | 5/10 [00:01<00:01,  4.20it/s, v_num=3, train_loss_step=0.812]\n"
+     "Epoch 0: 100%|##########| 10/10 [00:02<00:00,  4.31it/s, v_num=3, train_loss_step=0.701]\n"
+     "Epoch 0: 100%|##########| 10/10 [00:02<00:00, v_num=3, train_loss_step=0.701, "
+     "val_loss=0.650, train_loss_epoch=0.750]\n"
+     "Epoch 1: 100%|##########| 10/10 [00:02<00:00, v_num=3, train_loss_step=0.501, "
+     "val_loss=0.650, train_loss_epoch=0.750]\n"
+     "Epoch 1: 100%|##########| 10/10 [00:02<00:00, v_num=3, train_loss_step=0.501, "
+     "val_loss=0.550, train_loss_epoch=0.560]\n",
+     {"train_loss": [0.812, 0.701, 0.501], "val_loss": [0.65, 0.55],
+      "train_loss_epoch": [0.75, 0.56]}),
+    ("epoch=5 loss=0.3 acc=0.9 time=1.2s eta=00:01:00\n"
+     "Epoch 6: loss: 0.25, acc: 0.91, lr: [0.001]\n"
+     "Epoch 00006: val_loss improved from 0.52000 to 0.40000, saving model to best.h5\n"
+     "Epoch 6: ReduceLROnPlateau reducing learning rate to 0.0005.\n",
+     {"train_loss": [0.3, 0.25], "train_acc": [0.9, 0.91], "lr": [0.001]}),
+    ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
+     "[Epoch 4/10] loss: tensor(0.4123, device='cuda:0')\n",
+     {"train_loss": [0.5123, 0.4123]}),
+])
+def test_more_forms(tmp_path: Path, text: str, expected: dict[str, list[float]]) -> None:
+    run = one_run(write(tmp_path, text))
+    assert set(run.series) == set(expected)
+    for name, values in expected.items():
+        assert nan_equal(run[name].values, values), name
+
+
+def test_step_of_epoch_with_total(tmp_path: Path) -> None:
+    text = "".join(f"Epoch [{e}/2], Step [{s}/600], Loss: {e + s / 1000:.4f}\n"
+                   for e in (1, 2) for s in (100, 200, 600))
+    run = one_run(write(tmp_path, text))
+    assert list(run["train_loss"].steps) == [100, 200, 600, 700, 800, 1200]
+    assert list(run["train_loss"].epochs) == [1, 1, 1, 2, 2, 2]
+
+
+def test_lightning_bar_steps_and_epochs(tmp_path: Path) -> None:
+    text = "".join(
+        f"Epoch {e}: {p}%|#| {n}/10 [00:01<00:00, 4.2it/s, v_num=0, train_loss_step={v}]\n"
+        for e, p, n, v in ((0, 50, 5, 0.9), (0, 100, 10, 0.8), (1, 50, 5, 0.7), (1, 100, 10, 0.6)))
+    run = one_run(write(tmp_path, text))
+    assert list(run["train_loss"].steps) == [5, 10, 15, 20]
+    assert list(run["train_loss"].epochs) == [0, 0, 1, 1]
+
+
+def test_epoch_counter_going_back_without_reaching_the_start_warns(tmp_path: Path) -> None:
+    text = "".join(f"Epoch {e} | loss: {1 / e:.3f}\n" for e in (1, 2, 3, 4, 2, 3))
+    run = one_run(write(tmp_path, text))
+    assert len(run["train_loss"]) == 6
+    assert any("went back from 4 to 2" in w for w in run.warnings)
+
+
+def test_steps_restarting_without_epochs_split_runs(tmp_path: Path) -> None:
+    text = "".join(f"step:{s}/3 loss:{s / 10}\n" for s in (1, 2, 3, 1, 2))
+    runs = textlog.read(write(tmp_path, text))
+    assert [len(r["train_loss"]) for r in runs] == [3, 2]
+    assert list(runs[1]["train_loss"].steps) == [1, 2]
+
+
+def test_within_epoch_counter_without_total_gives_no_step(tmp_path: Path) -> None:
+    text = "".join(f"Epoch {e} | Step {s} | loss: 0.{e}{s}\n" for e in (1, 2) for s in (0, 10))
+    run = one_run(write(tmp_path, text))
+    # Epoch 1's steps are already global; from epoch 2 the counter restarts with no total.
+    assert nan_equal(run["train_loss"].steps, [0, 10, math.nan, math.nan])
+    assert list(run["train_loss"].epochs) == [1, 1, 2, 2]
+    assert any("no epoch length" in w for w in run.warnings)
+
+
+def test_config_lines_are_not_metrics(tmp_path: Path) -> None:
+    path = write(tmp_path, "lr: 0.001\nweight_decay: 0.01\n", "config.yaml")
+    assert not textlog.sniff(path, path.read_bytes())
+
+
+# --------------------------------------------------------------------------------------------
+# Bytes: encodings, line ends, partial lines, streaming
+# --------------------------------------------------------------------------------------------
+
+
+def test_non_utf8_bytes_are_replaced_with_one_warning(tmp_path: Path) -> None:
+    data = b"epoch 1 | loss 0.5 | caf\xe9\nepoch 2 | loss 0.4 | \xff\xfe\nepoch 3 | loss 0.3\n"
+    run = one_run(write(tmp_path, data))
+    assert list(run["train_loss"].values) == [0.5, 0.4, 0.3]
+    utf8 = [w for w in run.warnings if "UTF-8" in w]
+    assert len(utf8) == 1 and utf8[0].startswith("line 1:")
+
+
+def test_utf16_with_bom(tmp_path: Path) -> None:
+    text = "Epoch 1/2\nloss: 0.5 - val_loss: 0.6\nEpoch 2/2\nloss: 0.4 - val_loss: 0.5\n"
+    path = write(tmp_path, text.encode("utf-16"))
+    assert textlog.sniff(path, path.read_bytes())
+    assert list(one_run(path)["val_loss"].values) == [0.6, 0.5]
+
+
+def test_unterminated_last_line_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    run = one_run(write(tmp_path, "epoch 1 | loss 0.5\nepoch 2 | loss 0.4"))
+    assert list(run["train_loss"].values) == [0.5]
+    assert any("line 2: the last line has no line end" in w for w in run.warnings)
+    quiet = one_run(write(tmp_path, "epoch 1 | loss 0.5\nall done", "b.log"))
+    assert quiet.warnings == []  # nothing was lost, nothing to say
+
+
+def test_carriage_return_only_progress_log(tmp_path: Path) -> None:
+    updates = "".join(f"\rtrain: {20 * n}%|{'#' * n}| {n}/5 [00:0{n}<00:00, loss={1 / n:.3f}]"
+                      for n in range(1, 6))
+    run = one_run(write(tmp_path, updates))  # no line end at all: the last update is partial
+    assert list(run["train_loss"].steps) == [1, 2, 3, 4]
+    assert list(run["train_loss"].values) == [1.0, 0.5, 0.333, 0.25]
+
+
+def test_a_line_longer_than_a_mebibyte_is_skipped(tmp_path: Path) -> None:
+    data = "epoch 1 | loss 0.5\n" + "x" * (2 * textlog._MAX_LINE) + "\nepoch 2 | loss 0.4\n"
+    run = one_run(write(tmp_path, data))
+    assert list(run["train_loss"].values) == [0.5, 0.4]
+    assert any("line 2: longer than" in w for w in run.warnings)
+
+
+def test_binary_data_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, bytes(range(256)) * 64, "model.bin")
+    assert not textlog.sniff(path, path.read_bytes()[:65536])
+    with pytest.raises(ReadError, match=r"model\.bin: binary data"):
+        textlog.read(path)
+
+
+def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """40,000 noise lines (3 MB) and 20 metric lines: the reader holds O(1) besides points
+    (benchmarks/bench_text_read.py shows the same for 250,000 and 1,000,000 lines)."""
+    path = tmp_path / "big.log"
+    noise = "2024-01-01 00:00:00 INFO worker 3 fetched shard 0017 in 12.5ms (ETA 00:01:02)\n"
+    with open(path, "w") as f:
+        for i in range(20):
+            f.write(noise * 2_000)
+            f.write(f"epoch {i + 1} | loss {1 / (i + 1):.4f}\n")
+    assert path.stat().st_size > 3_000_000
+    tracemalloc.start()
+    try:
+        run = one_run(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(run["train_loss"]) == 20
+    assert peak < 2_500_000, peak  # one 256 KiB block, decoded and split: under 2 MB
+
+
+# --------------------------------------------------------------------------------------------
+# Fuzzing: any bytes give runs or a ReadError, never another exception
+# --------------------------------------------------------------------------------------------
+
+
+def _corpus_lines() -> list[bytes]:
+    lines: list[bytes] = []
+    for name in ("043_cgcnn-aws", "044_wordlm-rnnrelu-nan", "047_painn-dynamofix",
+                 "050_mt-en2zh-transformer", "051_kanji-cnn-keras-verbose", "052_slm-classic-tqdm",
+                 "053_t5-batchloss", "055_moddedgpt-diffusion", "057_gpt2-lora-alpaca"):
+        with open(corpus(name), "rb") as f:
+            lines.extend(f.read(40_000).splitlines(keepends=True)[:120])
+    for path in sorted(FIXTURES.glob("*.log")):
+        lines.extend(path.read_bytes().splitlines(keepends=True)[:40])
+    return lines
+
+
+_LINES = _corpus_lines()
+_JUNK = [b"\r", b"\n", b"\x00", b"\x1b[1m", b"\x08", b"\xff", b"\xe9", b"|", b":", b"=", b" - ",
+         b"nan", b"-inf", b"1e309", b"Epoch 1/3", b"step:0/9", b"%|", b"[", b"]", b"{'", b"\t"]
+
+
+@st.composite
+def _mutated_logs(draw: st.DrawFn) -> bytes:
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    out = bytearray()
+    for _ in range(draw(st.integers(1, 30))):
+        line = bytearray(rng.choice(_LINES))
+        for _ in range(rng.randrange(4)):
+            at = rng.randrange(len(line) + 1)
+            how = rng.randrange(4)
+            if how == 0:
+                line[at:at] = rng.choice(_JUNK)
+            elif how == 1:
+                del line[at: at + rng.randrange(1, 12)]
+            elif how == 2:
+                line[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 6)))
+            else:
+                line[at: at + 1] = str(rng.choice([0, 9, 1e300, -1])).encode()
+        out += line
+    if draw(st.booleans()):
+        out = out.rstrip(b"\n")
+    return bytes(out)
+
+
+def _read_bytes(data: bytes) -> list[Run]:
+    fd, name = tempfile.mkstemp(suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        path = Path(name)
+        textlog.sniff(path, data[:65536])
+        try:
+            return textlog.read(path)
+        except ReadError as exc:
+            assert "\n" not in str(exc) and name in str(exc)
+            return []
+    finally:
+        os.unlink(name)
+
+
+@settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4000))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    for run in _read_bytes(data):
+        assert run.series and all(len(s) for s in run)
+
+
+@settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated_logs())
+def test_fuzz_mutated_corpus_lines(data: bytes) -> None:
+    for run in _read_bytes(data):
+        assert run.format in ("text", "keras_console") and run.series
+        for series in run:
+            assert series.name and series.original and len(series) > 0
+            assert all("\n" not in w for w in run.warnings)
