@@ -146,13 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="list what was read from logs, per run")
     show.add_argument("paths", nargs="+", metavar="PATH", help="log file or directory")
-    show.add_argument("--format", choices=list(FORMATS), help="force a reader")
+    show.add_argument("--format", metavar="FORMAT",
+                      help=f"force a reader: {', '.join(FORMATS)}")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(func=_cmd_show)
 
     diag = sub.add_parser("diagnose", help="say what the training is doing and what to change")
     diag.add_argument("paths", nargs="+", metavar="PATH", help="log file or directory")
-    diag.add_argument("--format", choices=list(FORMATS), help="force a reader")
+    diag.add_argument("--format", metavar="FORMAT",
+                      help=f"force a reader: {', '.join(FORMATS)}")
     diag.add_argument("--json", action="store_true", help="print the JSON report")
     diag.add_argument("--select", metavar="KINDS", help="only these kinds (comma-separated)")
     diag.add_argument("--ignore", metavar="KINDS", help="never these kinds (comma-separated)")
