@@ -1,0 +1,144 @@
+"""Bad input through the dispatcher (`lossdoctor.read`) and the CLI: a one-line `ReadError`
+naming the file and the problem (exit code 2, one line on stderr) or a warning on the run,
+never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lossdoctor
+from lossdoctor.cli import main
+from lossdoctor.errors import ReadError, ReadWarning
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _garbage() -> bytes:
+    # Deterministic "random" bytes, NULs included (an LCG; no os.urandom so failures repeat).
+    x, out = 12345, bytearray()
+    for _ in range(3000):
+        x = (1103515245 * x + 12345) % 2**31
+        out.append(x >> 16 & 0xFF)
+    return bytes(out)
+
+
+def _make(tmp_path: Path, case: str) -> tuple[Path, list[str]]:
+    """The input of `case` and extra CLI arguments."""
+    if case == "empty file":
+        p = tmp_path / "empty.log"
+        p.write_bytes(b"")
+    elif case == "binary garbage":
+        p = tmp_path / "garbage.log"
+        p.write_bytes(_garbage())
+    elif case == "text without metrics":
+        p = tmp_path / "notes.txt"
+        p.write_text("Loading dataset...\nPython 3.11.4, torch version 2.1.0\nDone in 12.5s\n")
+    elif case == "directory without logs":
+        p = tmp_path / "runs"
+        p.mkdir()
+        (p / "README.txt").write_text("Experiments of May 2024.\nSee the notebook.\n")
+        (p / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    elif case == "missing path":
+        p = tmp_path / "no_such.log"
+    elif case == "unknown format":
+        p = tmp_path / "train.log"
+        p.write_text("epoch 1 | loss 0.5\n")
+        return p, ["--format", "xml"]
+    else:  # pragma: no cover - the parametrisation below lists the cases
+        raise AssertionError(case)
+    return p, []
+
+
+ERRORS = {
+    "empty file": "empty file",
+    "binary garbage": "unknown format (binary data)",
+    "text without metrics": "unknown format (no metrics recognised)",
+    "directory without logs": "no training logs found in this directory",
+    "missing path": "no such file or directory",
+    "unknown format": "unknown format 'xml'; choose one of",
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_bad_input_is_a_one_line_read_error(tmp_path: Path, case: str) -> None:
+    path, args = _make(tmp_path, case)
+    fmt = args[1] if args else None
+    with pytest.raises(ReadError) as info:
+        lossdoctor.read(path, format=fmt)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ") and ERRORS[case] in message
+    assert info.value.path == str(path)
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_bad_input_on_the_command_line(tmp_path: Path, case: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path, args = _make(tmp_path, case)
+    assert main(["show", *args, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("lossdoctor: error: ")
+    assert str(path) in err and ERRORS[case] in err
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
+    path, _ = _make(tmp_path, "binary garbage")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    proc = subprocess.run([sys.executable, "-m", "lossdoctor", "show", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"{path}: unknown format (binary data)" in proc.stderr
+
+
+def test_non_utf8_bytes_are_a_warning_on_the_run(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "latin1.log"
+    path.write_bytes(b"epoch 1 | loss 0.5 | caf\xe9\nepoch 2 | loss 0.4 | na\xefve\n")
+    (run,) = lossdoctor.read(path)
+    assert list(run["train_loss"].values) == [0.5, 0.4]
+    assert len(run.warnings) == 1 and "not valid UTF-8" in run.warnings[0]
+    assert main(["show", str(path)]) == 0
+    assert "not valid UTF-8" in capsys.readouterr().out
+
+
+def test_a_metric_that_is_all_nan_is_a_warning(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "nan.log"
+    path.write_text("epoch 1 | loss nan | acc 0.5\nepoch 2 | loss nan | acc 0.6\n")
+    (run,) = lossdoctor.read(path)
+    assert run.warnings == ["metric 'loss' is NaN at all 2 points"]
+    assert len(run["train_loss"]) == 2  # kept: NaN is evidence, not noise
+    assert main(["show", str(path)]) == 0
+    assert "NaN at all 2 points" in capsys.readouterr().out
+
+
+def test_a_log_still_being_written_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "live.log"
+    path.write_text("step:1/100 loss:0.9\nstep:2/100 loss:0.8\nstep:3/100 loss:0.")
+    (run,) = lossdoctor.read(path)
+    assert list(run["train_loss"].values) == [0.9, 0.8]
+    assert any("no line end" in w for w in run.warnings)
+
+
+def test_forcing_the_text_format_on_binary_data(tmp_path: Path) -> None:
+    path, _ = _make(tmp_path, "binary garbage")
+    with pytest.raises(ReadError, match=r"garbage\.log: binary data \(NUL bytes\), not a text"):
+        lossdoctor.read(path, format="text")
+
+
+def test_a_directory_skips_what_is_not_a_log(tmp_path: Path) -> None:
+    path, _ = _make(tmp_path, "directory without logs")
+    (path / "train.log").write_text("Epoch 1/2\n2s - loss: 0.5 - val_loss: 0.6\n"
+                                    "Epoch 2/2\n2s - loss: 0.4 - val_loss: 0.5\n")
+    (path / "empty.log").write_bytes(b"")
+    with pytest.warns(ReadWarning, match="empty.log: empty file"):
+        runs = lossdoctor.read(path)
+    assert [r.name for r in runs] == ["train"] and runs[0].format == "keras_console"
+    assert list(runs[0]["val_loss"].values) == [0.6, 0.5]
