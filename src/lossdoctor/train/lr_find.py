@@ -75,6 +75,11 @@ class LRFindResult:
         for i, (name, lr) in enumerate(self.suggestions.items()):
             ax.axvline(lr, color=f"C{i + 1}", linestyle="--", label=f"{name}: {lr:.2e}")
         ax.set_xscale("log")
+        if len(self.losses):  # keep the diverging tail from flattening the interesting part
+            i_min = int(np.argmin(self.losses))
+            low, high = float(self.losses[i_min]), float(self.losses[: i_min + 1].max())
+            margin = 0.1 * (high - low) or 0.1 * abs(high) or 1.0
+            ax.set_ylim(low - margin, high + 3 * margin)
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
         ax.set_title(f"LR range test (confidence: {self.confidence})")
