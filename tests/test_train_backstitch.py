@@ -30,7 +30,8 @@ def _updates(eta: float, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torc
         if kind == "backstitch":
             bs = Backstitch(opt, alpha=alpha)
 
-            def closure(model: nn.Module = model, bs: Backstitch = bs) -> torch.Tensor:
+            def closure(model: nn.Module = model, bs: Backstitch = bs, x: torch.Tensor = x,
+                        y: torch.Tensor = y) -> torch.Tensor:
                 bs.zero_grad()
                 loss = nn.functional.mse_loss(model(x), y)
                 loss.backward()
@@ -75,7 +76,8 @@ def test_alpha_zero_is_the_plain_optimizer() -> None:
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         step = Backstitch(opt, alpha=0.0).step if wrap else opt.step
         for _ in range(3):
-            def closure(model: nn.Module = model, opt: torch.optim.Optimizer = opt):
+            def closure(model: nn.Module = model, opt: torch.optim.Optimizer = opt,
+                        x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
                 opt.zero_grad()
                 loss = nn.functional.mse_loss(model(x), y)
                 loss.backward()
