@@ -49,7 +49,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
     from lossdoctor.train.recommend import recommend
 
-    outliers: bool | str = {"none": False, "some": True, "heavy": "heavy"}[args.outliers]
+    outliers: bool | str = "heavy" if args.outliers == "heavy" else args.outliers == "some"
     try:
         recipe = recommend(task=args.task, n_samples=args.n_samples, batch_size=args.batch_size,
                            n_classes=args.n_classes, imbalance_ratio=args.imbalance_ratio,
