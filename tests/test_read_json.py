@@ -231,6 +231,38 @@ def test_keras_history_pandas_to_json(tmp_path: Path) -> None:
     assert math.isnan(run["val_loss"].values[2])  # pandas writes NaN as null
 
 
+def test_tensorboard_json_download() -> None:
+    path = FIX / "run-run1-tag-train_loss.json"
+    raw = json.loads(path.read_text())
+    assert sniffs(path)
+    run = read1(path)
+    assert (run.name, run.format) == ("run1", "tensorboard_json")
+    s = run["train_loss"]
+    assert s.original == "train_loss"  # the tag, from the file name
+    np.testing.assert_array_equal(s.steps, [r[1] for r in raw])
+    assert raw[2][2] == "NaN" and math.isnan(s.values[2])  # TensorBoard writes NaN as a string
+    np.testing.assert_array_equal(np.delete(s.values, 2), [r[2] for i, r in enumerate(raw)
+                                                          if i != 2])
+
+
+def test_tensorboard_json_needs_wall_times(tmp_path: Path) -> None:
+    assert not sniffs(write(tmp_path, "m.json", "[[1, 2, 3], [4, 5, 6]]"))
+    p = write(tmp_path, "scalars.json", "[[1700000000.5, 3, 0.5], [1700000001.5, 4, NaN]]")
+    assert sniffs(p)
+    run = read1(p)
+    assert list(run.series) == ["scalars"] and run["scalars"].steps.tolist() == [3, 4]
+
+
+@pytest.mark.parametrize(("name", "fmt"), [
+    ("hf_bert/trainer_state.json", "hf_trainer_state"),
+    ("keras_history.json", "keras_history"),
+    ("wandb-history.jsonl", "wandb_history"),
+    ("run-run1-tag-train_loss.json", "tensorboard_json"),
+])
+def test_auto_detected_by_read(name: str, fmt: str) -> None:
+    assert [r.format for r in read_any(FIX / name)] == [fmt]
+
+
 def test_wandb_history() -> None:
     path = FIX / "wandb-history.jsonl"
     assert sniffs(path)

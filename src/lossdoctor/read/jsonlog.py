@@ -16,6 +16,9 @@ Recognised from the content (the file name is only used to name the run):
 * Generic JSONL (``jsonl``): one metric dict per line, with ``step``/``global_step``/
   ``iteration``/``epoch`` keys or metric-like keys (``loss``, ``val_acc`` …); a file that
   several runs were appended to (the step counter restarts) gives one run per restart.
+* TensorBoard's scalar download as JSON (``tensorboard_json``): ``[[wall_time, step,
+  value], ...]``; the tag comes from a ``run-<run>-tag-<tag>.json`` file name (else the
+  file stem), as for the CSV download.
 * Generic JSON documents (``json``): a list of such dicts anywhere in the document, e.g.
   ``{"epochs": [{"epoch": 1, "loss": ..., "val_rho": ...}]}``. Several lists under different
   keys (``{"train": [...], "val": [...]}``) become one run with prefixed metric names
@@ -39,7 +42,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lossdoctor.errors import ReadError
 from lossdoctor.names import CANONICAL, canonical_name, direction
@@ -81,9 +84,13 @@ _MAX_DEPTH = 8  # how deep `_candidates` looks for metric lists in a JSON docume
 _MAX_FLATTEN = 3  # how many levels of nested dicts a record is flattened
 _SNIFF_LINES = 20
 
+_TB_EXPORT_NAME = re.compile(r"run[-_](?P<run>.*?)[-_]?tag[-_](?P<tag>.+)")
+_MIN_WALL_TIME = 1e8  # seconds since 1970 (1973): a TensorBoard export's first column
+
 # For documents larger than the 64 KiB head (which cannot be parsed whole when sniffing).
 _BIG_DOC_HINTS = re.compile(
     r'"log_history"\s*:\s*\['
+    r"|^\s*\[\s*\[\s*\d{9,}(?:\.\d*)?(?:[eE]\+?\d+)?\s*,\s*\d+(?:\.0)?\s*,"
     r'|\[\s*\{[^{}\[\]]{0,4000}?"(?:global_step|step|_step|epoch|iteration)"\s*:\s*'
     r"(?:-?\d|NaN)"
     r'|"(?:val_)?(?:loss|acc|accuracy)"\s*:\s*\[\s*(?:-?\d|NaN|-?Infinity)'
@@ -318,7 +325,7 @@ def sniff(path: Path, head: bytes) -> bool:
             doc = json.loads(text.lstrip("\ufeff"))
         except (ValueError, RecursionError):
             return False
-        return _hf_state(doc) or any(True for _ in _candidates(doc, (), 0))
+        return _hf_state(doc) or _tb_export(doc) or any(True for _ in _candidates(doc, (), 0))
     return _BIG_DOC_HINTS.search(text) is not None
 
 
@@ -327,6 +334,31 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def _hf_state(doc: Any) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("log_history"), list)
+
+
+def _tb_export(doc: Any) -> bool:
+    """True for TensorBoard's JSON scalar download: ``[[wall_time, step, value], ...]``."""
+    if not isinstance(doc, list) or not doc:
+        return False
+    for row in doc:
+        if not isinstance(row, list) or len(row) != 3:
+            return False
+        wall, step, value = (_number(x) for x in row)
+        if wall is None or step is None or value is None or not (
+            math.isfinite(wall) and wall >= _MIN_WALL_TIME and step >= 0 and step.is_integer()
+        ):
+            return False
+    return True
+
+
+def _read_tb_export(path: Path, doc: list[list[Any]]) -> list[Run]:
+    m = _TB_EXPORT_NAME.fullmatch(path.stem)
+    b = RunBuilder(name=m.group("run") or path.stem if m else path.stem, source=path,
+                   format="tensorboard_json")
+    # `_tb_export` checked that every cell is a number.
+    b.add_series(m.group("tag") if m else path.stem, [cast(float, _number(r[2])) for r in doc],
+                 steps=[cast(float, _number(r[1])) for r in doc])
+    return [b.build()]
 
 
 def _numeric_column(v: Any) -> list[tuple[float, float]] | None:
@@ -485,6 +517,8 @@ def _read_document(path: Path) -> list[Run]:
         raise ReadError(path, f"invalid JSON: {exc}") from None
     if _hf_state(doc):
         return _read_hf_state(path, doc)
+    if _tb_export(doc):
+        return _read_tb_export(path, doc)
     found = list(_candidates(doc, (), 0))
     if not found:
         raise ReadError(path, "unknown format: the JSON holds no metric series (no list of "
