@@ -690,3 +690,36 @@ def test_fuzz_mutated_corpus_csvs(fuzz_dir: Path, seed: int, rnd: random.Random,
         else:
             del data[i:]  # truncated (a file still being written)
     _read_or_error(fuzz_dir, bytes(data))
+
+
+def test_cut_last_row_of_a_growing_file_is_skipped(tmp_path: Path) -> None:
+    text = "epoch,step,train_loss_step,val_loss\n0,9,0.9,\n0,19,0.8,\n0,29,0.7"
+    (run,) = read_csv(write(tmp_path, text, "metrics.csv"))
+    assert run["train_loss"].values.tolist() == [0.9, 0.8]
+    assert run.warnings == ["line 4: the last row is cut short (a file still being written?); "
+                            "skipped"]
+    # A complete last row without a line end (as in corpus file 039) is kept.
+    (run,) = read_csv(write(tmp_path, "epoch,loss\n0,0.9\n1,0.8", "done.csv"))
+    assert len(run["train_loss"]) == 2 and run.warnings == []
+
+
+def test_latin1_header_is_read_with_a_warning(tmp_path: Path) -> None:
+    (run,) = read_csv(write(tmp_path, b"\xe9poque,loss\n0,0.9\n1,0.8\n"))
+    assert shape(run) == {"train_loss": ("loss", 2), "\ufffdpoque": ("\ufffdpoque", 2)}
+    assert run.warnings == ["line 1: non-UTF-8 bytes on 1 row(s) replaced"]
+
+
+def test_wandb_run_name_with_a_dash(tmp_path: Path) -> None:
+    p = write(tmp_path, '"Step","resnet - lr 0.1 - train/loss","resnet - lr 0.1 - train/loss__MIN",'
+              '"resnet - lr 0.1 - train/loss__MAX"\n"0","1.0","1.0","1.0"\n'
+              '"1","0.5","0.5","0.5"\n')
+    (run,) = read_csv(p)
+    assert run.name == "resnet - lr 0.1" and shape(run) == {"train_loss": ("train/loss", 2)}
+
+
+def test_keras_tab_separator(tmp_path: Path) -> None:
+    # CSVLogger(separator="\t"), epoch 2 stopped early: the val cells are NA.
+    text = "epoch\tloss\tval_loss\n0\t0.9\t1.0\n1\t0.8\t0.95\n2\t0.7\tNA\n"
+    (run,) = read_csv(write(tmp_path, text, "log.tsv"))
+    assert run.format == "keras_csv"
+    assert shape(run) == {"train_loss": ("loss", 3), "val_loss": ("val_loss", 2)}

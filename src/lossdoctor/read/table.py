@@ -43,6 +43,12 @@ Every other numeric column is a metric; dropped names are listed in ``meta["igno
 Several runs in one file: a repeated header row, a new header row, or the step/epoch column
 going back (for row-per-epoch tables also the same epoch logged again for the same metric)
 starts a new run.
+
+Problems: a file that is not a table, has only a header, holds mostly malformed rows or no
+numeric metric column raises one `ReadError`. Recovered problems become one warning each on
+the run: rows with more cells than the header (skipped), shorter rows (missing cells are
+empty), non-numeric cells in a numeric column, non-UTF-8 bytes, and a short last row without
+a line end (a file still being written: skipped).
 """
 
 from __future__ import annotations
@@ -81,17 +87,19 @@ _BATCH_NAMES = ("batch", "batch_idx", "batch_index", "batch_num", "batch_nr", "m
 _INDEX_NAMES = frozenset({"index", "idx", "#", "row", "id", "run_id", "runid", "run_name",
                           "uuid", "trial_id"})
 _TIME_CORE = frozenset({"time", "timestamp", "timestamps", "walltime", "wall", "datetime",
-                        "date", "runtime", "elapsed", "duration", "clock"})
+                        "date", "runtime", "elapsed", "duration", "clock", "created"})
 _TIME_QUALIFIERS = frozenset({
     "relative", "process", "sec", "secs", "seconds", "s", "ms", "min", "mins", "minutes",
     "hours", "h", "utc", "epoch", "step", "iter", "iteration", "batch", "total", "train",
     "training", "val", "eval", "per", "at", "start", "end", "avg", "mean", "cum",
     "cumulative", "created", "updated", "log",
 })
-_PANEL_COLUMN = re.compile(r"(?P<run>.+?) - (?P<metric>.+?)(?P<band>__MIN|__MAX)?")
+# A run name may itself hold " - "; a metric name (a logged key) hardly ever does.
+_PANEL_COLUMN = re.compile(r"(?P<run>.+) - (?P<metric>.+?)(?P<band>__MIN|__MAX)?")
 _TB_EXPORT = re.compile(r"run[-_](?P<run>.*?)[-_]?tag[-_](?P<tag>.+)")
 _KEY_VALUE = re.compile(r"(?:[:=]|\s)\s*[-+]?\.?\d")
-_TENSOR = re.compile(r"tensor\(\s*([-+]?(?:[\d.]+(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
+_TENSOR = re.compile(r"tensor\(\s*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf))",
+                     re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 
@@ -154,7 +162,7 @@ def _metric_like(name: str) -> bool:
 
 
 def _header_name_ok(name: str, strict: bool) -> bool:
-    if len(name) > 200 or any(c in name for c in "{}<>\ufffd") or _number(name) is not None:
+    if len(name) > 200 or any(c in name for c in "{}<>") or _number(name) is not None:
         return False
     # Without data rows to go by, only short labels (no "key: 1", no sentence) are names.
     return not strict or (not _KEY_VALUE.search(name) and len(name.split()) <= 5
@@ -210,7 +218,7 @@ def _score(rows: list[list[str]], delimiter: str, lenient: bool) -> int | None:
     if lenient or not data:
         return None if len(header) == 1 and not data else len(header)
     decimal_comma = delimiter == ";"
-    good = counted = headers = 0
+    good = counted = 0
     for row in data:
         if len(row) > width and not any(c.strip() for c in row[width:]):
             row = row[:width]
@@ -222,8 +230,7 @@ def _score(rows: list[list[str]], delimiter: str, lenient: bool) -> int | None:
             elif not _is_missing(c):
                 numbers += 1
         if not numbers and _header_like(row):
-            headers += 1  # the header again, or the header of another table appended
-            width = len(row)
+            width = len(row)  # the header again, or the header of another table appended
             continue
         counted += 1
         if len(row) > width or (len(row) != width and width == 1):
@@ -240,6 +247,8 @@ def _detect(head: bytes, lenient: bool = False) -> str | None:
     if b"\x00" in head[:4096]:
         return None
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if text.count("\ufffd") > len(text) // 10:
+        return None  # binary, or not UTF-8 text at all
     truncated = len(head) >= _HEAD_BYTES and not head.endswith(b"\n")
     best: tuple[int, str] | None = None
     for delimiter in _DELIMITERS:
@@ -271,7 +280,6 @@ class _Layout:
     format: str
     columns: list[_Column]  # the columns read (metrics and axes), in row order
     ignored: list[str]
-    panel: bool = False
 
     def axis(self, role: str, run: str | None = None) -> int | None:
         """Position in `columns` of the `role` axis (a panel run's own one first)."""
@@ -339,13 +347,12 @@ def _layout(header: list[str], path: Path) -> _Layout:
 
     # One column per axis role (and panel run): the most specific name wins.
     preference = {"step": _STEP_NAMES, "epoch": _EPOCH_NAMES, "batch": _BATCH_NAMES}
-    best: dict[tuple[str, str | None], tuple[int, str, int]] = {}
+    best: dict[tuple[str, str | None], tuple[int, int]] = {}
     for i, run, metric, role in candidates:
         if role is not None:
             rank = preference[role].index(normalise(metric))
-            if (role, run) not in best or rank < best[role, run][2]:
-                best[role, run] = (i, metric, rank)
-    roles = {(role, run): i for (role, run), (i, _, _) in best.items()}
+            best[role, run] = min(best.get((role, run), (rank, i)), (rank, i))
+    roles = {key: i for key, (_, i) in best.items()}
     columns: list[_Column] = []
     for i, run, metric, role in candidates:
         if role is None:
@@ -361,7 +368,7 @@ def _layout(header: list[str], path: Path) -> _Layout:
                 columns.append(_Column(i, metric, "step", run))
         else:
             columns.append(_Column(i, metric, role, run))
-    return _Layout(names, fmt, columns, ignored, panel)
+    return _Layout(names, fmt, columns, ignored)
 
 
 def _keras_order(keys: list[str]) -> bool:
@@ -400,6 +407,7 @@ class _Segment:
     short: _Problem = field(default_factory=_Problem)
     bad_bytes: _Problem = field(default_factory=_Problem)
     texts: dict[int, _Problem] = field(default_factory=dict)
+    incomplete: int = 0  # line of a cut last row that was skipped
 
     def __post_init__(self) -> None:
         n = len(self.layout.columns)
@@ -408,48 +416,62 @@ class _Segment:
 
 
 class _Restart:
-    """Decides when the axis columns say a new run began."""
+    """Decides, from the row just appended to a segment, whether a new run began there.
+
+    Sparse layouts (Lightning, W&B: rows share a step) restart when the step or the epoch goes
+    back. Other tables restart when their (epoch, batch, step) key goes back, or repeats for a
+    metric already logged at that key (Keras ``append=True`` after a one-epoch run).
+    """
 
     def __init__(self, layout: _Layout) -> None:
-        self.sparse = layout.format in ("lightning_csv", "wandb_csv") or layout.panel
+        self.sparse = layout.format in ("lightning_csv", "wandb_csv")
+        self.monotone = [i for i in (layout.axis("step"), layout.axis("epoch")) if i is not None]
         self.axes = [i for i in (layout.axis("epoch"), layout.axis("batch"), layout.axis("step"))
                      if i is not None]
-        self.step = layout.axis("step")
-        self.epoch = layout.axis("epoch")
+        self.metrics = [i for i, c in enumerate(layout.columns) if c.role == "metric"]
         self.reset()
 
     def reset(self) -> None:
-        self.last_step = -math.inf
-        self.last_epoch = -math.inf
-        self.last_key: tuple[float, ...] | None = None
+        self.last = [-math.inf] * len(self.monotone)
+        self.last_key: list[float] | None = None
         self.seen: set[int] = set()
 
-    def __call__(self, cells: list[tuple[int, float]]) -> bool:
-        if not self.axes:
-            return False
+    def __call__(self, seg: _Segment) -> bool:
+        status, values = seg.status, seg.values
         if self.sparse:
             restart = False
-            for i, attr in ((self.step, "last_step"), (self.epoch, "last_epoch")):
-                if i is not None and cells[i][0] == 1:
-                    restart |= cells[i][1] < getattr(self, attr)
-            if restart:
-                self.reset()
-            for i, attr in ((self.step, "last_step"), (self.epoch, "last_epoch")):
-                if i is not None and cells[i][0] == 1 and not math.isnan(cells[i][1]):
-                    setattr(self, attr, cells[i][1])
+            for j, k in enumerate(self.monotone):
+                v = values[k][-1]
+                if status[k][-1] == 1 and v == v:
+                    restart |= v < self.last[j]
+                    self.last[j] = v
             return restart
-        if any(cells[i][0] != 1 or math.isnan(cells[i][1]) for i in self.axes):
+        if not self.axes:
             return False
-        key = tuple(cells[i][1] for i in self.axes)
-        present = {i for i, (s, _) in enumerate(cells) if s and i not in self.axes}
-        restart = False
-        if self.last_key is not None and key <= self.last_key:
-            restart = key < self.last_key or bool(present & self.seen)
-        if restart or key != self.last_key:
-            self.seen = set()
+        key = []
+        for k in self.axes:
+            v = values[k][-1]
+            if status[k][-1] != 1 or v != v:
+                return False
+            key.append(v)
+        last = self.last_key
         self.last_key = key
-        self.seen |= present
-        return restart
+        if last is not None and key <= last:
+            present = {k for k in self.metrics if status[k][-1]}
+            if key < last or present & self.seen:
+                return True
+            self.seen |= present
+            return False
+        self.seen = {k for k in self.metrics if status[k][-1]}
+        return False
+
+
+def _cell(cell: str, decimal_comma: bool) -> tuple[float, int]:
+    """(value, status) of a cell that `float` rejected: 0 missing, 1 number, 2 text."""
+    v = _number(cell, decimal_comma)
+    if v is None:
+        return _NAN, 2
+    return v, 0 if _is_missing(cell) else 1
 
 
 def _scan(path: Path, delimiter: str) -> list[_Segment]:
@@ -459,8 +481,27 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
     seg: _Segment | None = None
     layout: _Layout | None = None
     restart: _Restart | None = None
+    header_raw: list[str] = []
     header_cells: list[str] = []
+    positions: list[int] = []
+    width = 0
     csv_errors = 0
+    cut = False  # the last row read was shorter than the header
+
+    def start(row: list[str] | None, line: int) -> _Segment:
+        nonlocal layout, restart, header_raw, header_cells, positions, width
+        if row is not None:
+            layout = _layout(row, path)
+            header_raw, header_cells = list(row), [c.strip() for c in row]
+            positions = [c.index for c in layout.columns]
+            width = len(row)
+            restart = _Restart(layout)
+        assert layout is not None and restart is not None
+        segment = _Segment(layout, line)
+        segments.append(segment)
+        restart.reset()
+        return segment
+
     with open(path, "rb") as raw, io.TextIOWrapper(
         raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
     ) as text:
@@ -479,78 +520,95 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
                 continue
             except OSError as exc:
                 raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
             line = reader.line_num
-            if not any(c.strip() for c in row):
+            cut = False
+            if seg is None:
+                if not any(c.strip() for c in row) or (
+                        row[0].lstrip().startswith("#") and not _header_like(row)):
+                    continue  # blank cells or a comment before the header
+                seg = start(row, line)
+                if any(_SURROGATES.search(c) for c in row):
+                    seg.bad_bytes.note(line)
                 continue
-            stripped = [c.strip() for c in row]
-            if layout is None:
-                if stripped[0].startswith("#") and not _header_like(row):
-                    continue  # a comment before the header
-                if all(_number(c) is not None for c in row):
-                    raise ReadError(path, f"line {line}: no header row (the first row holds "
-                                    "numbers, not column names)")
-                layout = _layout(row, path)
-                header_cells = stripped
-                restart = _Restart(layout)
-                seg = _Segment(layout, line)
-                segments.append(seg)
-                continue
-            assert seg is not None and restart is not None
-            if stripped == header_cells:  # the header again: another run appended
-                seg = _Segment(layout, line)
-                segments.append(seg)
-                restart.reset()
-                continue
-            width = len(layout.header)
-            if len(row) > width and not any(stripped[width:]):
-                row = row[:width]
-            if len(row) != width and _header_like(row) and not any(
-                    _number(c) is not None and not _is_missing(c) for c in row):
-                layout = _layout(row, path)
-                header_cells = stripped
-                restart = _Restart(layout)
-                seg = _Segment(layout, line)
-                segments.append(seg)
-                continue
-            if len(row) > width:
-                seg.malformed.note(line, f"{len(row)} cells where the header has {width}")
-                continue
-            if len(row) < width:
-                seg.short.note(line)
-                row = row + [""] * (width - len(row))
-            cells: list[tuple[int, float]] = []
-            texts: list[tuple[int, str]] = []
-            for k, col in enumerate(layout.columns):
-                cell = row[col.index]
-                v = _number(cell, decimal_comma)
-                if v is None:
-                    cells.append((2, _NAN))
-                    texts.append((k, cell))
+            assert layout is not None and restart is not None
+            if len(row) != width:
+                if len(row) > width and not any(c.strip() for c in row[width:]):
+                    row = row[:width]  # a trailing delimiter
+                elif _header_like(row) and not any(
+                        _number(c) is not None and not _is_missing(c) for c in row):
+                    seg = start(row, line)  # the header of another table
+                    continue
+                elif len(row) > width:
+                    seg.malformed.note(line, f"{len(row)} cells where the header has {width}")
+                    continue
                 else:
-                    cells.append((0 if _is_missing(cell) else 1, v))
-            if texts and len(texts) == len(cells) and _header_like(row):
-                # an unrelated header row with the same width: a new table
-                layout = _layout(row, path)
-                header_cells = stripped
-                restart = _Restart(layout)
-                seg = _Segment(layout, line)
-                segments.append(seg)
+                    seg.short.note(line)
+                    cut = True
+                    row = row + [""] * (width - len(row))
+            if row == header_raw or (row[0].strip() == header_cells[0]
+                                     and [c.strip() for c in row] == header_cells):
+                seg = start(None, line)  # the header again: another run appended
                 continue
-            if restart(cells):
-                seg = _Segment(layout, line)
-                segments.append(seg)
-            for k, cell in texts:
+            values, status = seg.values, seg.status
+            texts: list[tuple[int, str]] | None = None
+            for k, i in enumerate(positions):
+                cell = row[i]
+                if not cell:
+                    values[k].append(_NAN)
+                    status[k].append(0)
+                    continue
+                try:
+                    v, s = float(cell), 1
+                except ValueError:
+                    v, s = _cell(cell, decimal_comma)
+                    if s == 2:
+                        texts = texts or []
+                        texts.append((k, cell))
+                values[k].append(v)
+                status[k].append(s)
+            seg.rows += 1
+            if texts is not None and len(texts) == len(positions) and _header_like(row):
+                _drop_last(seg)  # an unrelated header row with the same width: a new table
+                cut = False
+                seg = start(row, line)
+                continue
+            if restart(seg):
+                old = seg
+                seg = start(None, line)
+                _move_last(old, seg)
+                restart(seg)
+            for k, cell in texts or ():
                 if _SURROGATES.search(cell):
                     seg.bad_bytes.note(line)
                     cell = _SURROGATES.sub("\ufffd", cell)
                 seg.texts.setdefault(k, _Problem()).note(line, cell[:40])
-            for (s, v), values, status in zip(cells, seg.values, seg.status, strict=True):
-                values.append(v)
-                status.append(s)
-            seg.rows += 1
+        if cut and seg is not None and seg.rows and raw.seek(0, io.SEEK_END):
+            raw.seek(-1, io.SEEK_END)
+            if raw.read(1) not in b"\r\n":
+                # A short last row without a line end: cut off while the file was written.
+                _drop_last(seg)
+                seg.short.count -= 1
+                seg.incomplete = reader.line_num
     if layout is None:
         raise ReadError(path, "no header row")
     return segments
+
+
+def _drop_last(seg: _Segment) -> None:
+    for values, status in zip(seg.values, seg.status, strict=True):
+        values.pop()
+        status.pop()
+    seg.rows -= 1
+
+
+def _move_last(src: _Segment, dst: _Segment) -> None:
+    for k in range(len(src.values)):
+        dst.values[k].append(src.values[k][-1])
+        dst.status[k].append(src.status[k][-1])
+    _drop_last(src)
+    dst.rows += 1
 
 
 # --------------------------------------------------------------------------- building runs
@@ -598,6 +656,9 @@ def _warnings(seg: _Segment, texts_kept: set[str]) -> list[str]:
     if seg.malformed.count:
         out.append(f"line {seg.malformed.line}: skipped {seg.malformed.count} malformed "
                    f"row(s) ({seg.malformed.detail})")
+    if seg.incomplete:
+        out.append(f"line {seg.incomplete}: the last row is cut short (a file still being "
+                   "written?); skipped")
     if seg.short.count:
         out.append(f"line {seg.short.line}: {seg.short.count} row(s) shorter than the header; "
                    "their missing cells read as empty")
