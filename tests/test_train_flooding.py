@@ -67,6 +67,8 @@ def test_module_matches_inner_loss_at_zero_and_floods_above() -> None:
     for per_sample in (False, True):
         out = Flooding(inner, b=0.0, per_sample=per_sample)(logits, target)
         assert torch.allclose(out, ref, rtol=1e-6), per_sample
+    by_keyword = Flooding(inner, b=0.0, per_sample=True)(logits, target=target)
+    assert torch.allclose(by_keyword, ref, rtol=1e-6)
     assert inner.reduction == "mean"  # restored after the per-sample call
     b = ref.item() + 0.5
     assert Flooding(inner, b=b)(logits, target).item() == pytest.approx(2 * b - ref.item())

@@ -119,18 +119,19 @@ class Flooding(nn.Module):
         finally:
             setattr(self.loss, "reduction", saved)  # noqa: B010
         folded = (per - self.b).abs() + self.b
-        valid, denominator = self._torch_mean_terms(per, *args)
+        target = args[1] if len(args) >= 2 else kwargs.get("target")
+        valid, denominator = self._torch_mean_terms(per, target)
         if valid is None:
             return folded.mean()
         return (folded * valid).sum() / denominator
 
-    def _torch_mean_terms(self, per: Tensor, *args: Any) -> tuple[Tensor | None, Tensor]:
+    def _torch_mean_terms(self, per: Tensor, target: Any) -> tuple[Tensor | None, Tensor]:
         """For losses with ``ignore_index`` (cross-entropy, NLL) on class-index targets: the
         mask of non-ignored samples and the denominator torch's 'mean' divides by (Σ of the
         targets' class weights, or their count). Otherwise (None, count)."""
         ignore_index = getattr(self.loss, "ignore_index", None)
-        target = args[1] if len(args) >= 2 else None
-        if ignore_index is None or target is None or target.dtype.is_floating_point:
+        if (ignore_index is None or not isinstance(target, Tensor)
+                or target.dtype.is_floating_point):
             return None, per.new_tensor(float(per.numel()))
         valid = target != ignore_index
         weight = getattr(self.loss, "weight", None)
