@@ -14,8 +14,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lossdoctor.curve import Curve
-from lossdoctor.stats import Trend, trend
+from lossdoctor.curve import MAX_BINS, Curve
+from lossdoctor.stats import Trend, bin_reduce, noise_sigma, rolling_median, trend
 
 __all__ = [
     "Rise", "Shape", "Shifts", "Spikes", "Stretch", "Tail", "blocked_trend", "flat_stretches",
@@ -265,13 +265,15 @@ def shifts(c: Curve) -> Shifts:
 
 @dataclass(frozen=True)
 class Spikes:
-    """Transient jumps: points far above the local baseline (in local-noise units) that
-    recover within a few points.
+    """Transient upward jumps, measured in the metric's own (linear) units — the view in which
+    a practitioner sees a jump — against a local baseline and the local noise.
 
     Attributes:
         at: curve indices of each spike's peak.
-        z: height of each peak in local-noise units.
-        ratio: peak / baseline in the metric's own units (positive losses), else NaN.
+        z: height of each peak above the baseline, in local-noise units.
+        ratio: peak / baseline (NaN where the baseline is not positive).
+        height: peak − baseline as a fraction of the curve's progress (its drop from the start
+            to its best level, or |best level| when it made none).
         recovered: whether the curve came back near the baseline after each spike.
         width: number of consecutive points above the threshold.
     """
@@ -279,22 +281,44 @@ class Spikes:
     at: np.ndarray
     z: np.ndarray
     ratio: np.ndarray
+    height: np.ndarray
     recovered: np.ndarray
     width: np.ndarray
 
 
+def _linear_baseline(vals: np.ndarray, binned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, local noise σ) of `vals` at every point."""
+    n = len(vals)
+    if not binned:
+        base = rolling_median(vals, 11 if n >= 30 else 5 if n >= 7 else 3)
+        dev = np.abs(vals - base)
+        sig = 1.4826 * rolling_median(dev, 21 if n >= 42 else max(3, (n // 2) | 1))
+    else:
+        starts, by = bin_reduce(vals, MAX_BINS)
+        edges = np.append(starts, n)
+        counts = np.diff(edges)
+        centre = (starts + edges[1:] - 1) / 2.0
+        base = np.interp(np.arange(n), centre, rolling_median(by, 3))
+        dev = np.abs(vals - base)
+        size = int(np.min(counts))
+        block = dev[starts[:, None] + np.arange(size)[None, :]]
+        sig = np.repeat(1.4826 * np.median(block, axis=1), counts)
+    floor = 0.5 * noise_sigma(vals) + 1e-12 * float(np.median(np.abs(vals)) or 1.0)
+    return base, np.maximum(sig, floor)
+
+
 def spikes(c: Curve, *, threshold: float) -> Spikes:
-    """Upward transient spikes of `c` (vectorised over all points)."""
+    """Upward transient spikes of `c` in its own units (vectorised over all points)."""
 
     def make() -> Spikes:
         n = len(c.y)
-        empty = Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
+        empty = Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
                        np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
         if n < 5:
             return empty
-        base = c.baseline()
-        sig = c.local_noise() if c.binned else np.full(n, max(c.noise, 1e-300))
-        z = (c.y - base) / np.maximum(sig, 1e-300)
+        vals = c.v if c.direction == "min" else -c.v
+        base, sig = _linear_baseline(vals, c.binned)
+        z = (vals - base) / sig
         hot = z > threshold
         if not hot.any():
             return empty
@@ -307,13 +331,13 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         look = max(3, n // 100)
         recovered = np.array([b + 1 < n and bool(np.any(z[b + 1 : b + 1 + look] < 3.0))
                               for b in last])
-        if c.log:
-            peak_ratio = 10.0 ** (c.y[peaks] - base[peaks])
-        elif c.direction == "min" and np.all(c.v[peaks] > 0) and np.all(base[peaks] > 0):
-            peak_ratio = c.v[peaks] / base[peaks]
-        else:
-            peak_ratio = np.full(len(peaks), np.nan)
-        return Spikes(peaks, z[peaks], peak_ratio, recovered, last - first + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            peak_ratio = np.where(base[peaks] > 0, vals[peaks] / base[peaks], np.nan)
+        sh = shape(c)
+        drop = abs(c.value(sh.start) - c.value(sh.low))
+        scale = drop if drop > 0 else max(abs(c.value(sh.low)), 1e-300)
+        height = (vals[peaks] - base[peaks]) / scale
+        return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1)
 
     return _cached(c, f"spikes:{threshold}", make)
 

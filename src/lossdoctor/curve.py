@@ -185,10 +185,12 @@ class Curve:
 
     def baseline(self) -> np.ndarray:
         """A lightly smoothed curve at every kept point, for point-level residuals (spikes): a
-        running median of 5 points, or the bin medians interpolated for binned curves."""
+        running median of 11 points (5 below 30 points; wide enough that a spike of a few
+        points does not drag it up), or the bin medians interpolated for binned curves."""
         _starts, bx, by = self.bins
         if not self.binned:
-            return rolling_median(self.y, 5 if len(self.y) >= 7 else 3)
+            n = len(self.y)
+            return rolling_median(self.y, 11 if n >= 30 else 5 if n >= 7 else 3)
         return np.interp(self.x, bx, rolling_median(by, 3))
 
     def local_noise(self) -> np.ndarray:

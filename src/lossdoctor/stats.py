@@ -34,14 +34,18 @@ def noise_sigma(y: np.ndarray) -> float:
 
     Second differences cancel a locally linear trend; for white noise of standard deviation σ
     they have variance 6σ², so σ ≈ MAD-sigma(Δ²y)/√6. Falls back to first differences for
-    3 points, and to 0.0 for fewer.
+    3 points, to the mean absolute deviation when the MAD is zero, and to 0.0 below 2 points.
     """
     y = np.asarray(y, dtype=np.float64)
-    if len(y) >= 4:
-        return mad_sigma(np.diff(y, 2)) / np.sqrt(6.0)
-    if len(y) >= 2:
-        return mad_sigma(np.diff(y)) / np.sqrt(2.0)
-    return 0.0
+    if len(y) < 2:
+        return 0.0
+    d, k = (np.diff(y, 2), 6.0) if len(y) >= 4 else (np.diff(y), 2.0)
+    sigma = mad_sigma(d) / np.sqrt(k)
+    if sigma == 0.0:
+        # Most differences are exactly zero (frozen or coarsely rounded values): fall back to
+        # the mean absolute difference, which still sees the few changes.
+        sigma = 1.2533 * float(np.mean(np.abs(d - np.median(d)))) / np.sqrt(k)
+    return float(sigma)
 
 
 def rolling_median(y: np.ndarray, window: int) -> np.ndarray:

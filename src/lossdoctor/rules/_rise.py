@@ -14,9 +14,16 @@ MIN_RELATIVE = 0.05
 MIN_STAYED = 0.75
 
 
+#: With this many bins after the best, the climb must also be a significant trend: the
+#: minimum of a long noisy level is biased low.
+LONG_POST = 10
+
+
 def persistent_rise(c: Curve) -> bool:
     """True when `c` rose after its best level and stayed up to the end."""
     r = rise(c)
     if r.post < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
+        return False
+    if r.post >= LONG_POST and not (r.trend is not None and r.trend.increasing):
         return False
     return relative(c, r.shape.low, r.shape.end) >= MIN_RELATIVE

@@ -17,6 +17,9 @@ __all__ = ["Context", "Schedule"]
 _METRIC_PRIORITY = {"accuracy": 0, "acc": 0, "f1": 1, "wer": 2, "cer": 2, "bleu": 3, "rouge": 3,
                     "auc": 4, "precision": 5, "recall": 5}
 
+# Monotone transforms of the loss (perplexity = exp(loss)): not an independent task metric.
+_LOSS_TRANSFORMS = {"perplexity", "ppl", "nll", "bpc", "bpd", "loss"}
+
 # A logged LR that changes by this factor between two logged points is a schedule event.
 _LR_EVENT_FACTOR = 1.5
 
@@ -133,9 +136,9 @@ class Context:
             if name in ("lr", "grad_norm") or s.direction is None or _is_loss(s):
                 continue
             phase, rest = split_phase(normalise(s.original))
-            if phase != "val":
-                continue
             tokens = rest.split("_")
+            if phase != "val" or set(tokens) & _LOSS_TRANSFORMS:
+                continue
             rank = min((_METRIC_PRIORITY.get(t, 9) for t in tokens), default=9)
             specific = sum(any(ch.isdigit() for ch in t) for t in tokens)
             key = (specific, rank, len(tokens))

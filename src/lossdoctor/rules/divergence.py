@@ -1,60 +1,58 @@
-"""``divergence``: a loss explodes — it grows by a large factor over its best level and does not
-come back (or runs off to non-finite values)."""
+"""``divergence``: the training loss explodes — it ends many times above its best level (or
+its first value) and stays there, or runs off to NaN/inf after climbing."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import ratio, rise
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 
 KIND = "divergence"
 
-#: A loss that ends this many times above its best level has exploded.
+#: A loss whose late level is this many times its best (or first) level has exploded.
 FACTOR = 5.0
 
 
 def check(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    for c in ctx.losses:
-        if len(c) < 3:
+    # The training loss; a run without one (a GAN's two losses) has every loss checked.
+    curves = [ctx.train] if ctx.train is not None and ctx.metric is None else ctx.losses
+    for c in curves:
+        n = len(c)
+        if c is None or n < 3:
             continue
-        r = rise(c)
-        sh = r.shape
-        # How far the end level is above the best: a factor for positive losses, or the rise
-        # in units of the progress made for losses that can be negative.
-        factor = ratio(c, sh.low, sh.end)
-        if factor is not None:
+        low = min(float(np.min(c.level)), float(c.y[0]))
+        k = max(2, n // 4)
+        late = c.y[-k:]
+        high = float(np.median(late))
+        ibest = int(np.argmin(c.y[: n - k])) if n > k else 0
+        if c.direction == "min" and c.value(low) > 0:
+            factor: float | None = c.value(high) / c.value(low)
             exploded = factor >= FACTOR
         else:
-            exploded = sh.rise >= FACTOR * max(sh.drop, c.noise)
-        # Running off to NaN/inf right after the last finite points grew counts too.
+            factor = None
+            drop = max(float(c.y[0]) - low, c.noise, 1e-300)
+            exploded = (high - low) >= FACTOR * drop
+        # it stays up: a loss that merely swings that far is oscillating
+        sustained = float(np.mean(late > low + 0.5 * (high - low))) >= 0.75
         s = c.series
         tail_bad = len(s) > c.idx[-1] + 1 and not np.isfinite(s.values[c.idx[-1] + 1 :]).any()
-        if not exploded and not tail_bad:
+        climbed_to_nan = tail_bad and n >= 3 and c.y[-1] > c.y[max(0, n - 1 - k)] + 5 * c.noise
+        if not ((exploded and sustained) or climbed_to_nan):
             continue
-        if exploded and (r.z < 5 or r.stayed < 0.75 or r.post < 2):
-            continue
-        if not exploded:
-            # ends in NaN/inf: did the finite points climb before it?
-            k = max(3, len(c) // 10)
-            last = c.y[-k:]
-            if len(last) < 3 or last[-1] - np.min(c.y) < 5 * c.noise or last[-1] <= last[0]:
-                continue
-        best = c.point(sh.best_point)
+        best = c.point(ibest)
         evidence = {
-            "best_value": c.v[sh.best_point],
+            "best_value": float(c.v[ibest]),
             "best_step": best.step,
             "best_epoch": best.epoch,
-            "end_value": c.value(sh.end),
-            "max_value": float(np.max(c.v[sh.best_point:])),
+            "end_value": c.value(high),
+            "max_value": float(np.max(c.v[ibest:])),
             "factor": factor,
-            "rise_sigma": r.z,
             "ends_non_finite": bool(tail_bad),
         }
         out.append(Finding(
             kind=KIND, metric=c.name, severity="error", start=best, end=c.point(-1),
-            evidence=evidence, confidence=min(1.0, 0.5 + r.stayed / 2),
+            evidence=evidence, confidence=0.9 if exploded and sustained else 0.7,
         ))
     return out

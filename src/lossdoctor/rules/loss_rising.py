@@ -3,6 +3,8 @@ typically the LR too high late in training (not proof of overfitting)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from lossdoctor.analysis import ratio, relative, rise
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
@@ -33,6 +35,21 @@ def _candidates(ctx: Context) -> list[Curve]:
     return out
 
 
+def _recovering_transient(c: Curve) -> bool:
+    """The rise is short (under 20% of the run) and already more than half undone."""
+    sh = rise(c).shape
+    lv = c.level[sh.best :]
+    peak = float(np.max(lv))
+    if peak <= sh.low:
+        return False
+    elevated = np.flatnonzero(lv > sh.low + 2 * c.level_noise)
+    if not len(elevated):
+        return False
+    bx = c.bins[1]
+    duration = (bx[-1] - bx[sh.best + elevated[0]]) / max(bx[-1] - bx[0], 1e-300)
+    return bool(duration < 0.2 and (sh.end - sh.low) < 0.5 * (peak - sh.low))
+
+
 def check(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for c in _candidates(ctx):
@@ -43,6 +60,8 @@ def check(ctx: Context) -> list[Finding]:
         factor = ratio(c, sh.low, sh.end)
         if factor is not None and factor >= divergence.FACTOR:
             continue  # that is divergence
+        if _recovering_transient(c):
+            continue  # a late spike that is already coming down: not a lasting rise
         best = c.point(sh.best_point)
         sched = ctx.schedule(c)
         x_best = float(c.x[sh.best_point])

@@ -11,12 +11,17 @@ from lossdoctor.rules.context import Context
 
 KIND = "spike"
 
-#: Height of a spike above the local baseline, in local-noise units.
+#: Height of a spike above the local baseline, in local-noise units, on a curve of 100 points;
+#: longer curves need more (the largest of n noise points grows with n): +2 per decade. A
+#: single-point spike needs 1.5 times as much — one noisy minibatch is not an event.
 THRESHOLD = 8.0
-#: For positive losses, the peak must also be this many times the baseline.
-MIN_RATIO = 1.25
-#: More spike events than this fraction of the points is heavy-tailed noise, not spikes.
-MAX_FRACTION = 0.02
+SINGLE_POINT = 1.5
+#: For positive losses, the peak must also be this many times the baseline …
+MIN_RATIO = 1.5
+#: … and rise by at least this fraction of the progress the curve made (its drop).
+MIN_HEIGHT = 0.1
+#: On a long curve, more spike events than this fraction of its points is heavy-tailed noise.
+MAX_FRACTION = 0.05
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -25,11 +30,13 @@ def check(ctx: Context) -> list[Finding]:
         n = len(c)
         if n < 6:
             continue
-        sp = spikes(c, threshold=THRESHOLD)
+        thr = THRESHOLD + 2.0 * max(0.0, float(np.log10(n / 100)))
+        sp = spikes(c, threshold=thr)
         if not len(sp.at):
             continue
-        keep = sp.recovered & (sp.at >= 1)
+        keep = sp.recovered & (sp.at >= 1) & ((sp.width > 1) | (sp.z >= SINGLE_POINT * thr))
         keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO)
+        keep &= sp.height >= MIN_HEIGHT
         sched = ctx.schedule(c)
         if len(sched.rises):
             near_rise = np.array([
@@ -38,17 +45,18 @@ def check(ctx: Context) -> list[Finding]:
             ])
             keep &= ~near_rise
         at = sp.at[keep]
-        if not len(at) or len(at) > max(3, MAX_FRACTION * n):
+        if not len(at) or (n >= 200 and len(at) > MAX_FRACTION * n):
             continue
         z = sp.z[keep]
-        ratio = sp.ratio[keep]
+        peak_ratio = sp.ratio[keep]
         top = int(np.argmax(z))
         where = [c.point(int(i)).to_dict() for i in at[:20]]
         evidence = {
             "count": len(at),
             "at": where,
             "largest": {**c.point(int(at[top])).to_dict(), "value": float(c.v[at[top]]),
-                        "times_baseline": None if np.isnan(ratio[top]) else float(ratio[top]),
+                        "times_baseline": None if np.isnan(peak_ratio[top])
+                        else float(peak_ratio[top]),
                         "sigma": float(z[top])},
             "median_sigma": float(np.median(z)),
         }

@@ -16,12 +16,19 @@ KIND = "underfitting"
 #: "Still clearly decreasing": the tail improves at least this fraction as fast as the run did
 #: on average (no diminishing returns) …
 MIN_RATE_RATIO = 0.4
-#: … would gain at least this much (relative) over another tail-length of training …
+#: … would gain at least this much (relative) over another tail-length of training
+#: (MIN_SLOW_GAIN for a run that has hardly started) …
 MIN_TAIL_GAIN = 0.05
+MIN_SLOW_GAIN = 0.02
+#: "Clearly": the tail's downward trend is significant at this level.
+MAX_P = 0.01
 #: … and the run so far improved the loss by less than this (it is still high).
 MAX_PROGRESS_STILL_HIGH = 0.5
+#: A run that improved the loss by less than this and is still improving has hardly started,
+#: however much its progress slowed down.
+MAX_PROGRESS_SLOW = 0.3
 #: "Never learned": the whole run improved the loss by less than this.
-MAX_PROGRESS_NONE = 0.1
+MAX_PROGRESS_NONE = 0.15
 #: Cross-entropy of a uniform guess over k classes, log(k): a loss stuck there learned nothing.
 _CHANCE = np.log(np.arange(2, 11))
 
@@ -62,13 +69,16 @@ def check(ctx: Context) -> list[Finding]:
     c = ctx.val if ctx.val is not None and len(ctx.val) >= 6 else ctx.train
     if c is None or len(c) < 6:
         return []
-    sh = shape(c)
-    progress = -relative(c, sh.start, sh.low)
+    # progress is measured on the training loss (validation is often first logged late)
+    train = ctx.train or c
+    progress = -relative(train, shape(train).start, shape(train).low)
     t = tail(c)
     gain = -relative(c, t.level, t.level + t.change)
     first = int(c.bins[0][t.first])
-    if (t.trend.decreasing and t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
-            and progress < MAX_PROGRESS_STILL_HIGH and not _metric_saturated(ctx)):
+    fast = t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
+    slow = progress < MAX_PROGRESS_SLOW and gain >= MIN_SLOW_GAIN
+    if (t.trend.decreasing and t.trend.p < MAX_P and progress < MAX_PROGRESS_STILL_HIGH
+            and (fast or slow) and not _metric_saturated(ctx)):
         return [Finding(
             kind=KIND, metric=c.name, severity="warning", start=c.point(first),
             end=c.point(-1),
@@ -77,9 +87,7 @@ def check(ctx: Context) -> list[Finding]:
                       "trend_p": t.trend.p, "end_value": float(c.v[-1])},
             confidence=min(1.0, 0.5 + t.rate_ratio / 2),
         )]
-    train = ctx.train or c
-    t_progress = -relative(train, shape(train).start, shape(train).low)
-    if t_progress < MAX_PROGRESS_NONE and len(train) >= 8:
+    if progress < MAX_PROGRESS_NONE and len(train) >= 8:
         why = [w for w, ok in (("from_start", _from_start(train)),
                                ("at_chance", _at_chance(train)),
                                ("metric_not_improving", _metric_dead(ctx))) if ok]
@@ -88,7 +96,7 @@ def check(ctx: Context) -> list[Finding]:
             return [Finding(
                 kind=KIND, metric=train.name, severity="warning", start=train.point(0),
                 end=train.point(-1),
-                evidence={"form": "no_progress", "progress_pct": 100 * t_progress,
+                evidence={"form": "no_progress", "progress_pct": 100 * progress,
                           "start_value": train.value(tsh.start),
                           "end_value": train.value(tsh.end), "because": why},
                 confidence=0.6 + 0.1 * len(why),
