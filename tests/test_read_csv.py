@@ -244,6 +244,14 @@ def test_corpus_csv(num: int) -> None:
         assert same(point(runs[run_index], metric, i), expected), (metric, i)
 
 
+def test_corpus_csv_autodetected() -> None:
+    """Through the dispatcher without --format: every corpus CSV reaches this reader."""
+    for num in CORPUS_CASES:
+        runs = read(corpus_file(num))
+        assert [shape(r) for r in runs] == CORPUS_CASES[num][0]
+        assert all(r.format.endswith("csv") for r in runs)
+
+
 def test_corpus_column_rules() -> None:
     (r40,) = read_csv(corpus_file(40))
     assert r40.meta["constants"] == {"Alpha": 0.0, "Lambda Weight Lvl 1": 1.0,
@@ -356,6 +364,7 @@ def _load_fixture_script():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_keras_written_now(tmp_path: Path) -> None:
     """The installed Keras (torch backend) still writes what the committed fixtures hold."""
     if "keras" not in sys.modules:
