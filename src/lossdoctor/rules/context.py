@@ -89,18 +89,24 @@ class Context:
             c = self._curves[name] = Curve.from_series(s)
         return c if len(c) else None
 
-    def _pick(self, phase: str | None, *, loss: bool) -> str | None:
+    def _pick(self, phase: str, *, loss: bool) -> str | None:
+        """The first series of `phase` (``"train"``: anything not validation or test) that is a
+        loss (``loss=True``) or a directed metric that is not one; for losses, a run that logs
+        none by that name (``train_mse``, ``val_mse``) falls back to its first lower-is-better
+        metric."""
+        fallback = None
         for name, s in self.run.series.items():
             if name in ("lr", "grad_norm") or s.direction is None:
                 continue
-            p, _ = split_phase(normalise(s.original))
-            if loss != _is_loss(s):
+            norm = normalise(s.original)
+            p, _ = split_phase(norm)
+            if (p == "val") != (phase == "val") or "test" in norm.split("_"):
                 continue
-            if phase == "val" and p == "val":
+            if loss == _is_loss(s):
                 return name
-            if phase == "train" and p != "val" and "test" not in normalise(s.original):
-                return name
-        return None
+            if loss and fallback is None and s.direction == "min":
+                fallback = name
+        return fallback
 
     @cached_property
     def train(self) -> Curve | None:
@@ -166,18 +172,26 @@ class Context:
                 out.append(c)
         return out
 
-    @cached_property
-    def val_improved(self) -> bool:
-        """The validation loss improved by at least 10% over the run and did not climb back:
-        the model generalises, so noise or stalls of the training loss alone are benign."""
-        from lossdoctor.analysis import relative, shape
+    def val_improves(self, src: Curve, x0: float, x1: float) -> bool:
+        """Whether the validation loss improved by at least 5% over [x0, x1] of `src`'s axis
+        without climbing back: the model still generalises better over that stretch, so noise
+        or a stall of the training loss there is benign."""
+        from lossdoctor.analysis import relative, rise
         from lossdoctor.rules._rise import persistent_rise
 
         v = self.val
         if v is None or len(v) < 4:
             return False
-        sh = shape(v)
-        return -relative(v, sh.start, sh.low) >= 0.1 and not persistent_rise(v)
+        span = self.map_range(src, x0, x1, v) if src is not v else (x0, x1)
+        if span is None:
+            return False
+        i0, i1 = v.at_x(span[0]), v.at_x(span[1])
+        if i1 <= i0:
+            return False
+        a = float(np.median(v.y[max(0, i0 - 1) : i0 + 2]))
+        b = float(np.min(v.level)) if rise(v).shape.best >= len(v.level) - 1 else float(
+            np.median(v.y[max(i0, i1 - 1) : i1 + 1]))
+        return relative(v, a, b) <= -0.05 and not persistent_rise(v)
 
     @cached_property
     def grad_norm(self) -> Curve | None:

@@ -35,9 +35,10 @@ def check(ctx: Context) -> list[Finding]:
     for c in (ctx.train, ctx.val):
         if c is None or len(c) < 6:
             continue
-        if c is ctx.train and ctx.val_improved:
-            continue  # minibatch noise of the training loss while validation improves
         t = tail_of(c)
+        p0 = int(c.bins[0][t.first])
+        if c is ctx.train and ctx.val_improves(c, float(c.x[p0]), float(c.x[-1])):
+            continue  # minibatch noise of the training loss while validation improves
         a = t.spread
         if a <= 0:
             continue
@@ -47,7 +48,6 @@ def check(ctx: Context) -> list[Finding]:
         rel = relative_amplitude(c, a, t.level)
         if trending or rel < MIN_RELATIVE_AMPLITUDE or a < MIN_AMPLITUDE_VS_PROGRESS * progress:
             continue
-        p0 = int(c.bins[0][t.first])
         d = np.diff(c.y[p0:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         if flips < 0.4:
