@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from lossdoctor.findings import Point
+from lossdoctor.findings import Point, SeriesView
 from lossdoctor.run import Series
 from scipy import ndimage
 
@@ -122,6 +122,30 @@ class Curve:
         if i >= len(self.x):
             return len(self.x) - 1
         return i if self.x[i] - x < x - self.x[i - 1] else i - 1
+
+    def view(self) -> SeriesView:
+        """The renderer's view of this curve: points, smoothed level and a robust y-range."""
+        _starts, bx, _by = self.bins
+        smooth = np.array([self.value(y) for y in self.level]) if self.log else (
+            self.level if self.direction == "min" else -self.level)
+        v = self.v
+        if self.log:
+            pos = v[v > 0]
+            lo, hi = (float(np.min(pos)), float(np.max(pos))) if len(pos) else (1e-12, 1.0)
+            q1, q99 = np.percentile(np.log10(pos), [1, 99]) if len(pos) else (0.0, 0.0)
+            span = q99 - q1
+            lo, hi = max(lo, 10 ** (q1 - 0.5 * span)), min(hi, 10 ** (q99 + 0.5 * span))
+        else:
+            q1, q50, q99 = np.percentile(v, [1, 50, 99])
+            span = max(q99 - q1, 1e-12 * max(abs(q50), 1.0))
+            lo = max(float(np.min(v)), q1 - 0.5 * span)
+            hi = min(float(np.max(v)), q99 + 0.5 * span)
+        best = int(np.argmin(self.y)) if self.series.direction is not None else None
+        return SeriesView(
+            name=self.name, axis=self.series.axis, x=self.x, values=v, smooth_x=bx,
+            smooth=np.asarray(smooth, dtype=np.float64), log=self.log, low=float(lo),
+            high=float(hi), best=best,
+        )
 
     # -- noise and smoothing ----------------------------------------------------------------
     @cached_property

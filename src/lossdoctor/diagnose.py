@@ -96,7 +96,15 @@ def diagnose_run(
             )
     if not any(s.direction is not None for s in run.series.values()):
         notes.append("no loss or metric with a known direction to diagnose")
-    return Diagnosis(run=run, findings=findings, notes=notes)
+    views = {}
+    for name in ("train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"):
+        c = ctx.curve(name)
+        if c is not None and len(c) >= 2:
+            views[name] = c.view()
+    for c in (ctx.train, ctx.val, ctx.val_metric):
+        if c is not None and c.name not in views and len(c) >= 2:
+            views[c.name] = c.view()
+    return Diagnosis(run=run, findings=findings, notes=notes, views=views)
 
 
 def diagnose(

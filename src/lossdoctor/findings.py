@@ -6,9 +6,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from lossdoctor.run import Run
 
-__all__ = ["KINDS", "SEVERITIES", "Diagnosis", "Finding", "Point", "Remedy", "severity_rank"]
+__all__ = ["KINDS", "SEVERITIES", "Diagnosis", "Finding", "Point", "Remedy", "SeriesView",
+           "severity_rank"]
 
 #: Every finding kind, in the order they are reported (most urgent first).
 KINDS = (
@@ -150,13 +153,43 @@ class Finding:
         return d
 
 
+@dataclass(frozen=True)
+class SeriesView:
+    """What a renderer needs to draw one series, computed by the analysis (renderers never
+    compute statistics).
+
+    Attributes:
+        name: the series' canonical name.
+        axis: ``"step"``, ``"epoch"`` or ``"index"`` — the unit of `x`.
+        x, values: the finite points kept for analysis, in order.
+        smooth_x, smooth: the robust smoothed level, in the metric's own units.
+        log: True when the metric spans orders of magnitude (draw it on a log axis).
+        low, high: a y-range that shows the curve without letting outliers flatten it; points
+            outside it are outliers to clamp and mark.
+        best: index (in `x`) of the best point, or None for metrics without a direction.
+    """
+
+    name: str
+    axis: str
+    x: np.ndarray
+    values: np.ndarray
+    smooth_x: np.ndarray
+    smooth: np.ndarray
+    log: bool
+    low: float
+    high: float
+    best: int | None
+
+
 @dataclass
 class Diagnosis:
-    """The findings of every rule on one run, most urgent first."""
+    """The findings of every rule on one run, most urgent first, and the views of its main
+    series for renderers (`views`: canonical name → `SeriesView`)."""
 
     run: Run
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    views: dict[str, SeriesView] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
