@@ -390,6 +390,9 @@ def test_noise_only_has_no_metrics() -> None:
      "Epoch 00006: val_loss improved from 0.52000 to 0.40000, saving model to best.h5\n"
      "Epoch 6: ReduceLROnPlateau reducing learning rate to 0.0005.\n",
      {"train_loss": [0.3, 0.25], "train_acc": [0.9, 0.91], "lr": [0.001]}),
+    ("epoch 1 | top1 acc 0.51 | BLEU-1 20.5\nepoch 2 | top5 acc 0.82 | BLEU-4 10.5\n"
+     "epoch 3 | top1 acc 0.61 | BLEU-1 22.5\n",  # one shape once digits are masked
+     {"top1 acc": [0.51, 0.61], "top5 acc": [0.82], "BLEU-1": [20.5, 22.5], "BLEU-4": [10.5]}),
     ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
      "[Epoch 4/10] loss: tensor(0.4123, device='cuda:0')\n",
      {"train_loss": [0.5123, 0.4123]}),
@@ -592,3 +595,26 @@ def test_fuzz_mutated_corpus_lines(data: bytes) -> None:
         for series in run:
             assert series.name and series.original and len(series) > 0
             assert all("\n" not in w for w in run.warnings)
+
+
+TEXT_LOGS = ["043_cgcnn-aws", "044_wordlm-rnnrelu-nan", "045_wordlm-rnntanh-2l",
+             "046_wordlm-gru-2l", "047_painn-dynamofix", "048_painn-cafa-param2",
+             "049_painn-workingsetup0", "050_mt-en2zh-transformer",
+             "051_kanji-cnn-keras-verbose", "052_slm-classic-tqdm", "053_t5-batchloss",
+             "054_ssd-voc", "055_moddedgpt-diffusion", "056_graphnovo", "057_gpt2-lora-alpaca"]
+
+
+def test_the_line_shape_cache_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line parsed from scratch gives the same runs as the cached line shapes."""
+    paths = [corpus(n) for n in TEXT_LOGS] + sorted(FIXTURES.glob("*.log"))
+    cached = {p: textlog.read(p) for p in paths}
+    monkeypatch.setattr(textlog._Parser, "_remember", lambda self, shape, plan: None)
+    for path in paths:
+        fresh = textlog.read(path)
+        assert [r.name for r in fresh] == [r.name for r in cached[path]]
+        for a, b in zip(fresh, cached[path], strict=True):
+            assert list(a.series) == list(b.series) and a.warnings == b.warnings, path
+            for name in a.series:
+                for axis in ("steps", "epochs", "values"):
+                    assert nan_equal(getattr(a[name], axis), list(getattr(b[name], axis))), \
+                        (path, name, axis)

@@ -57,7 +57,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from lossdoctor.errors import ReadError
 from lossdoctor.read._builder import RunBuilder
@@ -246,6 +246,118 @@ def _clean_key(key: str) -> str:
     return " ".join(key.split())
 
 
+#: Number tokens (group 1 empty) and digits that are part of a word (group 1: ``BLEU-1``).
+_WORD_DIGITS = re.compile(r"(?<![\w.\-+])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(\d+)")
+_MASK = str.maketrans("0123456789", "\x00" * 10)  # a line's shape: its digits masked
+_MAX_PLANS = 4096  # line shapes remembered (memory stays bounded on any file)
+
+_V = TypeVar("_V")
+_Num = tuple[str, int]  # a number's text and its position in the message
+_Ctx = tuple[_Num, "_Num | None"]  # epoch, total
+_StepCtx = tuple[_Num, "_Num | None", bool]  # step, total, counts within the epoch
+_Found = tuple[Any, Any, list[tuple[str, Any]]]  # epoch, step, pairs (numbers or slices)
+
+
+class _Plan:
+    """What a line shape holds: the slices of its epoch, step and metric values.
+
+    Lines of one shape (the same text once digits are masked) have their numbers at the same
+    places and parse the same way, except where a digit is part of a word (``BLEU-1``,
+    ``top5``): `checks` lists those digits, which a line must repeat to use the plan.
+    """
+
+    __slots__ = ("checks", "found")
+
+    def __init__(self, checks: tuple[tuple[int, int, str], ...], found: _Found | None) -> None:
+        self.checks = checks
+        self.found = found  # None: not a metric line
+
+
+def _make_plan(line: str, offset: int, found: _Found | None) -> _Plan:
+    """The plan of `line`, whose message starts at `offset`, from what `_analyse` found."""
+    checks = tuple((m.start(1), m.end(1), m[1]) for m in _WORD_DIGITS.finditer(line) if m[1])
+    if found is None:
+        return _Plan(checks, None)
+
+    def sl(v: _Num | None) -> slice | None:
+        return None if v is None else slice(offset + v[1], offset + v[1] + len(v[0]))
+
+    epoch, step, pairs = found
+    return _Plan(checks, ((sl(epoch[0]), sl(epoch[1])) if epoch else None,
+                          (sl(step[0]), sl(step[1]), step[2]) if step else None,
+                          [(key, sl(v)) for key, v in pairs]))
+
+
+def _as_values(found: _Found) -> _Found:
+    """`found` with every number as its text."""
+    epoch, step, pairs = found
+    return ((epoch[0][0], epoch[1][0] if epoch[1] else None) if epoch else None,
+            (step[0][0], step[1][0] if step[1] else None, step[2]) if step else None,
+            [(key, v[0]) for key, v in pairs])
+
+
+def _context(body: str, pos: int, end: int) -> tuple[_Ctx | None, _StepCtx | None, int]:
+    """The epoch and step markers at `pos` in ``body[:end]``, and where they end."""
+    f_epoch: _Ctx | None = None
+    f_step: _StepCtx | None = None
+    while True:
+        c = _CTX.match(body, pos, end)
+        if c is None or c.end() == pos:
+            return f_epoch, f_step, pos
+        if c["e"] is not None:
+            f_epoch = ((c["e"], c.start("e")), (c["et"], c.start("et")) if c["et"] else None)
+        elif c["s"] is not None:
+            f_step = ((c["s"], c.start("s")), (c["st"], c.start("st")) if c["st"] else None,
+                      c["sk"].lower() == "batch")
+        elif c["b"] is not None:
+            f_step = ((c["b"], c.start("b")), (c["bt"], c.start("bt")), True)
+        pos = c.end()
+
+
+def _group_prefix(group: str) -> str | None:
+    phase = _phase_word(group)
+    if phase is not None:
+        return phase
+    if set(_tokens(group)) & _SUMMARY_WORDS:
+        return _clean_key(group)
+    return None
+
+
+def _pairs(body: str, pos: int, end: int, matcher: re.Pattern[str], prefix: str | None,
+           out: list[tuple[str, _Num]]) -> bool | None:
+    """Parse ``key: value`` pairs of ``body[pos:end]`` into `out`.
+
+    Returns None when the field does not start with a pair, else whether a metric key was
+    among them. Noise pairs (times, counts, values with a unit) are consumed but dropped.
+    """
+    found = False
+    metric = False
+    while pos < end:
+        p = matcher.match(body, pos, end)
+        if p is None:
+            break
+        key = _clean_key(p["k"])
+        words = key.lower().split(" ")
+        if len(words) > 1 and any(w in _STOP_WORDS for w in words):
+            break
+        found = True
+        unit = p["u"]
+        t = _TRAILER.match(body, p.end(), end)
+        pos = t.end("s")  # type: ignore[union-attr]
+        word = t["w"]  # type: ignore[index]
+        if word is None or word.lower() in _UNIT_WORDS:
+            unit = unit or word
+            pos = t.end()  # type: ignore[union-attr]
+        kind = _key_kind(key)
+        if kind == "noise" or (unit and unit != "%"):
+            continue
+        if prefix is not None and _phase_word(key) is None:
+            key = f"{prefix} {key}"
+        out.append((key, (p["v"], p.start("v"))))
+        metric = metric or kind == "metric"
+    return metric if found else None
+
+
 # --------------------------------------------------------------------------------------------
 # The line state machine
 # --------------------------------------------------------------------------------------------
@@ -257,6 +369,7 @@ class _Parser:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lineno = 0
+        self._plans: dict[str, _Plan] = {}
         #: True once the log shows a metric twice or a metric with an epoch/step (for `sniff`).
         self.evidence = False
         self._keys_seen: set[str] = set()
@@ -385,6 +498,18 @@ class _Parser:
         return bool(self._parse(seg.replace("\x08", ""), True, commit=False))
 
     def _parse(self, line: str, ends_line: bool, *, commit: bool) -> bool:
+        shape: str | None = None
+        if self.block is None and self.header is None:
+            # A key/value line of a shape seen before: take its numbers where the plan says.
+            shape = line.translate(_MASK)
+            plan = self._plans.get(shape)
+            if plan is not None and (not plan.checks or all(
+                    line[a:b] == text for a, b, text in plan.checks)):
+                if plan.found is None:
+                    return False
+                if commit:
+                    self._apply(plan.found, line)
+                return True
         m = _PREFIX.match(line)
         msg = line[m.end():] if m else line
         if not msg or msg.isspace():
@@ -422,10 +547,14 @@ class _Parser:
                 if commit:
                     self._config_line(body)
                 return False
-            return self._fields(body, phase, commit)
+            return self._fields(body, phase, commit, None)
+        offset = len(line) - len(msg.lstrip())  # where body starts in the line
+        cache = None if shape is None else (shape, line, offset)
         if _VOCAB.search(body.lower()) is None:
+            if cache is not None:
+                self._remember(shape, _make_plan(line, offset, None))  # type: ignore[arg-type]
             return False
-        return self._fields(body, None, commit)
+        return self._fields(body, None, commit, cache)
 
     def _maybe_header(self, msg: str) -> None:
         h = _HEADER.match(msg)
@@ -488,36 +617,78 @@ class _Parser:
         return True
 
     # -- generic key/value lines ----------------------------------------------------------------
-    def _fields(self, body: str, block_phase: str | None, commit: bool) -> bool:
-        fields = _FIELD_SPLIT.split(body)
+    def _fields(self, body: str, block_phase: str | None, commit: bool,
+                cache: tuple[str, str, int] | None) -> bool:
+        """A key/value line. With `cache` (the line's shape, the line, where `body` starts in
+        it) the analysis is remembered for the shape: a log repeats a few line shapes, so most
+        lines only convert their numbers (see `_parse`)."""
+        found = self._analyse(body, block_phase)
+        if cache is not None:
+            shape, line, offset = cache
+            self._remember(shape, _make_plan(line, offset, found))
+        if found is None:
+            return False
+        if commit:
+            self._apply(_as_values(found), None)
+        return True
+
+    def _remember(self, shape: str, plan: _Plan) -> None:
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        self._plans[shape] = plan
+
+    def _apply(self, found: _Found, line: str | None) -> None:
+        """Commit a line: `found` holds number texts (`line` None) or slices of `line`."""
+        def num(v: Any) -> str:
+            return v if line is None else line[v]
+
+        epoch, step, pairs = found
+        if epoch is not None:
+            self._set_epoch(float(num(epoch[0])),
+                            int(float(num(epoch[1]))) if epoch[1] is not None else None)
+        gstep = None
+        if step is not None:
+            gstep = self._step(float(num(step[0])),
+                               int(float(num(step[1]))) if step[1] is not None else None, step[2])
+        self._add([(key, _to_float(num(v))) for key, v in pairs], gstep)
+
+    def _analyse(self, body: str, block_phase: str | None) -> _Found | None:
+        """The epoch, step and ``(key, value)`` pairs of a key/value line (each number as
+        ``(text, position)``), or None when the line names no metric."""
+        bounds: list[tuple[int, int]] = []
+        start = 0
+        for m in _FIELD_SPLIT.finditer(body):
+            bounds.append((start, m.start()))
+            start = m.end()
+        bounds.append((start, len(body)))
         spaced = "|" in body  # "key value" pairs only in |-separated lines (and groups)
-        epoch: tuple[float, int | None] | None = None
-        step: tuple[float, int | None, bool] | None = None
-        pairs: list[tuple[str, float]] = []
+        epoch: _Ctx | None = None
+        step: _StepCtx | None = None
+        pairs: list[tuple[str, tuple[str, int]]] = []
         qualified = False
         group: str | None = block_phase
         group_open = block_phase is not None
-        for i, field in enumerate(fields):
-            pos = _LEAD.match(field).end()  # type: ignore[union-attr]
-            if pos == len(field):
+        for i, (a, end) in enumerate(bounds):
+            pos = _LEAD.match(body, a, end).end()  # type: ignore[union-attr]
+            if pos == end:
                 continue
-            f_epoch, f_step, pos = self._context(field, pos)
-            if pos == len(field):
+            f_epoch, f_step, pos = _context(body, pos, end)
+            if pos == end:
                 epoch, step = f_epoch or epoch, f_step or step
                 continue
             matcher = _PAIR_SPACE if (spaced or group_open) else _PAIR
-            got = self._pairs(field, pos, matcher, group if group_open else None, pairs)
+            got = _pairs(body, pos, end, matcher, group if group_open else None, pairs)
             if got is None:
-                g = _GROUP.match(field, pos)
+                g = _GROUP.match(body, pos, end)
                 if g is not None and not (set(_tokens(g["g"])) & _STOP_WORDS):
-                    group = self._group_prefix(g["g"])
+                    group = _group_prefix(g["g"])
                     group_open = True
-                    got = self._pairs(field, g.end(), _PAIR_SPACE, group, pairs)
+                    got = _pairs(body, g.end(), end, _PAIR_SPACE, group, pairs)
             if got is None and i == 0 and f_epoch is None and f_step is None:
                 # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
-                for m in _CTX_START.finditer(field, pos + 1):
-                    f_epoch, f_step, end = self._context(field, m.start())
-                    if end == len(field) and (f_epoch or f_step):
+                for m in _CTX_START.finditer(body, pos + 1, end):
+                    f_epoch, f_step, stop = _context(body, m.start(), end)
+                    if stop == end and (f_epoch or f_step):
                         epoch, step = f_epoch or epoch, f_step or step
                         break
                 continue
@@ -526,81 +697,14 @@ class _Parser:
             epoch, step = f_epoch or epoch, f_step or step
             qualified = qualified or got
         if not qualified:
-            return False
-        if commit:
-            if epoch is not None:
-                self._set_epoch(*epoch)
-            gstep = self._step(*step) if step is not None else None
-            self._add(self._dedupe(pairs), gstep)
-        return True
+            return None
+        return epoch, step, self._dedupe(pairs)
 
-    @staticmethod
-    def _context(field: str, pos: int) -> tuple[tuple[float, int | None] | None,
-                                                  tuple[float, int | None, bool] | None, int]:
-        """The epoch and step markers at `pos` in `field`, and where they end."""
-        f_epoch = f_step = None
-        while True:
-            c = _CTX.match(field, pos)
-            if c is None or c.end() == pos:
-                return f_epoch, f_step, pos
-            if c["e"] is not None:
-                f_epoch = (float(c["e"]), int(c["et"]) if c["et"] else None)
-            elif c["s"] is not None:
-                per_epoch = c["sk"].lower() == "batch"
-                f_step = (float(c["s"]), int(c["st"]) if c["st"] else None, per_epoch)
-            elif c["b"] is not None:
-                f_step = (float(c["b"]), int(c["bt"]), True)
-            pos = c.end()
-
-    def _group_prefix(self, group: str) -> str | None:
-        phase = _phase_word(group)
-        if phase is not None:
-            return phase
-        if set(_tokens(group)) & _SUMMARY_WORDS:
-            return _clean_key(group)
-        return None
-
-    @staticmethod
-    def _pairs(field: str, pos: int, matcher: re.Pattern[str], prefix: str | None,
-               out: list[tuple[str, float]]) -> bool | None:
-        """Parse ``key: value`` pairs from `field` at `pos` into `out`.
-
-        Returns None when the field does not start with a pair, else whether a metric key was
-        among them. Noise pairs (times, counts, values with a unit) are consumed but dropped.
-        """
-        n = len(field)
-        found = False
-        metric = False
-        while pos < n:
-            p = matcher.match(field, pos)
-            if p is None:
-                break
-            key = _clean_key(p["k"])
-            words = key.lower().split(" ")
-            if len(words) > 1 and any(w in _STOP_WORDS for w in words):
-                break
-            found = True
-            unit = p["u"]
-            t = _TRAILER.match(field, p.end())
-            pos = t.end("s")  # type: ignore[union-attr]
-            word = t["w"]  # type: ignore[index]
-            if word is None or word.lower() in _UNIT_WORDS:
-                unit = unit or word
-                pos = t.end()  # type: ignore[union-attr]
-            kind = _key_kind(key)
-            if kind == "noise" or (unit and unit != "%"):
-                continue
-            if prefix is not None and _phase_word(key) is None:
-                key = f"{prefix} {key}"
-            out.append((key, _to_float(p["v"])))
-            metric = metric or kind == "metric"
-        return metric if found else None
-
-    def _dedupe(self, pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def _dedupe(self, pairs: list[tuple[str, _V]]) -> list[tuple[str, _V]]:
         """A key repeated on one line takes the phase of the last phased key before it
         (``Train Loss | Token Acc | Val Loss | Token Acc`` → ``Val Token Acc``)."""
         seen: set[str] = set()
-        out: list[tuple[str, float]] = []
+        out: list[tuple[str, _V]] = []
         phase: str | None = None
         for key, value in pairs:
             p = _phase_word(key)
