@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy import ndimage
 
 from lossdoctor.findings import Point, SeriesView
 from lossdoctor.run import Series
-from scipy import ndimage
-
 from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median
 
 __all__ = ["MAX_BINS", "Curve"]

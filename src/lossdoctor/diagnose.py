@@ -88,22 +88,21 @@ def diagnose_run(
     for f in findings:
         f.remedies = prescribe(f, ctx)
     notes = []
-    for c in {id(c): c for c in (ctx.train, ctx.val) if c is not None}.values():
-        if c.superseded:
+    for main in {id(c): c for c in (ctx.train, ctx.val) if c is not None}.values():
+        if main.superseded:
             notes.append(
-                f"{c.name}: {c.superseded} points were re-logged at steps already seen "
+                f"{main.name}: {main.superseded} points were re-logged at steps already seen "
                 "(a resumed run or duplicates); the later values were used"
             )
     if not any(s.direction is not None for s in run.series.values()):
         notes.append("no loss or metric with a known direction to diagnose")
     views = {}
-    for name in ("train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"):
-        c = ctx.curve(name)
-        if c is not None and len(c) >= 2:
-            views[name] = c.view()
-    for c in (ctx.train, ctx.val, ctx.val_metric):
-        if c is not None and c.name not in views and len(c) >= 2:
-            views[c.name] = c.view()
+    names = ["train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"]
+    names += [c.name for c in (ctx.train, ctx.val, ctx.val_metric) if c is not None]
+    for name in names:
+        view_curve = ctx.curve(name)
+        if name not in views and view_curve is not None and len(view_curve) >= 2:
+            views[name] = view_curve.view()
     return Diagnosis(run=run, findings=findings, notes=notes, views=views)
 
 

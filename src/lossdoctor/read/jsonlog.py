@@ -102,6 +102,8 @@ _BIG_DOC_HINTS = re.compile(
 
 def _number(v: Any) -> float | None:
     """`v` as a float, or None when it is not a number (bools, strings, lists …)."""
+    if type(v) is float:  # the common case first
+        return v
     if isinstance(v, bool):
         return None
     if isinstance(v, float):
@@ -204,6 +206,8 @@ class _RecordSink:
     # `_step` and, when logged, `train/global_step`: one axis per file, not per row).
     step_key: str | None = None
     epoch_key: str | None = None
+    # key → metric name (with `prefix`), or None for axes and bookkeeping; cached per key.
+    _names: dict[Any, str | None] = field(default_factory=dict)
 
     def _new_segment(self) -> _Segment:
         k = len(self.segments) + 1
@@ -225,11 +229,15 @@ class _RecordSink:
             self.epoch_key = next((k for k in _EPOCH_KEYS if _axis(rec, (k,)) is not None), None)
         step = _axis(rec, (self.step_key,)) if self.step_key else None
         epoch = _axis(rec, (self.epoch_key,)) if self.epoch_key else None
-        points = [
-            (k, v)
-            for k, raw in rec.items()
-            if isinstance(k, str) and not _is_bookkeeping(k) and (v := _number(raw)) is not None
-        ]
+        names = self._names
+        points = []
+        for k, raw in rec.items():
+            if k not in names:  # first time this key is seen: is it a metric?
+                metric = isinstance(k, str) and not _is_bookkeeping(k)
+                names[k] = self.prefix + k if metric else None
+            name = names[k]
+            if name is not None and (v := _number(raw)) is not None:
+                points.append((name, v))
         if not points:
             return 0
         seg = self.current
@@ -243,8 +251,8 @@ class _RecordSink:
                 seg.first = x
             seg.last = x
         seg.rows += 1
-        for k, v in points:
-            seg.builder.add(self.prefix + k, v, step=step, epoch=epoch)
+        for name, v in points:
+            seg.builder.add(name, v, step=step, epoch=epoch)
         return len(points)
 
     def builders(self) -> list[RunBuilder]:

@@ -84,6 +84,11 @@ _STEP_NAMES = (  # in order of preference when several are present
 )
 _EPOCH_NAMES = ("epoch", "epochs", "train_epoch", "epoch_num", "epoch_idx", "epoch_index", "ep")
 _BATCH_NAMES = ("batch", "batch_idx", "batch_index", "batch_num", "batch_nr", "minibatch")
+# A long ("tidy") table: one row per point, the metric named in a column (tbparse's
+# step,tag,value; an MLflow metric history's key,value,step,timestamp), maybe a run column.
+_KEY_NAMES = ("tag", "key", "metric", "metric_name", "name")
+_VALUE_NAMES = ("value", "metric_value")
+_RUN_NAMES = ("run", "run_id", "run_name", "run_uuid", "dir_name")
 _INDEX_NAMES = frozenset({"index", "idx", "#", "row", "id", "run_id", "runid", "run_name",
                           "uuid", "trial_id"})
 _TIME_CORE = frozenset({"time", "timestamp", "timestamps", "walltime", "wall", "datetime",
@@ -278,8 +283,11 @@ class _Column:
 class _Layout:
     header: list[str]
     format: str
-    columns: list[_Column]  # the columns read (metrics and axes), in row order
+    columns: list[_Column]  # the numeric columns read (metrics and axes), in row order
     ignored: list[str]
+    # long tables: the text columns read as labels ("key": the metric name, "run")
+    coded: list[_Column] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # label code -> text
 
     def axis(self, role: str, run: str | None = None) -> int | None:
         """Position in `columns` of the `role` axis (a panel run's own one first)."""
@@ -305,8 +313,35 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
+def _long_layout(names: list[str]) -> _Layout | None:
+    """The layout of a long table (one named point per row), or None."""
+    norm = [normalise(n) for n in names]
+    keys = [i for i, n in enumerate(norm) if n in _KEY_NAMES]
+    values = [i for i, n in enumerate(norm) if n in _VALUE_NAMES]
+    if len(keys) != 1 or len(values) != 1:
+        return None
+    coded = [_Column(keys[0], names[keys[0]], "key")]
+    columns = [_Column(values[0], names[values[0]], "metric")]
+    ignored = []
+    for i, name in enumerate(names):
+        role = _axis_role(name)
+        if i in (keys[0], values[0]):
+            continue
+        if role in ("step", "epoch") and all(c.role != role for c in columns):
+            columns.append(_Column(i, name, role))
+        elif norm[i] in _RUN_NAMES and len(coded) == 1:
+            coded.append(_Column(i, name, "run"))
+        else:
+            ignored.append(name)
+    fmt = "tensorboard_csv" if norm[keys[0]] == "tag" else "csv"
+    return _Layout(names, fmt, columns, ignored, coded)
+
+
 def _layout(header: list[str], path: Path) -> _Layout:
     names = _dedupe([_SURROGATES.sub("\ufffd", c.strip()) for c in header])
+    long = _long_layout(names)
+    if long is not None:
+        return long
     present = set(names)
     panel = (
         len(names) > 1
@@ -408,11 +443,13 @@ class _Segment:
     bad_bytes: _Problem = field(default_factory=_Problem)
     texts: dict[int, _Problem] = field(default_factory=dict)
     incomplete: int = 0  # line of a cut last row that was skipped
+    codes: list[array] = field(default_factory=list)  # label codes of the coded columns
 
     def __post_init__(self) -> None:
         n = len(self.layout.columns)
         self.values = [array("d") for _ in range(n)]
         self.status = [bytearray() for _ in range(n)]
+        self.codes = [array("q") for _ in self.layout.coded]
 
 
 class _Restart:
@@ -429,6 +466,8 @@ class _Restart:
         self.axes = [i for i in (layout.axis("epoch"), layout.axis("batch"), layout.axis("step"))
                      if i is not None]
         self.metrics = [i for i, c in enumerate(layout.columns) if c.role == "metric"]
+        if layout.coded:  # a long table lists each metric in turn: no restart to see
+            self.sparse, self.monotone, self.axes = True, [], []
         self.reset()
 
     def reset(self) -> None:
@@ -484,16 +523,20 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
     header_raw: list[str] = []
     header_cells: list[str] = []
     positions: list[int] = []
+    coded: list[int] = []
+    label_codes: dict[str, int] = {}
     width = 0
     csv_errors = 0
     cut = False  # the last row read was shorter than the header
 
     def start(row: list[str] | None, line: int) -> _Segment:
-        nonlocal layout, restart, header_raw, header_cells, positions, width
+        nonlocal layout, restart, header_raw, header_cells, positions, coded, width
         if row is not None:
             layout = _layout(row, path)
             header_raw, header_cells = list(row), [c.strip() for c in row]
             positions = [c.index for c in layout.columns]
+            coded = [c.index for c in layout.coded]
+            label_codes.clear()
             width = len(row)
             restart = _Restart(layout)
         assert layout is not None and restart is not None
@@ -568,6 +611,13 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
                         texts.append((k, cell))
                 values[k].append(v)
                 status[k].append(s)
+            for k, i in enumerate(coded):
+                label = _SURROGATES.sub("\ufffd", row[i].strip())
+                code = label_codes.get(label)
+                if code is None:
+                    code = label_codes[label] = len(layout.labels)
+                    layout.labels.append(label)
+                seg.codes[k].append(code)
             seg.rows += 1
             if texts is not None and len(texts) == len(positions) and _header_like(row):
                 _drop_last(seg)  # an unrelated header row with the same width: a new table
@@ -600,6 +650,8 @@ def _drop_last(seg: _Segment) -> None:
     for values, status in zip(seg.values, seg.status, strict=True):
         values.pop()
         status.pop()
+    for codes in seg.codes:
+        codes.pop()
     seg.rows -= 1
 
 
@@ -607,6 +659,8 @@ def _move_last(src: _Segment, dst: _Segment) -> None:
     for k in range(len(src.values)):
         dst.values[k].append(src.values[k][-1])
         dst.status[k].append(src.status[k][-1])
+    for k in range(len(src.codes)):
+        dst.codes[k].append(src.codes[k][-1])
     _drop_last(src)
     dst.rows += 1
 
@@ -615,30 +669,63 @@ def _move_last(src: _Segment, dst: _Segment) -> None:
 
 
 @dataclass
-class _Stat:
-    numbers: int = 0
-    texts: int = 0
-    first: float = _NAN
-    constant: bool = True
+class _Series:
+    """The points of one metric of one run in one segment (before the column rules)."""
+
+    seg: _Segment
+    run: str | None
+    name: str
+    values: np.ndarray
+    steps: np.ndarray | None
+    epochs: np.ndarray | None
+    texts: int  # non-numeric cells
 
 
-def _column_stats(segments: list[_Segment]) -> dict[str, _Stat]:
-    """Per metric name over the whole file: numeric and text cells, and whether constant."""
-    stats: dict[str, _Stat] = {}
-    for seg in segments:
-        for k, col in enumerate(seg.layout.columns):
-            if col.role != "metric":
+def _series(seg: _Segment) -> list[_Series]:
+    layout = seg.layout
+    status = [np.frombuffer(b, dtype=np.uint8) for b in seg.status]
+    values = [np.frombuffer(a, dtype=np.float64) for a in seg.values]
+
+    def axis(role: str, run: str | None) -> np.ndarray | None:
+        k = layout.axis(role, run)
+        if k is None:
+            return None
+        v = values[k].copy()
+        v[status[k] != 1] = _NAN
+        return v
+
+    def pick(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+        return None if a is None else a[mask]
+
+    out = []
+    if layout.coded:  # a long table: the key column names the metric of each row
+        (k,) = (i for i, c in enumerate(layout.columns) if c.role == "metric")
+        steps, epochs = axis("step", None), axis("epoch", None)
+        keys = np.frombuffer(seg.codes[0], dtype=np.int64)
+        runs = np.frombuffer(seg.codes[1], dtype=np.int64) if len(seg.codes) > 1 else keys * 0
+        pairs = runs * len(layout.labels) + keys
+        _, first = np.unique(pairs, return_index=True)
+        for i in np.sort(first):
+            name = layout.labels[keys[i]]
+            if not name:
                 continue
-            st = stats.setdefault(col.name, _Stat())
-            status = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8)
-            values = np.frombuffer(seg.values[k], dtype=np.float64)[status == 1]
-            if len(values):
-                if not st.numbers:
-                    st.first = float(values[0])
-                st.constant = st.constant and bool((values == st.first).all())
-            st.numbers += len(values)
-            st.texts += int(np.count_nonzero(status == 2))
-    return stats
+            rows = pairs == pairs[i]
+            mask = rows & (status[k] == 1)
+            out.append(_Series(seg, layout.labels[runs[i]] if len(seg.codes) > 1 else None,
+                               name, values[k][mask], pick(steps, mask), pick(epochs, mask),
+                               int(np.count_nonzero(rows & (status[k] == 2)))))
+        return out
+    axes: dict[str | None, tuple[np.ndarray | None, np.ndarray | None]] = {}
+    for k, col in enumerate(layout.columns):
+        if col.role != "metric":
+            continue
+        if col.run not in axes:
+            axes[col.run] = (axis("step", col.run), axis("epoch", col.run))
+        steps, epochs = axes[col.run]
+        mask = status[k] == 1
+        out.append(_Series(seg, col.run, col.name, values[k][mask], pick(steps, mask),
+                           pick(epochs, mask), int(np.count_nonzero(status[k] == 2))))
+    return out
 
 
 def _run_name(path: Path) -> str:
@@ -648,7 +735,7 @@ def _run_name(path: Path) -> str:
     return path.stem
 
 
-def _warnings(seg: _Segment, texts_kept: set[str]) -> list[str]:
+def _warnings(seg: _Segment, dropped: set[str]) -> list[str]:
     out = []
     if seg.bad_bytes.count:
         out.append(f"line {seg.bad_bytes.line}: non-UTF-8 bytes on {seg.bad_bytes.count} "
@@ -664,10 +751,35 @@ def _warnings(seg: _Segment, texts_kept: set[str]) -> list[str]:
                    "their missing cells read as empty")
     for k, p in seg.texts.items():
         name = seg.layout.columns[k].name
-        if name in texts_kept:
+        if name not in dropped:
             out.append(f"line {p.line}: column {name!r} has {p.count} non-numeric cell(s) "
                        f"read as missing (first {p.detail!r})")
     return out
+
+
+def _column_rules(path: Path, series: list[_Series]) -> tuple[dict[str, float], list[str]]:
+    """Rules 3 and 4 of the module docstring over the whole file: the constant columns
+    (name -> value) and the text columns."""
+    numbers: dict[str, int] = {}
+    texts: dict[str, int] = {}
+    first: dict[str, float] = {}
+    constant: dict[str, bool] = {}
+    for s in series:
+        numbers[s.name] = numbers.get(s.name, 0) + len(s.values)
+        texts[s.name] = texts.get(s.name, 0) + s.texts
+        if len(s.values):
+            v = first.setdefault(s.name, float(s.values[0]))
+            constant[s.name] = constant.get(s.name, True) and bool((s.values == v).all())
+    dropped_text = []
+    constants = {}
+    for name, n in numbers.items():
+        if texts[name] > n:
+            if canonical_name(name) in CANONICAL and n:
+                raise ReadError(path, f"column {name!r} is mostly non-numeric")
+            dropped_text.append(name)
+        elif n >= 3 and constant[name] and not _metric_like(name):
+            constants[name] = first[name]
+    return constants, dropped_text
 
 
 def read(path: Path) -> list[Run]:
@@ -685,96 +797,54 @@ def read(path: Path) -> list[Run]:
         raise ReadError(path, "not a CSV/TSV table of metrics (no header row of column "
                         "names followed by numeric rows)")
     segments = _scan(path, delimiter)
-    if not any(seg.rows for seg in segments):
-        malformed = sum(seg.malformed.count for seg in segments)
-        if malformed:
-            first = next(s.malformed for s in segments if s.malformed.count)
-            raise ReadError(path, f"no readable rows: {malformed} row(s) malformed, first at "
-                            f"line {first.line} ({first.detail})")
-        raise ReadError(path, "header only, no data rows")
     rows = sum(seg.rows for seg in segments)
     malformed = sum(seg.malformed.count for seg in segments)
     if malformed > rows:
         first = next(s.malformed for s in segments if s.malformed.count)
-        raise ReadError(path, f"ragged table: {malformed} of {malformed + rows} rows cannot be "
-                        f"read, first at line {first.line} ({first.detail})")
+        what = (f"no readable rows: {malformed} row(s) malformed" if not rows else
+                f"ragged table: {malformed} of {malformed + rows} rows cannot be read")
+        raise ReadError(path, f"{what}, first at line {first.line} ({first.detail})")
+    if not rows:
+        raise ReadError(path, "header only, no data rows")
 
-    stats = _column_stats(segments)
-    dropped_text: list[str] = []
-    constants: dict[str, float] = {}
-    for name, st in stats.items():
-        if st.texts > st.numbers:
-            if canonical_name(name) in CANONICAL and st.numbers:
-                raise ReadError(path, f"column {name!r} is mostly non-numeric")
-            dropped_text.append(name)
-        elif st.numbers >= 3 and st.constant and not _metric_like(name):
-            constants[name] = st.first
-    keep = {n for n, st in stats.items()
-            if st.numbers and n not in constants and n not in dropped_text}
-    if not keep:
+    series = [s for seg in segments if seg.rows for s in _series(seg)]
+    constants, dropped_text = _column_rules(path, series)
+    series = [s for s in series
+              if len(s.values) and s.name not in constants and s.name not in dropped_text]
+    if not series:
         if dropped_text:
             raise ReadError(path, "no numeric metric columns (non-numeric data in "
                             f"{', '.join(repr(n) for n in dropped_text[:3])})")
         raise ReadError(path, "no metric values found (only step/epoch or bookkeeping columns)")
 
+    groups: dict[tuple[int, str | None], list[_Series]] = {}
+    for s in series:
+        groups.setdefault((id(s.seg), s.run), []).append(s)
+    per_run: dict[str | None, int] = {}
+    for _, run in groups:
+        per_run[run] = per_run.get(run, 0) + 1
     base = _run_name(path)
-    counted: dict[str | None, int] = {}
-    plan: list[tuple[_Segment, str | None]] = []
-    for seg in segments:
-        runs_in_seg: list[str | None] = list(dict.fromkeys(
-            c.run for c in seg.layout.columns if c.role == "metric")) or [None]
-        for run in runs_in_seg:
-            if seg.rows and any(c.run == run and c.name in keep and seg.status[k].count(1)
-                                for k, c in enumerate(seg.layout.columns)):
-                plan.append((seg, run))
-                counted[run] = counted.get(run, 0) + 1
-    runs: list[Run] = []
     index: dict[str | None, int] = {}
-    for seg, run in plan:
-        name = run if run is not None else base
-        if counted[run] > 1:
+    runs = []
+    for (_, run), members in groups.items():
+        seg = members[0].seg
+        name = run if run else base
+        if per_run[run] > 1:
             index[run] = index.get(run, 0) + 1
             name = f"{name}#{index[run]}"
-        runs.append(_build(path, seg, run, name, keep, constants, dropped_text))
+        builder = RunBuilder(name=name, source=path, format=seg.layout.format)
+        for s in members:
+            builder.add_series(s.name, s.values, steps=s.steps, epochs=s.epochs)
+        for w in _warnings(seg, set(dropped_text)):
+            builder.warn(w)
+        if seg.layout.format in ("keras_csv", "lightning_csv"):
+            builder.meta["epoch_base"] = 0
+        builder.meta["first_line"] = seg.line
+        if constants:
+            builder.meta["constants"] = dict(constants)
+        if seg.layout.ignored:
+            builder.meta["ignored_columns"] = list(seg.layout.ignored)
+        if dropped_text:
+            builder.meta["text_columns"] = list(dropped_text)
+        runs.append(builder.build())
     return runs
-
-
-def _build(path: Path, seg: _Segment, run: str | None, name: str, keep: set[str],
-           constants: dict[str, float], dropped_text: list[str]) -> Run:
-    layout = seg.layout
-    builder = RunBuilder(name=name, source=path, format=layout.format)
-
-    def axis(role: str) -> np.ndarray | None:
-        k = layout.axis(role, run)
-        if k is None:
-            return None
-        status = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8)
-        values = np.frombuffer(seg.values[k], dtype=np.float64).copy()
-        values[status != 1] = _NAN
-        return values
-
-    steps, epochs = axis("step"), axis("epoch")
-    for k, col in enumerate(layout.columns):
-        if col.role != "metric" or col.run != run or col.name not in keep:
-            continue
-        mask = np.frombuffer(bytes(seg.status[k]), dtype=np.uint8) == 1
-        if not mask.any():
-            continue
-        builder.add_series(
-            col.name,
-            np.frombuffer(seg.values[k], dtype=np.float64)[mask],
-            steps=None if steps is None else steps[mask],
-            epochs=None if epochs is None else epochs[mask],
-        )
-    for w in _warnings(seg, keep):
-        builder.warn(w)
-    if layout.format in ("keras_csv", "lightning_csv"):
-        builder.meta["epoch_base"] = 0
-    builder.meta["first_line"] = seg.line
-    if constants:
-        builder.meta["constants"] = dict(constants)
-    if layout.ignored:
-        builder.meta["ignored_columns"] = list(layout.ignored)
-    if dropped_text:
-        builder.meta["text_columns"] = list(dropped_text)
-    return builder.build()

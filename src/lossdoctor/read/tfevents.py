@@ -43,6 +43,7 @@ import mmap
 import os
 import re
 import struct
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,7 +52,7 @@ from pathlib import Path
 import crc32c
 import numpy as np
 
-from lossdoctor.errors import ReadError
+from lossdoctor.errors import ReadError, ReadWarning
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -854,12 +855,43 @@ def _scalars_prefix(tag: str) -> str:
     return tag.replace("/", "_") + "_"
 
 
-def _is_add_scalars_dir(directory: Path) -> bool:
-    """``<logdir>/<main_tag>_<key>/`` written by ``add_scalars`` (its tags are ``main_tag``)."""
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _scalars_parent(directory: Path, event_dirs: set[Path], root: Path) -> Path | None:
+    """The run directory an ``add_scalars`` sub-directory belongs to, or None.
+
+    torch writes ``<run>/<main_tag with / → _>_<key>/``, tensorboardX ``<run>/<main_tag>/<key>/``;
+    the tag inside is ``main_tag`` and ``<run>`` has event files of its own.
+    """
     tag = _first_tag(directory)
-    return tag is not None and directory.name.startswith(_scalars_prefix(tag)) and (
-        len(directory.name) > len(_scalars_prefix(tag))
-    )
+    if tag is None:
+        return None
+    parent = directory.parent
+    prefix = _scalars_prefix(tag)
+    if (parent in event_dirs and directory.name.startswith(prefix)
+            and len(directory.name) > len(prefix)):
+        return parent
+    parts = tag.split("/")
+    if all(p not in ("", ".", "..") for p in parts) and len(directory.parents) > len(parts):
+        run = directory.parents[len(parts)]
+        if run in event_dirs and _within(run, root) and parent == run.joinpath(*parts):
+            return run
+    return None
+
+
+def _joins(directory: Path, event_dirs: set[Path], root: Path) -> tuple[Path, str] | None:
+    """The run directory that `directory` is part of and how (``"phase"`` or
+    ``"scalars"``), or None when it is a run of its own."""
+    if directory == root:
+        return None
+    run = _scalars_parent(directory, event_dirs, root)  # first: acc/train/ is add_scalars'
+    if run is not None:
+        return run, "scalars"
+    if directory.name.lower() in PHASE_DIRS:
+        return directory.parent, "phase"
+    return None
 
 
 def _walk_event_dirs(root: Path) -> list[Path]:
@@ -871,19 +903,6 @@ def _walk_event_dirs(root: Path) -> list[Path]:
     return found
 
 
-def _run_root(directory: Path, root: Path, event_dirs: set[Path]) -> Path:
-    """The run a directory of event files belongs to (itself, or its parent for a phase or
-    ``add_scalars`` sub-directory)."""
-    if directory == root:
-        return directory
-    parent = directory.parent
-    if directory.name.lower() in PHASE_DIRS:
-        return _run_root(parent, root, event_dirs) if parent in event_dirs else parent
-    if parent in event_dirs and _is_add_scalars_dir(directory):
-        return _run_root(parent, root, event_dirs)
-    return directory
-
-
 def find(root: Path) -> list[Path]:
     """The TensorBoard runs under `root`: directories of event files, with their ``train/``,
     ``validation/`` and ``add_scalars`` sub-directories joined into the parent's run."""
@@ -892,42 +911,42 @@ def find(root: Path) -> list[Path]:
     event_dirs = set(dirs)
     runs: list[Path] = []
     for d in dirs:
-        run = _run_root(d, root, event_dirs)
+        joined = _joins(d, event_dirs, root)
+        run = d if joined is None else joined[0]
         if run not in runs:
             runs.append(run)
     return runs
 
 
-def _members(run_dir: Path) -> list[tuple[Path, str | None]]:
-    """The directories of a run with how their tags are named: None for the run's own files,
-    ``"phase"`` for ``train/``/``validation/``, ``"scalars"`` for ``add_scalars``."""
-    members: list[tuple[Path, str | None]] = []
-    if _event_files(run_dir):
-        members.append((run_dir, "phase" if run_dir.name.lower() in PHASE_DIRS else None))
-    try:
-        subdirs = sorted(p for p in run_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        subdirs = []
-    for sub in subdirs:
-        if not _event_files(sub):
-            continue
-        if sub.name.lower() in PHASE_DIRS:
-            members.append((sub, "phase"))
-        elif members and members[0][0] == run_dir and _is_add_scalars_dir(sub):
-            members.append((sub, "scalars"))
+def _members(run_dir: Path) -> list[tuple[Path, str | None, list[Path]]]:
+    """The directories of a run, how their tags are named (None for the run's own files,
+    ``"phase"`` or ``"scalars"``) and their event files in order."""
+    dirs = _walk_event_dirs(run_dir)
+    event_dirs = set(dirs)
+    members: list[tuple[Path, str | None, list[Path]]] = []
+    for d in dirs:
+        if d == run_dir:
+            how = "phase" if d.name.lower() in PHASE_DIRS else None
+        else:
+            joined = _joins(d, event_dirs, run_dir)
+            if joined is None or joined[0] != run_dir:
+                continue
+            how = joined[1]
+        members.append((d, how, _event_files(d)))
     return members
 
 
-def _metric_name(directory: Path, how: str | None, tag: str) -> str:
-    if how == "phase":
-        return f"{directory.name}/{tag}"
+def _metric_name(run_dir: Path, directory: Path, how: str | None, tag: str) -> str:
+    if how is None:
+        return tag
+    rel = directory.relative_to(run_dir).as_posix() if directory != run_dir else directory.name
     if how == "scalars":
+        if directory.parent.relative_to(run_dir).as_posix() == tag:
+            return f"{tag}/{directory.name}"  # tensorboardX: <main_tag>/<key>
         prefix = _scalars_prefix(tag)
         if directory.name.startswith(prefix):
-            return f"{tag}/{directory.name[len(prefix):]}"
-        return f"{directory.name}/{tag}"
-    return tag
-
+            return f"{tag}/{directory.name[len(prefix):]}"  # torch: <main_tag>_<key>
+    return f"{rel}/{tag}"
 
 
 @dataclass
@@ -1036,7 +1055,7 @@ def _read_run(name: str, source: Path, run_dir: Path,
     for key in sorted(set(out.chunks) | set(out.problems) | set(out.other)):
         m, tag = key
         directory, how, _ = members[m]
-        metric = _metric_name(directory, how, tag)
+        metric = _metric_name(run_dir, directory, how, tag)
         plugin = out.plugins.get(key, (0, None))[1]
         chunks = [c for c in out.chunks.get(key, [])
                   if c.kind == "simple" or plugin == "scalars"]
@@ -1085,12 +1104,9 @@ def _run_name(run_dir: Path) -> str:
     return run_dir.name or str(run_dir)
 
 
-def _run_members(run_dir: Path) -> list[tuple[Path, str | None, list[Path]]]:
-    return [(d, how, _event_files(d)) for d, how in _members(run_dir)]
-
-
 def read(path: Path) -> list[Run]:
-    """Read an event file (one run) or a directory (its run, or every run under it).
+    """Read an event file (one run) or a directory: the run rooted there, or else every run
+    under it (`find`).
 
     Raises:
         ReadError: nothing could be read (empty file, not an event file, corrupt from the
@@ -1098,12 +1114,19 @@ def read(path: Path) -> list[Run]:
     """
     path = Path(path)
     if path.is_dir():
-        members = _run_members(path)
-        if members:
-            return [_read_run(_run_name(path), path, path, members)]
-        runs = [_read_run(_run_name(r), r, r, _run_members(r)) for r in find(path)]
+        roots = find(path)
+        if path in roots:
+            return [_read_run(_run_name(path), path, path, _members(path))]
+        runs: list[Run] = []
+        errors: list[ReadError] = []
+        for r in roots:
+            try:
+                runs.append(_read_run(_run_name(r), r, r, _members(r)))
+            except ReadError as exc:
+                errors.append(exc)
+                warnings.warn(str(exc), ReadWarning, stacklevel=2)
         if not runs:
-            raise ReadError(path, "no TensorBoard event files in this directory")
+            raise errors[0] if errors else ReadError(path, "no TensorBoard event files here")
         return runs
     parent = path.parent
     phase = parent.name.lower() in PHASE_DIRS

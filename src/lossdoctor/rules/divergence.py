@@ -27,11 +27,11 @@ def check(ctx: Context) -> list[Finding]:
         late = c.y[-k:]
         high = float(np.median(late))
         ibest = int(np.argmin(c.y[: n - k])) if n > k else 0
+        factor: float | None = None
         if c.direction == "min" and c.value(low) > 0:
-            factor: float | None = c.value(high) / c.value(low)
+            factor = c.value(high) / c.value(low)
             exploded = factor >= FACTOR
         else:
-            factor = None
             drop = max(float(c.y[0]) - low, c.noise, 1e-300)
             exploded = (high - low) >= FACTOR * drop
         # it stays up: a loss that merely swings that far is oscillating
