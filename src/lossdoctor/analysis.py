@@ -14,8 +14,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lossdoctor.curve import MAX_BINS, Curve
-from lossdoctor.stats import Trend, bin_reduce, noise_sigma, rolling_median, trend
+from lossdoctor.curve import Curve
+from lossdoctor.stats import Trend, noise_sigma, rolling_median, trend
 
 __all__ = [
     "Rise", "Shape", "Shifts", "Spikes", "Stretch", "Tail", "blocked_trend", "flat_stretches",
@@ -286,22 +286,26 @@ class Spikes:
     width: np.ndarray
 
 
-def _linear_baseline(vals: np.ndarray, binned: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(baseline, local noise σ) of `vals` at every point."""
+def _linear_baseline(c: Curve, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, local noise σ) of `vals` (the curve's oriented values) at every point."""
     n = len(vals)
-    if not binned:
+    if not c.binned:
         base = rolling_median(vals, 11 if n >= 30 else 5 if n >= 7 else 3)
         dev = np.abs(vals - base)
         sig = 1.4826 * rolling_median(dev, 21 if n >= 42 else max(3, (n // 2) | 1))
     else:
-        starts, by = bin_reduce(vals, MAX_BINS)
+        # bin medians in linear units: a median commutes with the monotone log transform
+        starts, _bx, by = c.bins
+        by_lin = 10.0**by if c.log else by
         edges = np.append(starts, n)
         counts = np.diff(edges)
         centre = (starts + edges[1:] - 1) / 2.0
-        base = np.interp(np.arange(n), centre, rolling_median(by, 3))
+        base = np.interp(np.arange(n), centre, rolling_median(by_lin, 3))
         dev = np.abs(vals - base)
+        # local noise from at most 256 evenly spaced points of each bin
         size = int(np.min(counts))
-        block = dev[starts[:, None] + np.arange(size)[None, :]]
+        cols = np.unique(np.linspace(0, size - 1, min(size, 256)).astype(np.int64))
+        block = dev[starts[:, None] + cols[None, :]]
         sig = np.repeat(1.4826 * np.median(block, axis=1), counts)
     floor = 0.5 * noise_sigma(vals) + 1e-12 * float(np.median(np.abs(vals)) or 1.0)
     return base, np.maximum(sig, floor)
@@ -317,7 +321,7 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         if n < 5:
             return empty
         vals = c.v if c.direction == "min" else -c.v
-        base, sig = _linear_baseline(vals, c.binned)
+        base, sig = _linear_baseline(c, vals)
         z = (vals - base) / sig
         hot = z > threshold
         if not hot.any():

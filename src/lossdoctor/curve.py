@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from lossdoctor.findings import Point, SeriesView
 from lossdoctor.run import Series
-from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median
+from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median, strided
 
 __all__ = ["MAX_BINS", "Curve"]
 
@@ -125,9 +125,9 @@ class Curve:
     def view(self) -> SeriesView:
         """The renderer's view of this curve: points, smoothed level and a robust y-range."""
         _starts, bx, _by = self.bins
-        smooth = np.array([self.value(y) for y in self.level]) if self.log else (
+        smooth = 10.0**self.level if self.log else (
             self.level if self.direction == "min" else -self.level)
-        v = self.v
+        v = strided(self.v)
         if self.log:
             pos = v[v > 0]
             lo, hi = (float(np.min(pos)), float(np.max(pos))) if len(pos) else (1e-12, 1.0)
@@ -141,7 +141,7 @@ class Curve:
             hi = min(float(np.max(v)), q99 + 0.5 * span)
         best = int(np.argmin(self.y)) if self.series.direction is not None else None
         return SeriesView(
-            name=self.name, axis=self.series.axis, x=self.x, values=v, smooth_x=bx,
+            name=self.name, axis=self.series.axis, x=self.x, values=self.v, smooth_x=bx,
             smooth=np.asarray(smooth, dtype=np.float64), log=self.log, low=float(lo),
             high=float(hi), best=best,
         )

@@ -19,8 +19,8 @@ __all__ = ["diagnose", "diagnose_all", "diagnose_run"]
 # Kinds a finding makes redundant on the same metric: the first explains the others.
 _SUPERSEDES = {
     "divergence": {"loss_rising", "converged", "underfitting", "oscillation"},
-    "overfitting": {"loss_rising", "converged"},
-    "loss_rising": {"converged", "underfitting"},
+    "overfitting": {"loss_rising", "converged", "plateau"},
+    "loss_rising": {"converged", "underfitting", "plateau"},
     "oscillation": {"converged"},
     "plateau": {"converged"},
     "underfitting": {"converged"},

@@ -10,15 +10,26 @@ import numpy as np
 from scipy import ndimage, stats
 
 __all__ = [
+    "SAMPLE",
     "Trend",
     "bin_reduce",
     "mad_sigma",
     "noise_sigma",
     "rolling_median",
+    "strided",
     "trend",
 ]
 
 _MAD_TO_SIGMA = 1.4826
+#: Robust scale estimates on longer arrays use an evenly strided sample of this many values:
+#: the MAD of 200,000 values is within ~0.3% of the full one, at a fraction of the cost.
+SAMPLE = 200_000
+
+
+def strided(a: np.ndarray, k: int = SAMPLE) -> np.ndarray:
+    """An evenly strided view of `a` with at most about `k` elements (no copy)."""
+    step = max(1, len(a) // k)
+    return a[::step]
 
 
 def mad_sigma(a: np.ndarray) -> float:
@@ -37,9 +48,17 @@ def noise_sigma(y: np.ndarray) -> float:
     3 points, to the mean absolute deviation when the MAD is zero, and to 0.0 below 2 points.
     """
     y = np.asarray(y, dtype=np.float64)
-    if len(y) < 2:
+    n = len(y)
+    if n < 2:
         return 0.0
-    d, k = (np.diff(y, 2), 6.0) if len(y) >= 4 else (np.diff(y), 2.0)
+    if n > 3 * SAMPLE:
+        # second differences of evenly spaced consecutive triples
+        i = np.arange(0, n - 2, max(1, n // SAMPLE))
+        d, k = y[i + 2] - 2.0 * y[i + 1] + y[i], 6.0
+    elif n >= 4:
+        d, k = np.diff(y, 2), 6.0
+    else:
+        d, k = np.diff(y), 2.0
     sigma = mad_sigma(d) / np.sqrt(k)
     if sigma == 0.0:
         # Most differences are exactly zero (frozen or coarsely rounded values): fall back to

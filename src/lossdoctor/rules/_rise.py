@@ -27,3 +27,10 @@ def persistent_rise(c: Curve) -> bool:
     if r.post >= LONG_POST and not (r.trend is not None and r.trend.increasing):
         return False
     return relative(c, r.shape.low, r.shape.end) >= MIN_RELATIVE
+
+
+def rise_pct(c: Curve) -> float:
+    """How far the end level sits above the best point, in % (of the best raw value for a
+    positive loss; of the curve's scale otherwise) — the figure a reader checks on the plot."""
+    sh = rise(c).shape
+    return 100.0 * relative(c, float(c.y[sh.best_point]), sh.end)

@@ -9,7 +9,7 @@ from lossdoctor.analysis import ratio, relative, rise
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules import divergence
-from lossdoctor.rules._rise import persistent_rise
+from lossdoctor.rules._rise import persistent_rise, rise_pct
 from lossdoctor.rules.context import Context
 from lossdoctor.rules.overfitting import train_keeps_falling
 
@@ -73,7 +73,7 @@ def check(ctx: Context) -> list[Finding]:
             "best_epoch": best.epoch,
             "best_value": c.v[sh.best_point],
             "end_value": c.value(sh.end),
-            "rise_pct": 100 * relative(c, sh.low, sh.end),
+            "rise_pct": rise_pct(c),
             "rise_sigma": r.z,
             "given_back_pct": 100 * r.frac if r.frac != float("inf") else None,
             "lr_change": lr_ratio,

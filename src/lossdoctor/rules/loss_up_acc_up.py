@@ -7,7 +7,7 @@ import numpy as np
 
 from lossdoctor.analysis import relative, rise
 from lossdoctor.findings import Finding
-from lossdoctor.rules._rise import persistent_rise
+from lossdoctor.rules._rise import persistent_rise, rise_pct
 from lossdoctor.rules.context import Context
 
 KIND = "loss_up_acc_up"
@@ -38,7 +38,7 @@ def check(ctx: Context) -> list[Finding]:
         "best_epoch": best.epoch,
         "loss_at_best": v.v[sh.best_point],
         "loss_end": v.value(sh.end),
-        "loss_rise_pct": 100 * relative(v, sh.low, sh.end),
+        "loss_rise_pct": rise_pct(v),
         "metric_at_loss_best": a.value(at_best),
         "metric_end": a.value(at_end),
         "metric_best": float(a.v[int(np.argmin(a.y))]),

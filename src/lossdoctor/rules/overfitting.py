@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lossdoctor.analysis import relative, rise, window_trend
 from lossdoctor.findings import Finding
-from lossdoctor.rules._rise import persistent_rise
+from lossdoctor.rules._rise import persistent_rise, rise_pct
 from lossdoctor.rules.context import Context
 
 KIND = "overfitting"
@@ -49,7 +49,7 @@ def check(ctx: Context) -> list[Finding]:
         "best_value": v.v[sh.best_point],
         "end_value": v.value(sh.end),
         "last_value": float(v.v[-1]),
-        "rise_pct": 100 * relative(v, sh.low, sh.end),
+        "rise_pct": rise_pct(v),
         "rise_sigma": r.z,
         "train_change_pct": None if train_change is None else 100 * train_change,
         "evals_after_best": int(len(v) - 1 - sh.best_point),
