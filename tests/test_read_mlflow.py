@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lossdoctor.errors import ReadError
 from lossdoctor.read import mlruns
@@ -262,3 +264,29 @@ def test_parse_meta_yaml_matches_pyyaml(stores: Path) -> None:
                     "start_time", "end_time"):
             if key in theirs:
                 assert ours[key] == theirs[key], (p, key)
+
+
+# ------------------------------------------------------------------------------------- fuzz
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(metric=st.binary(max_size=200), meta=st.binary(max_size=200),
+       key=st.sampled_from(["loss", "val/acc", "a b"]))
+def test_fuzz_file_store(tmp_path_factory: pytest.TempPathFactory, metric: bytes, meta: bytes,
+                         key: str) -> None:
+    root = tmp_path_factory.mktemp("fuzz") / "mlruns"
+    exp = root / "1"
+    run = exp / "0123456789abcdef0123456789abcdef"
+    (run / "metrics" / key).parent.mkdir(parents=True)
+    (run / "tags").mkdir()
+    (exp / "meta.yaml").write_text("experiment_id: '1'\nname: e\n")
+    (run / "meta.yaml").write_bytes(b"run_id: 0123456789abcdef0123456789abcdef\n" + meta)
+    (run / "metrics" / key).write_bytes(metric)
+    for target in (root, exp, run, run / "metrics" / key):
+        try:
+            runs = mlruns.read(target)
+        except ReadError as exc:
+            assert "\n" not in str(exc)
+            continue
+        assert runs and all(len(s) for r in runs for s in r)
