@@ -390,6 +390,40 @@ def test_lightning_written_now(tmp_path: Path) -> None:
     assert run["lr"].steps.tolist() == committed["lr"].steps.tolist()
 
 
+def test_tbparse_long_table() -> None:
+    """tbparse's scalars DataFrame saved with to_csv: one point per row, the tag naming the
+    metric and dir_name the run."""
+    runs = read_csv(FIXTURES / "tbparse_scalars.csv")
+    both = {"train_loss": ("train/loss", 5), "val_loss": ("val/loss", 3)}
+    assert [(r.name, r.format, shape(r)) for r in runs] == [
+        ("run_a", "tensorboard_csv", both), ("run_b", "tensorboard_csv", both)]
+    assert runs[1]["val_loss"].steps.tolist() == [0, 2, 4]
+    assert runs[1]["val_loss"].values[1] == 0.9166666865348816
+    assert runs[0].meta["ignored_columns"] == [""]
+
+
+def test_mlflow_metric_history_long_table() -> None:
+    (run,) = read_csv(FIXTURES / "mlflow_history.csv")
+    assert shape(run) == {"train_loss": ("train_loss", 4), "val_loss": ("val_loss", 4)}
+    assert run["val_loss"].steps.tolist() == [0, 1, 2, 3]
+    assert run["val_loss"].values[-1] == 0.3
+    assert "timestamp" in run.meta["ignored_columns"]
+
+
+def test_long_table_with_runs_and_bad_values(tmp_path: Path) -> None:
+    text = ("run,epoch,metric,value\n"
+            "a,0,loss,0.9\na,0,val_loss,1.0\na,1,loss,0.8\na,1,val_loss,oops\n"
+            "b,0,loss,0.7\nb,1,loss,nan\n")
+    runs = read_csv(write(tmp_path, text))
+    assert [(r.name, shape(r)) for r in runs] == [
+        ("a", {"train_loss": ("loss", 2), "val_loss": ("val_loss", 1)}),
+        ("b", {"train_loss": ("loss", 2)}),
+    ]
+    assert np.isnan(runs[1]["train_loss"].values[1])
+    assert runs[0].warnings == [
+        "line 5: column 'value' has 1 non-numeric cell(s) read as missing (first 'oops')"]
+
+
 # --------------------------------------------------------------------------- W&B exports
 
 

@@ -17,6 +17,10 @@ Layouts and the ``run.format`` they get:
   one run per run name; the ``__MIN``/``__MAX`` band columns are not metrics.
 - ``tensorboard_csv``: TensorBoard's scalar download (``Wall time,Step,Value``); the metric
   takes the tag from a ``run-<run>-tag-<tag>.csv`` file name.
+- long ("tidy") tables, one point per row with the metric named in a ``tag``/``key``/
+  ``metric``/``name`` column and its value in ``value`` (tbparse's ``step,tag,value``, an
+  MLflow metric history ``key,value,timestamp,step``); a ``run``/``run_id``/``dir_name``
+  column splits the runs. ``tensorboard_csv`` for a ``tag`` column, else ``csv``.
 - ``csv``: any other table of metrics, with or without a step/epoch column (without one, the
   row order is the axis and steps/epochs stay NaN).
 
@@ -38,7 +42,8 @@ Columns that are not metrics (the rule, applied to every layout):
    when they hold at least 3 values: moved to ``meta["constants"]``. A constant column with a
    metric-like name (``val_acc``, ``learning_rate``) stays a metric.
 
-Every other numeric column is a metric; dropped names are listed in ``meta["ignored_columns"]``.
+Every other numeric column is a metric; dropped names are listed in ``meta["ignored_columns"]``
+(in a long table every column but the name, value, run, step and epoch ones).
 
 Several runs in one file: a repeated header row, a new header row, or the step/epoch column
 going back (for row-per-epoch tables also the same epoch logged again for the same metric)
