@@ -574,10 +574,77 @@ def lr_far_too_high() -> None:
 
 def lr_slightly_too_high() -> None:
     """LR slightly too high, small batches: bouncing around a floor, spikes."""
+    r = "lr_slightly_too_high"
+    run("g019", "digits-mlp-sgd-momentum-lr-0.5", r, "text_pipe",
+        model_kw={"hidden": (128,)}, opt="sgd", lr=0.5, momentum=0.9, epochs=30, seed=2)
+    run("g020", "mnist1d-mlp-adam-lr-0.05", r, "keras_csv", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.05, epochs=30, batch=64, seed=2)
+    run("g021", "reg-linear-sgd-edge-of-stability", r, "jsonl", data="regression",
+        data_kw={"xscale": 3.0}, model="linear", opt="sgd", lr=0.09, epochs=30, batch=64,
+        seed=0)
+    run("g022", "reg-bigscale-sgd-bounce", r, "generic_csv", data="regression",
+        data_kw={"yscale": 300.0, "xscale": 2.5}, model="linear", opt="sgd", lr=0.1,
+        epochs=40, batch=16, seed=3)
+    run("g023", "digits-tanh-mlp-adam-lr-0.1", r, "text_bracket",
+        model_kw={"hidden": (128, 128), "act": "tanh"}, opt="adam", lr=0.1, epochs=30, seed=7)
+    run("g024", "mnist1d-mlp-adam-bs16-steps", r, "text_step", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.02, epochs=10, batch=16,
+        granularity="step", log_every=10, eval_every=250, seed=0)
+    run("g025", "digits-deep-mlp-adam-no-warmup", r, "hf_trainer_state",
+        model_kw={"hidden": (256,) * 8}, opt="adam", lr=3e-3, epochs=40, granularity="step",
+        log_every=5, log_mode="mean", eval_every=41, log_grad_norm=True, seed=2)
+    run("g026", "digits-mlp-rmsprop-bs16", r, "tensorboard", model_kw={"hidden": (128,)},
+        opt="rmsprop", lr=0.01, epochs=30, batch=16, seed=7)
+    run("g027", "digits-cnn-adam-lr-0.03", r, "keras_csv", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=0.03, epochs=25, seed=0)
+    run("g028", "reg-mlp-adam-lr-0.05-bs8", r, "text_pipe", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="adam", lr=0.05, epochs=30, batch=8, seed=2)
+    run("g029", "mnist1d-deep-mlp-adam-no-warmup", r, "tensorboard", data="mnist1d",
+        model_kw={"hidden": (256,) * 8}, opt="adam", lr=3e-3, epochs=15, batch=64,
+        granularity="step", log_every=5, eval_every=63, seed=1)
+    run("g030", "mnist1d-gru-adam-lr-0.02", r, "jsonl", data="mnist1d", model="gru",
+        model_kw={"hidden": (64,)}, opt="adam", lr=0.02, epochs=8, batch=64,
+        granularity="step", log_every=5, eval_every=63, seed=3)
 
 
 def corrupted_batches() -> None:
     """A few corrupted batches (inputs scaled x25 or labels shuffled): transient spikes."""
+    r = "corrupted_batches"
+    run("g031", "mnist1d-mlp-bad-shards", r, "text_bracket", data="mnist1d",
+        model_kw={"hidden": (128, 128)}, opt="adam", lr=1e-3, epochs=25, batch=64,
+        corrupt_epochs={8: 0.4, 17: 0.4}, seed=5)
+    run("g032", "digits-mlp-adam-bad-batches", r, "text_step", model_kw={"hidden": (128, 128)},
+        opt="adam", lr=1e-3, epochs=50, granularity="step", log_every=1, eval_every=100,
+        corrupt_steps={500: "both", 1100: "both", 1650: "both"})
+    run("g033", "mnist1d-mlp-adam-bad-batches", r, "hf_trainer_state", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-3, epochs=30, batch=64,
+        granularity="step", log_every=10, log_mode="mean", eval_every=126,
+        corrupt_steps={401: "both", 402: "both", 951: "both", 952: "both", 1501: "both"})
+    run("g034", "digits-cnn-bad-shards", r, "keras_csv", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=1e-3, epochs=30,
+        corrupt_epochs={10: 0.3, 22: 0.5})
+    run("g035", "reg-mlp-sgd-flipped-targets", r, "generic_csv", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="sgd", lr=0.05, momentum=0.9, epochs=60,
+        granularity="step", log_every=5, eval_every=100,
+        corrupt_steps={700: "labels", 701: "labels", 1300: "labels", 1301: "labels",
+                       1302: "labels"})
+    run("g036", "mnist1d-gru-bad-batches", r, "tensorboard", data="mnist1d", model="gru",
+        model_kw={"hidden": (64,)}, opt="adam", lr=3e-3, epochs=10, batch=64,
+        granularity="step", log_every=5, eval_every=63,
+        corrupt_steps={300: "both", 301: "both", 480: "both", 481: "both"})
+    run("g037", "digits-mlp-bad-batches-jsonl", r, "jsonl", model_kw={"hidden": (256,)},
+        opt="adam", lr=2e-3, epochs=40, granularity="step", log_every=5, eval_every=82,
+        corrupt_steps={400: "both", 401: "both", 900: "both", 901: "both", 902: "both",
+                       1400: "both"})
+    run("g038", "reg-mlp-bad-shards", r, "text_pipe", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="adam", lr=1e-3, epochs=40,
+        corrupt_epochs={12: 0.5, 25: 0.5, 33: 0.3})
+    run("g039", "mnist1d-mlp-long-bad-batches", r, "text_step", data="mnist1d",
+        model_kw={"hidden": (128, 128)}, opt="adam", lr=1e-3, epochs=160,
+        granularity="step", log_every=10, eval_every=500,
+        corrupt_steps={k: "both" for s0 in (3000, 7500, 12000, 16500) for k in (s0, s0 + 1)})
+    run("g040", "digits-mlp-sgd-bad-shards", r, "generic_csv", model_kw={"hidden": (128,)},
+        opt="sgd", lr=0.05, momentum=0.9, epochs=30, corrupt_epochs={9: 0.2, 20: 0.2})
 
 
 def lr_rising_late() -> None:
