@@ -404,6 +404,14 @@ def test_json_document_with_runs_in_a_list(tmp_path: Path) -> None:
     assert [len(r["train_loss"]) for r in runs] == [2, 1]
 
 
+def test_capitalised_axis_keys(tmp_path: Path) -> None:
+    rows = [{"Epoch": e, "Train Loss": 1.0 / e, "Valid Loss": 1.2 / e} for e in (1, 2, 3)]
+    p = write(tmp_path, "history.json", json.dumps({"history": rows}))
+    run = read1(p)
+    assert set(run.series) == {"train_loss", "val_loss"}
+    assert run["val_loss"].epochs.tolist() == [1, 2, 3]
+
+
 def test_json_root_list_of_records(tmp_path: Path) -> None:
     p = write(tmp_path, "log.json", json.dumps([{"iteration": i, "loss": 1 / i, "acc": i / 10}
                                                  for i in range(1, 6)]))

@@ -143,6 +143,21 @@ def _axis(rec: dict[str, Any], keys: tuple[str, ...]) -> float | None:
     return None
 
 
+def _axis_key(rec: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The key of `rec` that is the first of `keys` (any letter case: ``Epoch``) holding a
+    finite number."""
+    lowered: dict[str, str] | None = None
+    for k in keys:
+        actual: str | None = k
+        if k not in rec:
+            if lowered is None:
+                lowered = {x.lower(): x for x in rec if isinstance(x, str)}
+            actual = lowered.get(k)
+        if actual is not None and _axis(rec, (actual,)) is not None:
+            return actual
+    return None
+
+
 def _flatten(rec: dict[str, Any], sep: str) -> dict[str, Any]:
     """Nested dicts of values → ``parent<sep>child`` keys; media dicts (with ``_type``) and
     lists are dropped."""
@@ -168,7 +183,7 @@ def _is_record(rec: Any) -> bool:
     count, as W&B and JSONL loggers nest), or a metric-like key with a number at the top."""
     if not isinstance(rec, dict):
         return False
-    has_axis = _axis(rec, _STEP_KEYS + _EPOCH_KEYS) is not None
+    has_axis = _axis_key(rec, _STEP_KEYS + _EPOCH_KEYS) is not None
     for k, v in (_flatten(rec, "/") if has_axis else rec).items():
         if not isinstance(k, str) or _number(v) is None or _is_bookkeeping(k):
             continue
@@ -224,9 +239,9 @@ class _RecordSink:
         """Add the metrics of one record; returns how many points it gave."""
         rec = _flatten(rec, self.sep)
         if self.step_key is None:
-            self.step_key = next((k for k in _STEP_KEYS if _axis(rec, (k,)) is not None), None)
+            self.step_key = _axis_key(rec, _STEP_KEYS)
         if self.epoch_key is None:
-            self.epoch_key = next((k for k in _EPOCH_KEYS if _axis(rec, (k,)) is not None), None)
+            self.epoch_key = _axis_key(rec, _EPOCH_KEYS)
         step = _axis(rec, (self.step_key,)) if self.step_key else None
         epoch = _axis(rec, (self.epoch_key,)) if self.epoch_key else None
         names = self._names
