@@ -83,6 +83,7 @@ _HF_META_KEYS = (
 _MAX_DEPTH = 8  # how deep `_candidates` looks for metric lists in a JSON document
 _MAX_FLATTEN = 3  # how many levels of nested dicts a record is flattened
 _SNIFF_LINES = 20
+_HEAD_BYTES = 65536  # what `read` looks at to tell JSON from JSONL (as the dispatcher sniffs)
 
 _TB_EXPORT_NAME = re.compile(r"run[-_](?P<run>.*?)[-_]?tag[-_](?P<tag>.+)")
 _MIN_WALL_TIME = 1e8  # seconds since 1970 (1973): a TensorBoard export's first column
@@ -308,6 +309,14 @@ def _parse_line(line: str) -> Any:
         return None
 
 
+def _is_whole(path: Path, head: bytes) -> bool:
+    """True when `head` holds the whole file."""
+    try:
+        return path.stat().st_size <= len(head)
+    except OSError:
+        return True
+
+
 def _kind(path: Path, head: bytes) -> str | None:
     """``"doc"`` (one JSON value), ``"jsonl"`` (one JSON object per line) or None (not JSON)."""
     text = _decode_head(head)
@@ -316,10 +325,7 @@ def _kind(path: Path, head: bytes) -> str | None:
     text = text.lstrip("\ufeff \t\r\n")
     if not text or text[0] not in "{[":
         return None
-    try:
-        whole = path.stat().st_size <= len(head)
-    except OSError:
-        whole = True
+    whole = _is_whole(path, head)
     first, complete = next(_lines(text, 1))
     if whole and (doc := _parse_line(text)) is not None:
         # A one-line file holding one metric dict is JSONL with a single row.
@@ -339,11 +345,12 @@ def sniff(path: Path, head: bytes) -> bool:
         return False
     text = _decode_head(head) or ""
     if kind == "jsonl":
-        lines = [(s, c) for s, c in _lines(text, _SNIFF_LINES) if c or len(head) < 65536]
+        whole = _is_whole(path, head)
+        lines = [(s, c) for s, c in _lines(text, _SNIFF_LINES) if c or whole]
         parsed = [_parse_line(s) for s, _ in lines]
         valid = [p for p in parsed if isinstance(p, dict)]
         return 2 * len(valid) >= len(parsed) and any(_is_record(p) for p in valid)
-    if len(head) < 65536 or path.stat().st_size <= len(head):
+    if _is_whole(path, head):
         try:
             doc = json.loads(text.lstrip("\ufeff"))
         except (ValueError, RecursionError):
@@ -640,7 +647,7 @@ def read(path: Path) -> list[Run]:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(65536)
+            head = f.read(_HEAD_BYTES)
     except OSError as exc:
         raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
     if not head.strip():
