@@ -212,8 +212,9 @@ class Diagnosis:
         return seen
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
-        """The design's JSON object for this run (see `lossdoctor.report.json`)."""
-        return {
+        """The design's JSON object for this run (see `lossdoctor.report.json`); numbers are
+        JSON-safe (None for NaN/inf)."""
+        return jsonable({
             "name": self.run.name,
             "source": self.run.source,
             "format": self.run.format,
@@ -226,4 +227,4 @@ class Diagnosis:
             "counts": self.counts(),
             "findings": [f.to_dict(lang) for f in self.findings],
             "warnings": list(self.run.warnings) + list(self.notes),
-        }
+        })

@@ -1,0 +1,285 @@
+"""The diagnosis on real runs (the labelled public corpus), on the issue's two canonical short
+logs, and on degenerate input; the JSON shape and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lossdoctor
+from lossdoctor.cli import main
+from lossdoctor.diagnose import diagnose, diagnose_all, diagnose_run
+from lossdoctor.errors import LossdoctorError
+from lossdoctor.findings import KINDS
+from lossdoctor.run import Run, Series
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT / "corpus" / "real"
+FIX = Path(__file__).parent / "fixtures" / "diagnose"
+
+
+def _real(rid: str) -> list[Run]:
+    d = next(REAL.glob(f"{rid}_*"))
+    files = [p for p in d.iterdir() if p.is_file()]
+    return lossdoctor.read(files[0])
+
+
+def _kinds(runs: list[Run]) -> set[str]:
+    return {f.kind for r in runs for f in diagnose_run(r).findings} - {"converged"}
+
+
+def _series(values, *, steps=None, epochs=None, name="train_loss", original="loss") -> Series:
+    v = np.asarray(values, dtype=float)
+    nan = np.full(len(v), np.nan)
+    return Series(name=name, original=original,
+                  steps=nan if steps is None else np.asarray(steps, float),
+                  epochs=nan if epochs is None else np.asarray(epochs, float), values=v)
+
+
+def _run(*series: Series) -> Run:
+    return Run(name="t", source="test", format="test", series={s.name: s for s in series})
+
+
+# -- the issue's two short logs ------------------------------------------------------------
+def test_loss_rising_after_epoch_18() -> None:
+    d = diagnose(FIX / "loss_rising_epoch18.log")
+    f = next(f for f in d.findings if f.kind == "loss_rising")
+    assert f.metric == "train_loss"
+    assert f.start.epoch == 18
+    assert f.evidence["best_value"] == pytest.approx(0.2847)
+    assert f.evidence["rise_pct"] == pytest.approx(48.6, abs=0.5)
+    assert not d.healthy
+    names = [r.name for r in f.remedies]
+    assert "restore_best_checkpoint" in names and "lower_lr" in names
+
+
+def test_eight_epochs_bouncing_is_oscillation() -> None:
+    d = diagnose(FIX / "oscillation_8_epochs.log")
+    assert "oscillation" in d.kinds()
+    f = next(f for f in d.findings if f.kind == "oscillation")
+    assert f.evidence["low"] == pytest.approx(0.2364)
+    assert f.evidence["high"] == pytest.approx(0.2583)
+
+
+# -- real public runs (labels with high confidence) ----------------------------------------
+@pytest.mark.parametrize("rid", ["008", "009", "015", "019", "021", "034", "052", "054"])
+def test_healthy_real_runs_stay_silent(rid: str) -> None:
+    assert _kinds(_real(rid)) == set()
+
+
+def test_overfitting_real_run_locates_the_best_step() -> None:
+    (run,) = _real("001")
+    d = diagnose_run(run)
+    f = next(f for f in d.findings if f.kind == "overfitting")
+    assert f.metric == "val_loss" and f.start.step == 5600
+    assert f.evidence["best_value"] == pytest.approx(0.5089, abs=1e-4)
+    restore = next(r for r in f.remedies if r.name == "restore_best_checkpoint")
+    assert restore.params["epoch"] == 2
+
+
+def test_overfitting_with_rising_accuracy_is_also_loss_up_acc_up() -> None:
+    (run,) = _real("030")
+    d = diagnose_run(run)
+    assert {"overfitting", "loss_up_acc_up"} <= set(d.kinds())
+    f = next(f for f in d.findings if f.kind == "overfitting")
+    assert f.start.epoch == 3
+    flood = next(r for r in f.remedies if r.name == "flooding")
+    assert 0 < flood.params["b"] < 1
+
+
+def test_whisper_wer_is_a_lower_is_better_task_metric() -> None:
+    (run,) = _real("005")
+    d = diagnose_run(run)
+    f = next(f for f in d.findings if f.kind == "loss_up_acc_up")
+    assert f.evidence["metric"] == "eval_wer" and f.evidence["metric_direction"] == "min"
+    assert f.evidence["metric_end"] < f.evidence["metric_at_loss_best"]
+
+
+def test_nan_from_the_start_is_non_finite() -> None:
+    kinds = _kinds(_real("044"))
+    assert kinds == {"non_finite"}
+
+
+def test_astronomical_frozen_loss_is_divergence_and_plateau() -> None:
+    assert _kinds(_real("047")) == {"divergence", "plateau"}
+
+
+def test_appended_runs_stuck_at_chance() -> None:
+    runs = _real("029")
+    assert len(runs) == 2
+    for run in runs:
+        assert {"plateau", "underfitting"} <= _kinds([run])
+
+
+def test_val_oscillation_real_run() -> None:
+    assert "oscillation" in _kinds(_real("032"))
+
+
+def test_spikes_real_run() -> None:
+    (run,) = _real("055")
+    f = next(f for f in diagnose_run(run).findings if f.kind == "spike")
+    steps = {p["step"] for p in f.evidence["at"]}
+    assert {986, 2280} <= steps
+
+
+def test_negative_loss_is_handled() -> None:
+    (run,) = _real("058")
+    assert run["train_loss"].values.max() < 0
+    assert _kinds([run]) == set()
+
+
+@pytest.mark.parametrize("rid", ["001", "030", "044", "047", "055", "008"])
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_kinds_do_not_depend_on_the_loss_scale(rid: str, scale: float) -> None:
+    runs = _real(rid)
+    scaled = []
+    for r in runs:
+        series = {}
+        for name, s in r.series.items():
+            v = s.values * scale if s.direction == "min" else s.values
+            series[name] = Series(name=name, original=s.original, steps=s.steps,
+                                  epochs=s.epochs, values=v)
+        scaled.append(Run(name=r.name, source=r.source, format=r.format, series=series))
+    assert _kinds(scaled) == _kinds(runs)
+
+
+# -- degenerate input ----------------------------------------------------------------------
+def test_one_point() -> None:
+    d = diagnose_run(_run(_series([0.5], steps=[1])))
+    assert d.findings == [] and d.healthy
+
+
+def test_constant_series() -> None:
+    d = diagnose_run(_run(_series(np.full(50, 0.3), steps=np.arange(50))))
+    assert all(f.kind in ("plateau", "underfitting") for f in d.findings)
+    assert any(f.kind == "plateau" and f.evidence["form"] == "frozen" for f in d.findings)
+
+
+def test_all_nan_is_non_finite_only() -> None:
+    d = diagnose_run(_run(_series(np.full(20, np.nan), steps=np.arange(20))))
+    assert [f.kind for f in d.findings] == ["non_finite"]
+    assert d.findings[0].evidence["from_start"] is True
+    json.dumps(d.to_dict(), allow_nan=False)  # raises on a NaN or inf number
+
+
+def test_resumed_run_with_steps_going_backwards() -> None:
+    # steps 0..99, then a resume from step 60 re-doing 60..149
+    steps = np.concatenate([np.arange(100), np.arange(60, 150)])
+    vals = np.concatenate([2 * np.exp(-np.arange(100) / 30) + 0.1,
+                           2 * np.exp(-np.arange(60, 150) / 30) + 0.1])
+    d = diagnose_run(_run(_series(vals, steps=steps)))
+    assert any("re-logged" in n for n in d.notes)
+    assert "loss_rising" not in d.kinds() and "spike" not in d.kinds()
+
+
+def test_duplicate_steps() -> None:
+    steps = np.repeat(np.arange(30), 2)
+    vals = np.repeat(np.exp(-np.arange(30) / 8), 2)
+    d = diagnose_run(_run(_series(vals, steps=steps)))
+    assert d.healthy
+
+
+def test_epochs_without_steps() -> None:
+    e = np.arange(1, 31)
+    d = diagnose_run(_run(_series(1 / e + 0.1, epochs=e)))
+    assert d.healthy
+    assert all(f.start.step is None for f in d.findings)
+
+
+def test_points_without_steps_or_epochs() -> None:
+    d = diagnose_run(_run(_series(np.exp(-np.arange(40) / 10))))
+    assert d.healthy
+
+
+def test_metric_option_and_unknown_metric() -> None:
+    (run,) = _real("030")
+    d = diagnose_run(run, metric="train_loss")
+    assert all(f.metric == "train_loss" for f in d.findings)
+    with pytest.raises(LossdoctorError, match="no metric 'nope'"):
+        diagnose_run(run, metric="nope")
+
+
+def test_select_and_ignore() -> None:
+    (run,) = _real("030")
+    assert diagnose_run(run, select=["overfitting"]).kinds() == ["overfitting"]
+    assert "overfitting" not in diagnose_run(run, ignore=["overfitting"]).kinds()
+    with pytest.raises(LossdoctorError, match="unknown kind"):
+        diagnose_run(run, select=["overfit"])
+
+
+def test_diagnose_all_in_parallel_matches_serial() -> None:
+    runs = [r for rid in ("001", "030", "044", "055") for r in _real(rid)] * 5
+    serial = [d.kinds() for d in diagnose_all(runs, jobs=1)]
+    parallel = [d.kinds() for d in diagnose_all(runs, jobs=2)]
+    assert serial == parallel
+
+
+# -- JSON and CLI --------------------------------------------------------------------------
+def test_json_follows_the_design(capsys: pytest.CaptureFixture[str]) -> None:
+    path = next((REAL).glob("001_*/trainer_state.json"))
+    assert main(["diagnose", str(path), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == 1
+    (run,) = doc["runs"]
+    assert run["format"] == "hf_trainer_state" and run["healthy"] is False
+    assert run["metrics"]["train_loss"]["points"] == 55
+    f = next(f for f in run["findings"] if f["kind"] == "overfitting")
+    assert f["start"] == {"step": 5600, "epoch": 2}
+    assert f["severity"] == "warning" and f["summary"]
+    assert f["remedies"][0]["name"] == "restore_best_checkpoint"
+    assert all(k in KINDS for k in (g["kind"] for g in run["findings"]))
+
+
+def test_json_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    path = next((REAL).glob("030_*/training_log.csv"))
+    main(["diagnose", str(path), "--json", "--lang", "zh"])
+    doc = json.loads(capsys.readouterr().out)
+    summary = doc["runs"][0]["findings"][0]["summary"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in summary)
+
+
+def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    healthy = next(REAL.glob("021_*/metrics.csv"))
+    sick = next(REAL.glob("030_*/training_log.csv"))
+    assert main(["diagnose", str(healthy)]) == 0
+    assert main(["diagnose", str(sick)]) == 1
+    assert main(["diagnose", str(sick), "--fail-on", "error"]) == 0
+    assert main(["diagnose", str(sick), "--fail-on", "overfitting"]) == 1
+    assert main(["diagnose", str(sick), "--fail-on", "spike,divergence"]) == 0
+    assert main(["diagnose", str(sick), "--fail-on", "never"]) == 0
+    assert main(["diagnose", str(sick), "--ignore", "overfitting,loss_up_acc_up"]) == 0
+    assert main(["diagnose", str(sick), "--fail-on", "bogus"]) == 2
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    assert main(["diagnose", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "empty.log" in err and "Traceback" not in err
+
+
+def test_terminal_report_is_plain_when_piped(capsys: pytest.CaptureFixture[str]) -> None:
+    sick = next(REAL.glob("030_*/training_log.csv"))
+    main(["diagnose", str(sick)])
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out
+    assert "overfitting" in out and "epoch 3" in out
+
+
+def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "overfitting"]) == 0
+    assert capsys.readouterr().out.startswith("# overfitting:")
+    assert main(["explain", "spike", "--lang", "zh"]) == 0
+    zh = capsys.readouterr().out
+    assert zh.startswith("# spike:") and "## 处理方法" in zh
+    assert main(["explain"]) == 0
+    listing = capsys.readouterr().out
+    assert all(k in listing for k in KINDS)
+    assert main(["explain", "nope"]) == 2
+
+
+def test_json_of_an_astronomical_run_is_strict() -> None:
+    (run,) = _real("047")
+    text = json.dumps(diagnose_run(run).to_dict(), allow_nan=False)  # raises on NaN/inf
+    assert '"divergence"' in text
