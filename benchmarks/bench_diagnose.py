@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    print("one series (best of %d):" % args.repeat)
+    print(f"one series (best of {args.repeat}):")
     prev = None
     for n in (10**4, 10**5, 10**6):
         run = make_run(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import ratio, relative, rise
+from lossdoctor.analysis import ratio, rise
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules import divergence

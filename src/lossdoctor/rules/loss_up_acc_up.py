@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import relative, rise
+from lossdoctor.analysis import rise
 from lossdoctor.findings import Finding
 from lossdoctor.rules._rise import persistent_rise, rise_pct
 from lossdoctor.rules.context import Context
