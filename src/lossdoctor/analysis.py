@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoctor.curve import Curve
-from lossdoctor.stats import Trend, noise_sigma, rolling_median, trend
+from lossdoctor.stats import Trend, mad_sigma, noise_sigma, rolling_median, strided, trend
 
 __all__ = [
     "Rise", "Shape", "Shifts", "Spikes", "Stretch", "Tail", "blocked_trend", "flat_stretches",
@@ -140,6 +140,9 @@ class Rise:
             best + 2 level-noise (1.0 = it stayed up).
         frac: rise / drop (how much of the progress was given back; inf when no drop).
         trend: trend of the bins after the best (None when fewer than 3).
+        spread: robust σ of the raw points after the best (the band a noisy curve wanders in).
+        robust_rise: median of the last 10% of the points minus the median of the points
+            around the best (±2.5% of the curve): the rise without the bias of a minimum.
     """
 
     shape: Shape
@@ -148,6 +151,8 @@ class Rise:
     stayed: float
     frac: float
     trend: Trend | None
+    spread: float
+    robust_rise: float
 
 
 def rise(c: Curve) -> Rise:
@@ -162,7 +167,14 @@ def rise(c: Curve) -> Rise:
         stayed = float(np.mean(late > sh.low + 2 * sigma)) if len(late) else 0.0
         frac = sh.rise / sh.drop if sh.drop > 0 else np.inf
         tr = blocked_trend(bx[sh.best :], by[sh.best :]) if len(post_lv) >= 3 else None
-        return Rise(sh, len(post_lv), float(sh.rise / sigma), stayed, float(frac), tr)
+        spread = mad_sigma(strided(c.y[sh.best_point :]))
+        n = len(c.y)
+        h = max(2, n // 40)
+        around = c.y[max(0, sh.best_point - h) : sh.best_point + h + 1]
+        late = c.y[-max(1, n // 10) :]
+        robust = float(np.median(late) - np.median(around))
+        return Rise(sh, len(post_lv), float(sh.rise / sigma), stayed, float(frac), tr, spread,
+                    robust)
 
     return _cached(c, "rise", make)
 
