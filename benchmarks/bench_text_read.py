@@ -10,9 +10,9 @@ warnings, checkpoint messages, tracebacks, tqdm-free progress text) and parses i
 * the naive peer: what a training script's author writes: ``open().read().splitlines()`` and
   one ``re.search`` per line for the loss value.
 
-Speed is measured in this process (best of 3); memory in fresh child processes (peak RSS of
-the child minus its RSS before parsing), for a small and the full file, to show that
-lossdoctor's memory beyond the points it stores does not grow with the file.
+Speed is measured in this process (best of 3); memory in fresh child processes (peak RSS
+while parsing minus the RSS before, Linux ``/proc``), for a small and the full file, to show
+that lossdoctor's memory beyond the points it stores does not grow with the file.
 """
 
 from __future__ import annotations
@@ -92,23 +92,27 @@ def lossdoctor_parse(path: Path) -> int:
 
 
 def _child(kind: str, path: str) -> None:
-    """Run in a child process: parse once, print peak RSS above the pre-parse RSS (bytes)."""
-    import resource
+    """Run in a child process: parse once, print the peak RSS reached while parsing minus the
+    RSS before it (bytes). Linux: the peak (VmHWM) is reset through /proc/self/clear_refs."""
+    import importlib
 
-    import lossdoctor  # noqa: F401  (imported before the baseline, as in the parent)
+    from lossdoctor.read import FORMATS
 
-    def rss() -> int:
+    for module in FORMATS.values():  # every reader the dispatcher may import, before the baseline
+        importlib.import_module(module)
+
+    def status(field: str) -> int:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
-        return 0
+        raise RuntimeError(f"no {field} in /proc/self/status")
 
-    base = rss()
-    # ru_maxrss is the peak of the whole process; the baseline is read before parsing.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak RSS to the current RSS
+    base = status("VmRSS")
     points = lossdoctor_parse(Path(path)) if kind == "lossdoctor" else len(naive_parse(Path(path)))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"extra": max(0, peak - base), "points": points}))
+    print(json.dumps({"extra": max(0, status("VmHWM") - base), "points": points}))
 
 
 def measure_memory(kind: str, path: Path) -> dict[str, int]:
@@ -153,23 +157,24 @@ def main() -> None:
         print(f"speed ratio lossdoctor/naive: {t_nv / t_ld:.2f}x  (lossdoctor also reads "
               f"steps, epochs, LR, validation lines and run structure)")
 
-        print("\npeak memory above the interpreter's baseline (child processes, RSS):")
+        print("\npeak memory while parsing, above the RSS before it (child processes):")
         rows = {}
         for kind in ("lossdoctor", "naive"):
             for label, path, n in (("small", small, args.small), ("full", big, args.lines)):
-                m = measure_memory(kind, path)
-                rows[kind, label] = m
-                stored = 24 * m["points"] if kind == "lossdoctor" else 32 * m["points"]
-                print(f"  {kind:10s} {n:>9,} lines: {m['extra'] / 1e6:7.1f} MB  "
-                      f"(stored points {stored / 1e6:5.1f} MB, beyond them "
-                      f"{(m['extra'] - stored) / 1e6:6.1f} MB)")
+                m = rows[kind, label] = measure_memory(kind, path)
+                per = (f"{m['extra'] / m['points']:5.1f} bytes per stored point"
+                       if kind == "lossdoctor" else f"{m['extra'] / n:5.0f} bytes per line")
+                print(f"  {kind:10s} {n:>9,} lines: {m['extra'] / 1e6:7.1f} MB  = {per} "
+                      f"({m['points']:,} {'points' if kind == 'lossdoctor' else 'values'})")
         ld_s, ld_f = rows["lossdoctor", "small"], rows["lossdoctor", "full"]
         nv_f = rows["naive", "full"]
         print(f"memory ratio naive/lossdoctor on the full file: "
               f"{nv_f['extra'] / max(ld_f['extra'], 1):.1f}x")
-        grow = (ld_f["extra"] - 24 * ld_f["points"]) - (ld_s["extra"] - 24 * ld_s["points"])
-        print(f"lossdoctor memory beyond the points, {args.small:,} -> {args.lines:,} lines: "
-              f"{grow / 1e6:+.1f} MB")
+        # The points cost 24 bytes each in the RunBuilder's arrays (plus their growth slack)
+        # and one metric's numpy copy while the Run is built; if anything else grew with the
+        # file, the bytes per point would grow from the small file to the full one.
+        print(f"lossdoctor bytes per stored point, {args.small:,} -> {args.lines:,} lines: "
+              f"{ld_s['extra'] / ld_s['points']:.1f} -> {ld_f['extra'] / ld_f['points']:.1f}")
 
 
 if __name__ == "__main__":

@@ -393,6 +393,8 @@ def test_noise_only_has_no_metrics() -> None:
     ("epoch 1 | top1 acc 0.51 | BLEU-1 20.5\nepoch 2 | top5 acc 0.82 | BLEU-4 10.5\n"
      "epoch 3 | top1 acc 0.61 | BLEU-1 22.5\n",  # one shape once digits are masked
      {"top1 acc": [0.51, 0.61], "top5 acc": [0.82], "BLEU-1": [20.5, 22.5], "BLEU-4": [10.5]}),
+    ("top7: 0.9\ntop5: 0.8\nf2: 0.3\nf1: 0.4\n",  # not a metric, then one of the same shape
+     {"top5": [0.8], "f1": [0.4]}),
     ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
      "[Epoch 4/10] loss: tensor(0.4123, device='cuda:0')\n",
      {"train_loss": [0.5123, 0.4123]}),

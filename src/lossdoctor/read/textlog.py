@@ -21,7 +21,10 @@ Recognised forms (auto-detected per line; a file may mix them):
   epoch; the progress updates before it are running averages and are not points. A finished
   bar that follows without a new ``Epoch`` header (``model.evaluate``) goes to
   ``run.meta["evaluate"]``. Such runs have ``format == "keras_console"``.
-* tqdm bars: every update's postfix (``loss=0.41``) is a point; the bar counter gives its step.
+* tqdm bars (and Lightning's): each postfix value (``loss=0.41``) is a point, with the bar's
+  counter as its step; a value redrawn unchanged while the counter moves, or carried into the
+  next epoch's bar, is one point (see `_Parser._tqdm`). Bars of validation/test phases give
+  points without steps, their keys prefixed by the phase (``Validation loss``).
 * Python ``logging``/glog/loguru prefixes and timestamps are stripped; ``wandb:`` lines, Python
   reprs (``Namespace(...)`` → ``run.meta["args"]``, multi-line dicts), tracebacks and prose are
   skipped. A one-line dict of numbers (Hugging Face ``Trainer`` prints
@@ -29,6 +32,10 @@ Recognised forms (auto-detected per line; a file may mix them):
   ``train_runtime`` summary dict goes to ``run.meta["summary"]``.
 
 Values keep NaN and ±inf (``nan``, ``inf``, ``-inf``, ``1e-3``, ``7.52e+31`` are all values).
+Metrics keep the names the log prints (``Train Loss``, ``valid ppl``); a key printed twice on
+one line takes the phase of the key before it (``Train Loss | Acc | Val Loss | Acc`` →
+``Acc``, ``Val Acc``). ``run.meta`` gets ``total_epochs`` (``Epoch 3/50`` → 50) and
+``total_steps`` (``step:7/20000`` → 20000) when the log declares them.
 
 **Derived steps.** A batch counter that restarts every epoch (``| 200/ 2983 batches |``, a
 ``Step S/T`` that falls back to 0 when the epoch changes, a tqdm bar's ``n/total``) is turned into
@@ -42,11 +49,15 @@ are named ``<file stem>#1``, ``<file stem>#2`` … in file order; a file with a 
 named after its stem. A counter that goes back without reaching the start (a resumed run) stays
 in the same run, with a warning.
 
-**Streaming.** The file is read in 1 MiB blocks and split on ``\\n`` and ``\\r``; memory holds
-the parsed points and O(1) state, never the file. Bytes that are not UTF-8 are replaced
-(U+FFFD) with one warning on the run; a line longer than 1 MiB is skipped with a warning; an
-unterminated last line (a file still being written) is ignored, with a warning when it held
-metric values.
+**Streaming.** The file is read in 256 KiB blocks and split on ``\\n`` and ``\\r``; memory
+holds the parsed points and bounded state, never the file. Bytes that are not UTF-8 are
+replaced (U+FFFD) with one warning on the run (a UTF-8 or UTF-16 byte-order mark is honoured);
+a line longer than 1 MiB is skipped with a warning; an unterminated last line (a file still
+being written) is ignored, with a warning when it held metric values.
+
+**Speed.** Logs repeat a few line shapes millions of times. A key/value line is analysed once
+per shape (the line with its digits masked); the next lines of that shape take their numbers
+at the same character positions, without regular expressions. At most 4,096 shapes are kept.
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ import math
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -248,8 +260,12 @@ def _clean_key(key: str) -> str:
 
 #: Number tokens (group 1 empty) and digits that are part of a word (group 1: ``BLEU-1``).
 _WORD_DIGITS = re.compile(r"(?<![\w.\-+])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(\d+)")
-_MASK = str.maketrans("0123456789", "\x00" * 10)  # a line's shape: its digits masked
-_MAX_PLANS = 4096  # line shapes remembered (memory stays bounded on any file)
+#: Digits that make a metric-vocabulary token (top1, rouge2, f1, l1, r2).
+_METRIC_DIGITS = re.compile(r"(?:top|rouge|(?<![A-Za-z])[lLrRfF])(\d+)", re.IGNORECASE)
+# A line's shape: its UTF-8 bytes with the digits masked (bytes.translate: 20x str.translate).
+_MASK = bytes.maketrans(b"0123456789", b"\x00" * 10)
+_MAX_PLANS = 4096  # line shapes remembered (memory stays bounded on any file) ...
+_MAX_SHAPE = 2048  # ... and only for lines up to this length
 
 _V = TypeVar("_V")
 _Num = tuple[str, int]  # a number's text and its position in the message
@@ -263,29 +279,36 @@ class _Plan:
 
     Lines of one shape (the same text once digits are masked) have their numbers at the same
     places and parse the same way, except where a digit is part of a word (``BLEU-1``,
-    ``top5``): `checks` lists those digits, which a line must repeat to use the plan.
+    ``top5``): a line must repeat those digits to use the plan (`check` returns them, `expect`
+    is what it returned on the line the plan was made from). For a line that is not a metric
+    line only digits that could make a metric name (``top5``, ``f1``, ``l2``) count, so chatter
+    with changing file names or ids (``ckpt_1234.pt``) keeps its plan.
     """
 
-    __slots__ = ("checks", "found")
+    __slots__ = ("check", "expect", "found")
 
-    def __init__(self, checks: tuple[tuple[int, int, str], ...], found: _Found | None) -> None:
-        self.checks = checks
+    def __init__(self, line: str, checks: list[slice], found: _Found | None) -> None:
+        self.check = itemgetter(*checks) if checks else None
+        self.expect = self.check(line) if self.check is not None else None
         self.found = found  # None: not a metric line
+
+    def fits(self, line: str) -> bool:
+        return self.check is None or self.check(line) == self.expect
 
 
 def _make_plan(line: str, offset: int, found: _Found | None) -> _Plan:
     """The plan of `line`, whose message starts at `offset`, from what `_analyse` found."""
-    checks = tuple((m.start(1), m.end(1), m[1]) for m in _WORD_DIGITS.finditer(line) if m[1])
     if found is None:
-        return _Plan(checks, None)
+        return _Plan(line, [slice(*m.span(1)) for m in _METRIC_DIGITS.finditer(line)], None)
+    checks = [slice(*m.span(1)) for m in _WORD_DIGITS.finditer(line) if m[1]]
 
     def sl(v: _Num | None) -> slice | None:
         return None if v is None else slice(offset + v[1], offset + v[1] + len(v[0]))
 
     epoch, step, pairs = found
-    return _Plan(checks, ((sl(epoch[0]), sl(epoch[1])) if epoch else None,
-                          (sl(step[0]), sl(step[1]), step[2]) if step else None,
-                          [(key, sl(v)) for key, v in pairs]))
+    return _Plan(line, checks, ((sl(epoch[0]), sl(epoch[1])) if epoch else None,
+                                (sl(step[0]), sl(step[1]), step[2]) if step else None,
+                                [(key, sl(v)) for key, v in pairs]))
 
 
 def _as_values(found: _Found) -> _Found:
@@ -369,7 +392,7 @@ class _Parser:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lineno = 0
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[bytes, _Plan] = {}
         #: True once the log shows a metric twice or a metric with an epoch/step (for `sniff`).
         self.evidence = False
         self._keys_seen: set[str] = set()
@@ -498,13 +521,12 @@ class _Parser:
         return bool(self._parse(seg.replace("\x08", ""), True, commit=False))
 
     def _parse(self, line: str, ends_line: bool, *, commit: bool) -> bool:
-        shape: str | None = None
-        if self.block is None and self.header is None:
+        shape: bytes | None = None
+        if self.block is None and self.header is None and len(line) <= _MAX_SHAPE:
             # A key/value line of a shape seen before: take its numbers where the plan says.
-            shape = line.translate(_MASK)
+            shape = line.encode().translate(_MASK)
             plan = self._plans.get(shape)
-            if plan is not None and (not plan.checks or all(
-                    line[a:b] == text for a, b, text in plan.checks)):
+            if plan is not None and plan.fits(line):
                 if plan.found is None:
                     return False
                 if commit:
@@ -618,7 +640,7 @@ class _Parser:
 
     # -- generic key/value lines ----------------------------------------------------------------
     def _fields(self, body: str, block_phase: str | None, commit: bool,
-                cache: tuple[str, str, int] | None) -> bool:
+                cache: tuple[bytes, str, int] | None) -> bool:
         """A key/value line. With `cache` (the line's shape, the line, where `body` starts in
         it) the analysis is remembered for the shape: a log repeats a few line shapes, so most
         lines only convert their numbers (see `_parse`)."""
@@ -632,7 +654,7 @@ class _Parser:
             self._apply(_as_values(found), None)
         return True
 
-    def _remember(self, shape: str, plan: _Plan) -> None:
+    def _remember(self, shape: bytes, plan: _Plan) -> None:
         if len(self._plans) >= _MAX_PLANS:
             self._plans.clear()
         self._plans[shape] = plan
