@@ -438,23 +438,62 @@ class _Problem:
 
 @dataclass
 class _Segment:
+    """The rows of one run. Only present cells are kept (memory grows with the points, not
+    with rows x columns): per column the row numbers and values of its numeric cells and the
+    row numbers of its text cells; per coded column (long tables) the label code of every
+    row."""
+
     layout: _Layout
     line: int
-    values: list[array] = field(default_factory=list)
-    status: list[bytearray] = field(default_factory=list)  # 0 missing, 1 number, 2 text
     rows: int = 0
+    index: list[array] = field(default_factory=list)
+    values: list[array] = field(default_factory=list)
+    text_rows: list[array] = field(default_factory=list)
+    codes: list[array] = field(default_factory=list)
     malformed: _Problem = field(default_factory=_Problem)
     short: _Problem = field(default_factory=_Problem)
     bad_bytes: _Problem = field(default_factory=_Problem)
     texts: dict[int, _Problem] = field(default_factory=dict)
     incomplete: int = 0  # line of a cut last row that was skipped
-    codes: list[array] = field(default_factory=list)  # label codes of the coded columns
 
     def __post_init__(self) -> None:
         n = len(self.layout.columns)
+        self.index = [array("q") for _ in range(n)]
         self.values = [array("d") for _ in range(n)]
-        self.status = [bytearray() for _ in range(n)]
+        self.text_rows = [array("q") for _ in range(n)]
         self.codes = [array("q") for _ in self.layout.coded]
+
+    def last(self, k: int) -> float | None:
+        """Column `k`'s number in the last row, None when that cell held none."""
+        index = self.index[k]
+        return self.values[k][-1] if index and index[-1] == self.rows - 1 else None
+
+    def drop_last(self) -> None:
+        """Forget the last row."""
+        r = self.rows - 1
+        for index, values in zip(self.index, self.values, strict=True):
+            if index and index[-1] == r:
+                index.pop()
+                values.pop()
+        for k, text_rows in enumerate(self.text_rows):
+            if text_rows and text_rows[-1] == r:
+                text_rows.pop()
+                self.texts[k].count -= 1
+        for codes in self.codes:
+            codes.pop()
+        self.rows -= 1
+
+    def move_last(self, dst: _Segment) -> None:
+        """Move the last row (before its text cells are noted) to the start of `dst`."""
+        r = self.rows - 1
+        for k, index in enumerate(self.index):
+            if index and index[-1] == r:
+                dst.index[k].append(dst.rows)
+                dst.values[k].append(self.values[k][-1])
+        for k, codes in enumerate(self.codes):
+            dst.codes[k].append(codes[-1])
+        dst.rows += 1
+        self.drop_last()
 
 
 class _Restart:
@@ -481,41 +520,35 @@ class _Restart:
         self.seen: set[int] = set()
 
     def __call__(self, seg: _Segment) -> bool:
-        status, values = seg.status, seg.values
         if self.sparse:
             restart = False
+            r = seg.rows - 1
             for j, k in enumerate(self.monotone):
-                v = values[k][-1]
-                if status[k][-1] == 1 and v == v:
-                    restart |= v < self.last[j]
-                    self.last[j] = v
+                index = seg.index[k]
+                if index and index[-1] == r:
+                    v = seg.values[k][-1]
+                    if v == v:
+                        restart |= v < self.last[j]
+                        self.last[j] = v
             return restart
         if not self.axes:
             return False
         key = []
         for k in self.axes:
-            v = values[k][-1]
-            if status[k][-1] != 1 or v != v:
+            v = seg.last(k)
+            if v is None or v != v:
                 return False
             key.append(v)
         last = self.last_key
         self.last_key = key
+        present = {k for k in self.metrics if seg.last(k) is not None}
         if last is not None and key <= last:
-            present = {k for k in self.metrics if status[k][-1]}
             if key < last or present & self.seen:
                 return True
             self.seen |= present
             return False
-        self.seen = {k for k in self.metrics if status[k][-1]}
+        self.seen = present
         return False
-
-
-def _cell(cell: str, decimal_comma: bool) -> tuple[float, int]:
-    """(value, status) of a cell that `float` rejected: 0 missing, 1 number, 2 text."""
-    v = _number(cell, decimal_comma)
-    if v is None:
-        return _NAN, 2
-    return v, 0 if _is_missing(cell) else 1
 
 
 def _scan(path: Path, delimiter: str) -> list[_Segment]:
@@ -599,23 +632,26 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
                                      and [c.strip() for c in row] == header_cells):
                 seg = start(None, line)  # the header again: another run appended
                 continue
-            values, status = seg.values, seg.status
+            r = seg.rows
+            index, values = seg.index, seg.values
             texts: list[tuple[int, str]] | None = None
             for k, i in enumerate(positions):
                 cell = row[i]
                 if not cell:
-                    values[k].append(_NAN)
-                    status[k].append(0)
                     continue
                 try:
-                    v, s = float(cell), 1
+                    v = float(cell)
                 except ValueError:
-                    v, s = _cell(cell, decimal_comma)
-                    if s == 2:
+                    number = _number(cell, decimal_comma)
+                    if number is None:
                         texts = texts or []
                         texts.append((k, cell))
+                        continue
+                    if _is_missing(cell):
+                        continue
+                    v = number
+                index[k].append(r)
                 values[k].append(v)
-                status[k].append(s)
             for k, i in enumerate(coded):
                 label = _SURROGATES.sub("\ufffd", row[i].strip())
                 code = label_codes.get(label)
@@ -625,49 +661,31 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
                 seg.codes[k].append(code)
             seg.rows += 1
             if texts is not None and len(texts) == len(positions) and _header_like(row):
-                _drop_last(seg)  # an unrelated header row with the same width: a new table
+                seg.drop_last()  # an unrelated header row with the same width: a new table
                 cut = False
                 seg = start(row, line)
                 continue
             if restart(seg):
                 old = seg
                 seg = start(None, line)
-                _move_last(old, seg)
+                old.move_last(seg)
                 restart(seg)
             for k, cell in texts or ():
                 if _SURROGATES.search(cell):
                     seg.bad_bytes.note(line)
                     cell = _SURROGATES.sub("\ufffd", cell)
                 seg.texts.setdefault(k, _Problem()).note(line, cell[:40])
+                seg.text_rows[k].append(seg.rows - 1)
         if cut and seg is not None and seg.rows and raw.seek(0, io.SEEK_END):
             raw.seek(-1, io.SEEK_END)
             if raw.read(1) not in b"\r\n":
                 # A short last row without a line end: cut off while the file was written.
-                _drop_last(seg)
+                seg.drop_last()
                 seg.short.count -= 1
                 seg.incomplete = reader.line_num
     if layout is None:
         raise ReadError(path, "no header row")
     return segments
-
-
-def _drop_last(seg: _Segment) -> None:
-    for values, status in zip(seg.values, seg.status, strict=True):
-        values.pop()
-        status.pop()
-    for codes in seg.codes:
-        codes.pop()
-    seg.rows -= 1
-
-
-def _move_last(src: _Segment, dst: _Segment) -> None:
-    for k in range(len(src.values)):
-        dst.values[k].append(src.values[k][-1])
-        dst.status[k].append(src.status[k][-1])
-    for k in range(len(src.codes)):
-        dst.codes[k].append(src.codes[k][-1])
-    _drop_last(src)
-    dst.rows += 1
 
 
 # --------------------------------------------------------------------------- building runs
@@ -688,37 +706,41 @@ class _Series:
 
 def _series(seg: _Segment) -> list[_Series]:
     layout = seg.layout
-    status = [np.frombuffer(b, dtype=np.uint8) for b in seg.status]
+    index = [np.frombuffer(a, dtype=np.int64) for a in seg.index]
     values = [np.frombuffer(a, dtype=np.float64) for a in seg.values]
 
     def axis(role: str, run: str | None) -> np.ndarray | None:
+        """The `role` axis value of every row (NaN where the row has none)."""
         k = layout.axis(role, run)
         if k is None:
             return None
-        v = values[k].copy()
-        v[status[k] != 1] = _NAN
-        return v
+        full = np.full(seg.rows, _NAN)
+        full[index[k]] = values[k]
+        return full
 
-    def pick(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
-        return None if a is None else a[mask]
+    def at(a: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+        return None if a is None else a[rows]
 
     out = []
     if layout.coded:  # a long table: the key column names the metric of each row
         (k,) = (i for i, c in enumerate(layout.columns) if c.role == "metric")
         steps, epochs = axis("step", None), axis("epoch", None)
         keys = np.frombuffer(seg.codes[0], dtype=np.int64)
-        runs = np.frombuffer(seg.codes[1], dtype=np.int64) if len(seg.codes) > 1 else keys * 0
-        pairs = runs * len(layout.labels) + keys
+        has_runs = len(seg.codes) > 1
+        runs = np.frombuffer(seg.codes[1], dtype=np.int64) if has_runs else keys * 0
+        pairs = runs * len(layout.labels) + keys  # one code per (run, metric)
+        point_pairs = pairs[index[k]]
+        text_pairs = pairs[np.frombuffer(seg.text_rows[k], dtype=np.int64)]
         _, first = np.unique(pairs, return_index=True)
         for i in np.sort(first):
             name = layout.labels[keys[i]]
             if not name:
                 continue
-            rows = pairs == pairs[i]
-            mask = rows & (status[k] == 1)
-            out.append(_Series(seg, layout.labels[runs[i]] if len(seg.codes) > 1 else None,
-                               name, values[k][mask], pick(steps, mask), pick(epochs, mask),
-                               int(np.count_nonzero(rows & (status[k] == 2)))))
+            mine = point_pairs == pairs[i]
+            rows = index[k][mine]
+            out.append(_Series(seg, layout.labels[runs[i]] if has_runs else None, name,
+                               values[k][mine], at(steps, rows), at(epochs, rows),
+                               int(np.count_nonzero(text_pairs == pairs[i]))))
         return out
     axes: dict[str | None, tuple[np.ndarray | None, np.ndarray | None]] = {}
     for k, col in enumerate(layout.columns):
@@ -727,9 +749,8 @@ def _series(seg: _Segment) -> list[_Series]:
         if col.run not in axes:
             axes[col.run] = (axis("step", col.run), axis("epoch", col.run))
         steps, epochs = axes[col.run]
-        mask = status[k] == 1
-        out.append(_Series(seg, col.run, col.name, values[k][mask], pick(steps, mask),
-                           pick(epochs, mask), int(np.count_nonzero(status[k] == 2))))
+        out.append(_Series(seg, col.run, col.name, values[k], at(steps, index[k]),
+                           at(epochs, index[k]), len(seg.text_rows[k])))
     return out
 
 
