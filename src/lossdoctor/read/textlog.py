@@ -404,10 +404,8 @@ class _Parser:
     def _new_builder(self) -> None:
         self.b = RunBuilder(name=self.path.stem, source=self.path, format=NAME)
         self.runs.append(self.b)
-        self.keras = False
         self.epoch: float | None = None
         self.first_epoch: float | None = None
-        self.epoch_total: int | None = None
         self.last_raw_step: float | None = None
         self.first_raw_step: float | None = None
         self.last_step_epoch: float | None = None
@@ -440,11 +438,14 @@ class _Parser:
 
     # -- context ------------------------------------------------------------------------------
     def _set_epoch(self, epoch: float, total: int | None = None) -> None:
+        """Enter `epoch` (of `total`); back at the run's first epoch or below: a new run."""
         if self.epoch is not None and epoch < self.epoch:
             first = self.first_epoch if self.first_epoch is not None else self.epoch
-            if epoch <= first and self._has_points():
+            if not self._has_points():
+                self.first_epoch = epoch  # nothing read yet: the run starts here
+            elif epoch <= first:
                 self._restart()
-            elif epoch != self.epoch:
+            else:
                 self.warn("epoch-back", f"line {self.lineno}: the epoch counter went back from "
                           f"{self.epoch:g} to {epoch:g} (a resumed run?); kept in the same run")
         if self.epoch is not None and epoch != self.epoch:
@@ -453,7 +454,6 @@ class _Parser:
         if self.first_epoch is None:
             self.first_epoch = epoch
         if total is not None:
-            self.epoch_total = total
             self.b.meta["total_epochs"] = total
 
     def _step(self, raw: float, total: int | None, per_epoch: bool) -> float | None:
@@ -757,7 +757,6 @@ class _Parser:
         if not commit:
             return True
         final = ends_line and (k["n"] is None or k["n"] == k["t"])
-        self.keras = True
         self.b.format = KERAS_FORMAT
         if not final:
             if self.keras_pending is None:
