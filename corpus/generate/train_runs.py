@@ -649,10 +649,71 @@ def corrupted_batches() -> None:
 
 def lr_rising_late() -> None:
     """An LR that climbs late (misconfigured schedules): the training loss climbs and stays."""
+    r = "lr_rising_late"
+    run("g041", "digits-mlp-adam-late-rise-noval", r, "text_bracket", val=False,
+        model_kw={"hidden": (128, 128)}, opt="adam", lr=1e-3, epochs=40, sched="late_rise",
+        sched_kw={"start": 20, "factor": 40, "ramp": 8})
+    run("g042", "mnist1d-mlp-sgd-cosine-tmax-half", r, "keras_csv", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="sgd", lr=0.3, momentum=0.9, epochs=40, batch=64,
+        sched="cosine", sched_kw={"t_max": 20})
+    run("g043", "mnist1d-mlp-adam-warmup-too-long", r, "hf_trainer_state", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.03, epochs=30, batch=64,
+        granularity="step", log_every=10, log_mode="mean", eval_every=189,
+        sched="warmup", sched_unit="step", sched_kw={"warmup": 1890, "start_factor": 0.001})
+    run("g044", "digits-cnn-multistep-gamma-10", r, "text_pipe", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=2e-3, epochs=30, sched="multistep",
+        sched_kw={"milestones": [15], "gamma": 10.0})
+    run("g045", "reg-mlp-adam-late-rise-noval", r, "generic_csv", data="regression",
+        val=False, model_kw={"hidden": (64, 64)}, opt="adam", lr=1e-3, epochs=60,
+        granularity="step", log_every=10, sched="late_rise", sched_unit="step",
+        sched_kw={"start": 1000, "factor": 60, "ramp": 400})
+    run("g046", "mnist1d-adam-cyclic-maxlr-too-high", r, "tensorboard", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-4, epochs=25, batch=64,
+        granularity="step", log_every=10, eval_every=126, sched="cyclic", sched_unit="step",
+        sched_kw={"base_lr": 1e-4, "max_lr": 0.05, "step_size_up": 1300})
+    run("g047", "digits-mlp-sgd-late-rise-noval", r, "tensorboard", val=False,
+        model_kw={"hidden": (128, 128)}, opt="sgd", lr=0.02, momentum=0.9, epochs=50,
+        granularity="step", log_every=10, sched="late_rise", sched_unit="step",
+        sched_kw={"start": 1000, "factor": 40, "ramp": 500})
+    run("g048", "mnist1d-cnn-adam-late-rise", r, "jsonl", data="mnist1d", model="cnn",
+        model_kw={"hidden": (32,)}, opt="adam", lr=2e-3, epochs=30, batch=64,
+        sched="late_rise", sched_kw={"start": 12, "factor": 100, "ramp": 4})
+    run("g049", "reg-mlp-sgd-exp-lr-up", r, "text_pipe", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="sgd", lr=0.01, momentum=0.9, epochs=40,
+        sched="exp", sched_kw={"gamma": 1.08})
+    run("g050", "mnist1d-gru-adam-late-rise", r, "text_step", data="mnist1d", model="gru",
+        model_kw={"hidden": (48,)}, opt="adam", lr=3e-3, epochs=10, batch=64,
+        granularity="step", log_every=5, eval_every=63, sched="late_rise", sched_unit="step",
+        sched_kw={"start": 380, "factor": 15, "ramp": 100})
 
 
 def lr_too_low() -> None:
     """LR too low or too few epochs: still clearly decreasing at the end."""
+    r = "lr_too_low"
+    run("g051", "digits-mlp-sgd-lr-1e-3", r, "text_bracket", model_kw={"hidden": (128,)},
+        opt="sgd", lr=1e-3, epochs=20)
+    run("g052", "mnist1d-mlp-adam-lr-1e-5", r, "keras_csv", data="mnist1d",
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-5, epochs=30, batch=64)
+    run("g053", "reg-mlp-sgd-lr-1e-3", r, "text_pipe", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="sgd", lr=1e-3, epochs=30)
+    run("g054", "mnist1d-cnn-sgd-lr-1e-3", r, "hf_trainer_state", data="mnist1d", model="cnn",
+        model_kw={"hidden": (32,)}, opt="sgd", lr=1e-3, momentum=0.9, epochs=12, batch=64,
+        granularity="step", log_every=10, log_mode="mean", eval_every=63)
+    run("g055", "digits-cnn-adam-lr-1e-5", r, "text_step", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=1e-5, epochs=30, granularity="step",
+        log_every=10, eval_every=123)
+    run("g056", "mnist1d-gru-adam-lr-3e-4", r, "tensorboard", data="mnist1d", model="gru",
+        model_kw={"hidden": (48,)}, opt="adam", lr=3e-4, epochs=6, batch=64,
+        granularity="step", log_every=5, eval_every=63)
+    run("g057", "digits-mlp-adam-too-few-epochs", r, "jsonl", model_kw={"hidden": (64,)},
+        opt="adam", lr=1e-4, epochs=8, train_acc=True)
+    run("g058", "reg-linear-sgd-lr-tiny", r, "generic_csv", data="regression",
+        model="linear", opt="sgd", lr=2e-4, epochs=60, granularity="step", log_every=10,
+        eval_every=100)
+    run("g059", "mnist1d-mlp-sgd-lr-1e-2", r, "generic_csv", data="mnist1d",
+        model_kw={"hidden": (128,)}, opt="sgd", lr=1e-2, epochs=20, batch=64)
+    run("g060", "digits-mlp-sgd-lr-1e-4", r, "jsonl", model_kw={"hidden": (128,)}, opt="sgd",
+        lr=1e-4, momentum=0.9, epochs=40, granularity="step", log_every=10, eval_every=82)
 
 
 def bad_start() -> None:
