@@ -493,6 +493,19 @@ def test_bad_input_one_line_error(tmp_path: Path, content: bytes, problem: str) 
     assert problem in message
 
 
+def test_truncated_trainer_state_is_claimed_and_explained(tmp_path: Path) -> None:
+    text = (FIX / "hf_bert" / "trainer_state.json").read_text()
+    p = tmp_path / "trainer_state.json"
+    # Cut anywhere after "log_history" (what tells it from other JSON): in a key, a string,
+    # a number, a keyword …
+    for cut in range(text.index('"log_history": [') + 16, len(text) - 3, 7):
+        p.write_text(text[:cut])
+        assert sniffs(p)
+        with pytest.raises(ReadError, match="truncated JSON: the document ends before it is "
+                                            "complete"):
+            read_any(p)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="cannot open"):
         jsonlog.read(tmp_path / "nope.json")

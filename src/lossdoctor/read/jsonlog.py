@@ -354,7 +354,8 @@ def sniff(path: Path, head: bytes) -> bool:
         try:
             doc = json.loads(text.lstrip("\ufeff"))
         except (ValueError, RecursionError):
-            return False
+            # A broken or truncated metrics document: claim it so `read` says what is wrong.
+            return _BIG_DOC_HINTS.search(text) is not None
         return _hf_state(doc) or _tb_export(doc) or any(True for _ in _candidates(doc, (), 0))
     return _BIG_DOC_HINTS.search(text) is not None
 
@@ -522,6 +523,19 @@ def _read_hf_state(path: Path, doc: dict[str, Any]) -> list[Run]:
     return [b.build()]
 
 
+def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
+    """True when `text` looks like valid JSON cut off at its end (a file being written): the
+    error is at the end, in a string running to the end, or in a token cut at the end
+    (``fals``, ``1.``)."""
+    rest = text.rstrip()[exc.pos:]
+    if exc.msg.startswith("Unterminated string"):
+        return "\n" not in rest  # JSON strings hold no raw newline
+    if not rest:
+        return True
+    tokens = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
+    return all(c in "0123456789.eE+-" for c in rest) or any(t.startswith(rest) for t in tokens)
+
+
 def _read_document(path: Path) -> list[Run]:
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
@@ -538,7 +552,7 @@ def _read_document(path: Path) -> list[Run]:
     except RecursionError:
         raise ReadError(path, "invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        if _cut_short(text, exc):
             raise ReadError(path, "truncated JSON: the document ends before it is complete "
                                   "(still being written?)") from None
         raise ReadError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: "
