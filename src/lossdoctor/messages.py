@@ -44,6 +44,17 @@ _LABELS: dict[str, dict[str, str]] = {
         "kind.spike": "spikes", "kind.oscillation": "oscillation", "kind.plateau": "plateau",
         "kind.underfitting": "underfitting", "kind.loss_up_acc_up": "loss up, accuracy up",
         "kind.converged": "converged",
+        # PNG and HTML reports
+        "train_acc": "train accuracy", "val_acc": "validation accuracy",
+        "grad_norm": "gradient norm", "index": "point", "metrics": "metrics",
+        "at.step": "step {x}", "at.epoch": "epoch {x}", "at.index": "point {x}",
+        "best_at": "best {value} at {at}", "outlier": "outlier (clamped to the range)",
+        "non_finite_points": "NaN/inf", "no_finite": "no finite value",
+        "also_found": "not drawn", "report_title": "lossdoctor report",
+        "explanations": "explanations", "params": "parameters", "severity": "severity",
+        "confidence": "confidence", "read_warnings": "warnings",
+        "chart_help": "Drag to zoom, double-click to reset, click a legend entry to hide it.",
+        "no_chart": "no finite value to draw", "best_col": "best",
     },
     "zh": {
         "healthy": "健康", "unhealthy": "需要处理", "info": "提示", "warning": "警告",
@@ -59,6 +70,16 @@ _LABELS: dict[str, dict[str, str]] = {
         "kind.non_finite": "非有限值 (NaN/inf)", "kind.spike": "尖峰", "kind.oscillation": "振荡",
         "kind.plateau": "平台期", "kind.underfitting": "欠拟合",
         "kind.loss_up_acc_up": "损失升、准确率也升", "kind.converged": "已收敛",
+        # PNG 与 HTML 报告
+        "train_acc": "训练准确率", "val_acc": "验证准确率", "grad_norm": "梯度范数",
+        "index": "序号", "metrics": "指标", "at.step": "第 {x} 步", "at.epoch": "第 {x} 轮",
+        "at.index": "第 {x} 个点", "best_at": "最佳 {value}（{at}）",
+        "outlier": "离群点（截断到显示范围）", "non_finite_points": "NaN/inf",
+        "no_finite": "没有有限值", "also_found": "未画出", "report_title": "lossdoctor 报告",
+        "explanations": "说明", "params": "参数", "severity": "严重程度",
+        "confidence": "置信度", "read_warnings": "警告",
+        "chart_help": "拖动可放大，双击复原，点击图例可隐藏曲线。",
+        "no_chart": "没有可画的有限值", "best_col": "最佳",
     },
 }
 
