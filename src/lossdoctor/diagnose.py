@@ -40,14 +40,26 @@ def _check_kinds(kinds: Iterable[str] | None, what: str) -> set[str] | None:
     return out
 
 
-def _resolve(findings: list[Finding]) -> list[Finding]:
+# Kinds on the training loss that explain these kinds on the validation loss (its bouncing and
+# jumps follow from a training run that blows up or climbs).
+_TRAIN_EXPLAINS_VAL = {
+    "divergence": {"spike", "oscillation", "plateau", "converged"},
+    "non_finite": {"spike", "oscillation", "plateau", "converged"},
+    "loss_rising": {"oscillation", "converged"},
+}
+
+
+def _resolve(findings: list[Finding], train: str | None, val: str | None) -> list[Finding]:
     by_metric: dict[str, set[str]] = {}
     for f in findings:
         by_metric.setdefault(f.metric, set()).add(f.kind)
+    on_train = by_metric.get(train, set()) if train else set()
     out = []
     for f in findings:
         kinds = by_metric[f.metric]
         if any(f.kind in _SUPERSEDES.get(k, ()) for k in kinds if k != f.kind):
+            continue
+        if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(k, ()) for k in on_train):
             continue
         out.append(f)
     order = {k: i for i, k in enumerate(KINDS)}
@@ -83,7 +95,8 @@ def diagnose_run(
     findings: list[Finding] = []
     for kind in KINDS:
         findings.extend(rule(kind).check(ctx))
-    findings = _resolve(findings)
+    findings = _resolve(findings, ctx.train.name if ctx.train else None,
+                        ctx.val.name if ctx.val else None)
     findings = [f for f in findings if (sel is None or f.kind in sel) and f.kind not in ign]
     for f in findings:
         f.remedies = prescribe(f, ctx)

@@ -1,5 +1,6 @@
 """``oscillation``: a loss bounces around a floor with no downward trend, its amplitude large
-against the progress it makes (LR too high for the batch size, noisy data, tiny batches)."""
+against the progress it still makes (LR too high for the batch size, noisy data, tiny batches).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from lossdoctor.rules.context import Context
 
 KIND = "oscillation"
 
-#: The bouncing must be at least this large relative to the level (2%) …
-MIN_RELATIVE_AMPLITUDE = 0.02
-#: … and this large against the progress made over the run.
-MIN_AMPLITUDE_VS_PROGRESS = 0.15
+#: The bouncing (robust σ around the tail's trend) must be at least this large relative to the
+#: level for curves of evaluation-level points (epoch averages, validation runs) …
+MIN_RELATIVE_AMPLITUDE = 0.03
+#: … and this large for long per-step curves, where minibatch noise alone gives a few percent.
+MIN_RELATIVE_AMPLITUDE_STEPS = 0.05
+#: A long per-step curve has at least this many points.
+STEP_CURVE = 200
+#: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
+MIN_DIRECTION_CHANGES = 0.4
 
 
 def relative_amplitude(c: Curve, a: float, level: float) -> float:
+    """Amplitude `a` (analysis units) relative to the level."""
     if c.log:
         return float(10.0**a - 1.0)
     lv = abs(c.value(level))
@@ -26,6 +33,7 @@ def relative_amplitude(c: Curve, a: float, level: float) -> float:
 
 
 def tail_of(c: Curve) -> Tail:
+    """The stretch judged: the last third, or all but the first two points of a short curve."""
     n = len(c.bins[2])
     return tail(c, first=min(2, max(0, n - 5)) if n <= 12 else None)
 
@@ -42,22 +50,30 @@ def check(ctx: Context) -> list[Finding]:
         a = t.spread
         if a <= 0:
             continue
-        sh = shape(c)
-        progress = max(sh.drop, 0.0)
-        trending = t.trend.decreasing
+        # a downward trend that is small against the bouncing is not progress …
+        if t.trend.decreasing and -t.change > a:
+            continue
+        # … but a curve still setting new lows late in the stretch, by more than it bounces,
+        # is still progressing
+        n_bins = len(c.bins[2])
+        lv = c.level
+        if (shape(c).best >= t.first + (n_bins - t.first) // 2
+                and lv[t.first] - float(np.min(lv[t.first:])) > 2 * a):
+            continue
         rel = relative_amplitude(c, a, t.level)
-        if trending or rel < MIN_RELATIVE_AMPLITUDE or a < MIN_AMPLITUDE_VS_PROGRESS * progress:
+        per_step = len(c) >= STEP_CURVE and c.series.axis != "epoch"
+        if rel < (MIN_RELATIVE_AMPLITUDE_STEPS if per_step else MIN_RELATIVE_AMPLITUDE):
             continue
         d = np.diff(c.y[p0:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
-        if flips < 0.4:
-            continue  # a slow wave or drift, not bouncing
+        if flips < MIN_DIRECTION_CHANGES:
+            continue
         evidence = {
-            "amplitude": a if not c.log else None,
+            "amplitude": None if c.log else a,
             "relative_amplitude_pct": 100 * rel,
-            "amplitude_vs_progress": a / progress if progress > 0 else None,
             "level": c.value(t.level),
-            "tail_change_pct": None,
+            "tail_change_pct": 100 * (c.value(t.level + t.change) / c.value(t.level) - 1)
+            if c.value(t.level) > 0 and c.direction == "min" else None,
             "trend_p": t.trend.p,
             "direction_changes_pct": 100 * flips,
             "low": float(np.min(c.v[p0:])),
