@@ -91,6 +91,18 @@ def lossdoctor_parse(path: Path) -> int:
     return sum(len(s) for r in runs for s in r)
 
 
+def without_shape_cache(path: Path) -> int:
+    """lossdoctor analysing every line from scratch (the line-shape cache switched off)."""
+    from lossdoctor.read import textlog
+
+    remember = textlog._Parser._remember
+    textlog._Parser._remember = lambda self, shape, plan: None  # type: ignore[method-assign]
+    try:
+        return lossdoctor_parse(path)
+    finally:
+        textlog._Parser._remember = remember  # type: ignore[method-assign]
+
+
 def _child(kind: str, path: str) -> None:
     """Run in a child process: parse once, print the peak RSS reached while parsing minus the
     RSS before it (bytes). Linux: the peak (VmHWM) is reset through /proc/self/clear_refs."""
@@ -156,6 +168,10 @@ def main() -> None:
               f"({len(n_nv):,} loss values)")  # type: ignore[arg-type]
         print(f"speed ratio lossdoctor/naive: {t_nv / t_ld:.2f}x  (lossdoctor also reads "
               f"steps, epochs, LR, validation lines and run structure)")
+        t_cached, _ = best_of(lossdoctor_parse, small, repeat=1)
+        t_plain, _ = best_of(without_shape_cache, small, repeat=1)
+        print(f"line-shape cache, {args.small:,} lines: {args.small / t_plain:,.0f} lines/s "
+              f"without, {args.small / t_cached:,.0f} with: {t_plain / t_cached:.1f}x")
 
         print("\npeak memory while parsing, above the RSS before it (child processes):")
         rows = {}

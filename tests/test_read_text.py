@@ -292,6 +292,26 @@ def test_keras2_console_with_callbacks_and_evaluate(tmp_path: Path) -> None:
     assert list(again["train_loss"].values) == [0.6931, 0.5810, 0.5012]
 
 
+def test_keras2_bars_written_to_a_file(tmp_path: Path) -> None:
+    """Without a terminal Keras 2 writes each bar update on its own line; with a dataset of
+    unknown length the total is "Unknown" until the second epoch."""
+    text = ("Epoch 1/2\n"
+            "      1/Unknown - 1s 1s/step - loss: 2.3000\n"
+            "     50/Unknown - 3s 50ms/step - loss: 1.2000\n"
+            "    100/Unknown - 5s 50ms/step - loss: 0.9000 - val_loss: 1.0000\n"
+            "Epoch 2/2\n"
+            " 32/100 [=======>......................] - ETA: 3s - loss: 0.8000\n"
+            "100/100 [==============================] - 5s 50ms/step - loss: 0.7000 - "
+            "val_loss: 0.8000\n")
+    run = one_run(write(tmp_path, text))
+    assert list(run["train_loss"].values) == [0.9, 0.7]
+    assert list(run["val_loss"].values) == [1.0, 0.8] and list(run["val_loss"].epochs) == [1, 2]
+    assert run.warnings == []
+    cut = one_run(write(tmp_path, text.rsplit("100/100", 1)[0], "cut.log"))
+    assert list(cut["train_loss"].values) == [0.9]  # epoch 2 never finished
+    assert any("stopped before the end of its epoch" in w for w in cut.warnings)
+
+
 def test_keras2_verbose2() -> None:
     run = one_run(FIXTURES / "keras2_verbose2.log")
     assert list(run["val_acc"].values) == [0.81, 0.83] and run.format == "keras_console"

@@ -194,7 +194,7 @@ _CONFIG_LINE = re.compile(r"^\s*(?P<k>[A-Za-z_][\w.\-]*)\s*[:=]\s*(?P<v>.*?)\s*$
 _NAMESPACE_ITEM = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|[^,()]+)")
 _DICT_ITEM = re.compile(rf"""['"](?P<k>[^'"]{{1,80}})['"]\s*:\s*(?P<v>{_NUM})(?=\s*[,}}])""")
 _KERAS = re.compile(
-    r"""^\s*(?:(?P<n>\d+)/(?P<t>\d+)\s*(?:\[[=>.]*\]|[━─]+)?\s*)?
+    r"""^\s*(?:(?P<n>\d+)/(?P<t>\d+|Unknown)\s*(?:\[[=>.]*\]|[━─]+)?\s*)?
         (?:-\s*)?(?:ETA:\s*[\d:]+s?|\d+(?::\d\d)+|\d+(?:\.\d+)?(?:s|ms|us|m|h))
         (?:\s+\d+(?:\.\d+)?(?:s|ms|us)/(?:step|sample))?\s+-\s+(?P<rest>.*)$""",
     re.VERBOSE,
@@ -410,7 +410,8 @@ class _Parser:
         self.first_raw_step: float | None = None
         self.last_step_epoch: float | None = None
         self.within_epoch = False
-        self.keras_pending: str | None = None  # where an unfinished Keras epoch bar started
+        # An unfinished Keras bar: where it started, its last values, whether its total is unknown.
+        self.keras_pending: tuple[str, list[tuple[str, float]], bool] | None = None
         self.keras_done: set[float | None] = set()
         # tqdm: per metric, the value last shown, its step, epoch and bar: [v, step, epoch, bar]
         self.tqdm_pending: dict[str, list[float | None]] = {}
@@ -497,13 +498,19 @@ class _Parser:
             self._keys_seen.add(key)
 
     def _flush_keras(self) -> None:
-        """Drop an unfinished Keras epoch (its values are running averages), with a warning."""
+        """End a Keras epoch whose bar never showed its final line: with an unknown number of
+        steps (``12/Unknown``) the last update is the epoch's value; otherwise the bar was cut
+        short (its values are running averages) and is dropped, with a warning."""
         pending = self.keras_pending
         if pending is None:
             return
         self.keras_pending = None
-        self.warn("keras-unfinished", f"{pending}: a Keras progress bar stopped before the end "
-                  f"of its epoch; its running values were not used")
+        where, pairs, unknown_total = pending
+        if unknown_total:
+            self._keras_epoch(pairs)
+        else:
+            self.warn("keras-unfinished", f"{where}: a Keras progress bar stopped before the end "
+                      f"of its epoch; its running values were not used")
 
     # -- feeding ------------------------------------------------------------------------------
     def feed(self, seg: str, ends_line: bool) -> None:
@@ -756,19 +763,25 @@ class _Parser:
             return False
         if not commit:
             return True
-        final = ends_line and (k["n"] is None or k["n"] == k["t"])
+        unknown_total = k["t"] == "Unknown"
+        final = ends_line and not unknown_total and (k["n"] is None or k["n"] == k["t"])
         self.b.format = KERAS_FORMAT
         if not final:
-            if self.keras_pending is None:
-                self.keras_pending = f"line {self.lineno + 1}"
+            where = self.keras_pending[0] if self.keras_pending else f"line {self.lineno + 1}"
+            self.keras_pending = (where, pairs, unknown_total)
             return True
         self.keras_pending = None
+        self._keras_epoch(pairs)
+        return True
+
+    def _keras_epoch(self, pairs: list[tuple[str, float]]) -> None:
+        """The values of a finished Keras bar: the epoch's points, or, for a second bar in the
+        same epoch (``model.evaluate`` after ``fit``), ``run.meta["evaluate"]``."""
         if self.epoch in self.keras_done:
             self.b.meta["evaluate"] = dict(pairs)
-            return True
+            return
         self.keras_done.add(self.epoch)
         self._add(pairs, None)
-        return True
 
     # -- tqdm -------------------------------------------------------------------------------------
     def _tqdm(self, t: re.Match[str], commit: bool) -> bool:
