@@ -140,7 +140,8 @@ class Rise:
             best + 2 level-noise (1.0 = it stayed up).
         frac: rise / drop (how much of the progress was given back; inf when no drop).
         trend: trend of the bins after the best (None when fewer than 3).
-        spread: robust σ of the raw points after the best (the band a noisy curve wanders in).
+        spread: robust σ of the points after the best around their local baseline (the band a
+            noisy curve wanders in).
         robust_rise: median of the last 10% of the points minus the median of the points
             around the best (±2.5% of the curve): the rise without the bias of a minimum.
     """
@@ -167,7 +168,8 @@ def rise(c: Curve) -> Rise:
         stayed = float(np.mean(late > sh.low + 2 * sigma)) if len(late) else 0.0
         frac = sh.rise / sh.drop if sh.drop > 0 else np.inf
         tr = blocked_trend(bx[sh.best :], by[sh.best :]) if len(post_lv) >= 3 else None
-        spread = mad_sigma(strided(c.y[sh.best_point :]))
+        # the band the points wander in around their own level (not the level's own travel)
+        spread = mad_sigma(strided(c.y[sh.best_point :] - c.baseline()[sh.best_point :]))
         n = len(c.y)
         h = max(2, n // 40)
         around = c.y[max(0, sh.best_point - h) : sh.best_point + h + 1]

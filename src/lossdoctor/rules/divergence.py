@@ -1,17 +1,38 @@
-"""``divergence``: the training loss explodes — it ends many times above its best level (or
-its first value) and stays there, or runs off to NaN/inf after climbing."""
+"""``divergence``: the training loss explodes — it ends many times above both its best level
+and where it started, and stays there, or runs off to NaN/inf after climbing. (A loss that climbs
+back but stays below its starting level has regressed: that is ``loss_rising``.)"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 
 KIND = "divergence"
 
-#: A loss whose late level is this many times its best (or first) level has exploded.
+#: A loss whose late level is this many times the higher of its best level and its first value
+#: has exploded …
 FACTOR = 5.0
+#: … and so has one that ends two orders of magnitude above its best level.
+ORDERS = 100.0
+
+
+def _exploded(c: Curve, ref: float, best: float, late: np.ndarray,
+              ) -> tuple[bool, float | None, float]:
+    """(exploded and stayed up, factor over `ref` for positive losses, late level)."""
+    high = float(np.median(late))
+    if c.direction == "min" and c.value(ref) > 0 and c.value(best) > 0:
+        factor: float | None = c.value(high) / c.value(ref)
+        exploded = factor >= FACTOR or c.value(high) / c.value(best) >= ORDERS
+    else:
+        factor = None
+        drop = max(float(c.y[0]) - float(np.min(c.level)), c.noise, 1e-300)
+        exploded = (high - ref) >= FACTOR * drop
+    # it stays up: a loss that merely swings that far is oscillating
+    sustained = float(np.mean(late > ref + 0.5 * (high - ref))) >= 0.75
+    return exploded and sustained, factor, high
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -19,42 +40,37 @@ def check(ctx: Context) -> list[Finding]:
     # The training loss; a run without one (a GAN's two losses) has every loss checked.
     curves = [ctx.train] if ctx.train is not None and ctx.metric is None else ctx.losses
     for c in curves:
-        n = len(c)
-        if c is None or n < 3:
+        if c is None or len(c) < 3:
             continue
-        low = min(float(np.min(c.level)), float(c.y[0]))
-        k = max(2, n // 4)
-        # the last quarter: its bins when the curve is binned (same median, less work)
+        n = len(c)
+        lowest = float(np.min(c.level))
+        ref = max(float(c.y[0]), float(np.min(c.y[: max(1, n - n // 4)])))
+        # the last quarter (its bins when binned: same medians, less work), or the last three
+        # points for a run that blew up at its very end
         by = c.bins[2]
-        late = by[-max(2, len(by) // 4) :] if c.binned else c.y[-k:]
-        high = float(np.median(late))
-        ibest = int(np.argmin(c.y[: n - k])) if n > k else 0
-        factor: float | None = None
-        if c.direction == "min" and c.value(low) > 0:
-            factor = c.value(high) / c.value(low)
-            exploded = factor >= FACTOR
-        else:
-            drop = max(float(c.y[0]) - low, c.noise, 1e-300)
-            exploded = (high - low) >= FACTOR * drop
-        # it stays up: a loss that merely swings that far is oscillating
-        sustained = float(np.mean(late > low + 0.5 * (high - low))) >= 0.75
+        quarter = by[-max(2, len(by) // 4) :] if c.binned else c.y[-max(2, n // 4) :]
+        hit, factor, high = _exploded(c, ref, lowest, quarter)
+        if not hit and n >= 6:
+            hit, factor, high = _exploded(c, ref, lowest, c.y[-3:])
         s = c.series
         tail_bad = len(s) > c.idx[-1] + 1 and not np.isfinite(s.values[c.idx[-1] + 1 :]).any()
-        climbed_to_nan = tail_bad and n >= 3 and c.y[-1] > c.y[max(0, n - 1 - k)] + 5 * c.noise
-        if not ((exploded and sustained) or climbed_to_nan):
+        k = max(2, n // 4)
+        climbed_to_nan = tail_bad and c.y[-1] > c.y[max(0, n - 1 - k)] + 5 * c.noise
+        if not (hit or climbed_to_nan):
             continue
+        ibest = int(np.argmin(c.y[: max(1, n - 3)]))
         best = c.point(ibest)
-        evidence = {
-            "best_value": float(c.v[ibest]),
-            "best_step": best.step,
-            "best_epoch": best.epoch,
-            "end_value": c.value(high),
-            "max_value": float(np.max(c.v[ibest:])),
-            "factor": factor,
-            "ends_non_finite": bool(tail_bad),
-        }
         out.append(Finding(
             kind=KIND, metric=c.name, severity="error", start=best, end=c.point(-1),
-            evidence=evidence, confidence=0.9 if exploded and sustained else 0.7,
+            evidence={
+                "best_value": float(c.v[ibest]),
+                "best_step": best.step,
+                "best_epoch": best.epoch,
+                "end_value": c.value(high),
+                "max_value": float(np.max(c.v[ibest:])),
+                "factor": factor,
+                "ends_non_finite": bool(tail_bad),
+            },
+            confidence=0.9 if hit else 0.7,
         ))
     return out

@@ -20,8 +20,9 @@ MIN_RATE_RATIO = 0.4
 #: (MIN_SLOW_GAIN for a run that has hardly started) …
 MIN_TAIL_GAIN = 0.05
 MIN_SLOW_GAIN = 0.02
-#: "Clearly": the tail's downward trend is significant at this level.
-MAX_P = 0.01
+#: "Clearly": the tail's downward trend is significant and strong (Kendall's tau at most this:
+#: most pairs of points in the tail are in decreasing order).
+MAX_TAU = -0.5
 #: … and the run so far improved the loss by less than this (it is still high).
 MAX_PROGRESS_STILL_HIGH = 0.5
 #: A run that improved the loss by less than this and is still improving has hardly started,
@@ -77,7 +78,7 @@ def check(ctx: Context) -> list[Finding]:
     first = int(c.bins[0][t.first])
     fast = t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
     slow = progress < MAX_PROGRESS_SLOW and gain >= MIN_SLOW_GAIN
-    if (t.trend.decreasing and t.trend.p < MAX_P and progress < MAX_PROGRESS_STILL_HIGH
+    if (t.trend.decreasing and t.trend.tau <= MAX_TAU and progress < MAX_PROGRESS_STILL_HIGH
             and (fast or slow) and not _metric_saturated(ctx)):
         return [Finding(
             kind=KIND, metric=c.name, severity="warning", start=c.point(first),
