@@ -23,11 +23,12 @@ def _exploded(c: Curve, ref: float, best: float, late: np.ndarray,
               ) -> tuple[bool, float | None, float]:
     """(exploded and stayed up, factor over `ref` for positive losses, late level)."""
     high = float(np.median(late))
+    factor: float | None = None
     if c.direction == "min" and c.value(ref) > 0 and c.value(best) > 0:
-        factor: float | None = c.value(high) / c.value(ref)
-        exploded = factor >= FACTOR or c.value(high) / c.value(best) >= ORDERS
+        ratio = c.value(high) / c.value(ref)
+        exploded = ratio >= FACTOR or c.value(high) / c.value(best) >= ORDERS
+        factor = ratio
     else:
-        factor = None
         drop = max(float(c.y[0]) - float(np.min(c.level)), c.noise, 1e-300)
         exploded = (high - ref) >= FACTOR * drop
     # it stays up: a loss that merely swings that far is oscillating
