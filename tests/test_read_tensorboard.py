@@ -103,7 +103,7 @@ def test_torch_summary_writer_simple_value(tmp_path: Path) -> None:
 
     run = only(tfevents.read(logdir))
     assert run.name == "exp1" and run.format == "tensorboard"
-    assert set(run.series) == {"train_loss", "lr", "odd"}
+    assert list(run.series) == ["train_loss", "lr", "odd"]  # in the order first seen
     assert_points(run["train_loss"], list(range(300)), [f32(v) for v in losses])
     lr_steps = list(range(0, 300, 10))
     assert_points(run["lr"], lr_steps, [f32(0.1 * 0.99**s) for s in lr_steps])
@@ -294,6 +294,9 @@ def test_tensor_encodings(tmp_path: Path, count: int) -> None:
     content(19, "<f2")
     content(4, "u1")
     content(23, "<u8")
+    flags = (x > 0).astype(np.uint8) * rng.integers(1, 3, size=count).astype(np.uint8)
+    cases["content_bool"] = ([tensor_pb2.TensorProto(dtype=10, tensor_content=bytes([f]))
+                              for f in flags], (flags != 0).astype(np.float64))
     bf16_bits = (x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
     bf16 = (bf16_bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
     cases["content_bfloat16"] = (
@@ -366,6 +369,8 @@ def test_scalar_tag_with_non_scalar_tensor_warns(tmp_path: Path) -> None:
         dtype=1, float_val=[1, 2], tensor_shape={"dim": [{"size": 2}]}), meta=False))
     events.append(tensor_event("loss", 6, tensor_pb2.TensorProto(
         dtype=7, string_val=[b"x"]), meta=False))
+    events.append(tensor_event("loss", 7, tensor_pb2.TensorProto(  # Dim.size absent: 0
+        dtype=1, tensor_shape={"dim": [{}]}), meta=False))
     write_events(tmp_path / "events.out.tfevents.1.h", events)
     run = only(tfevents.read(tmp_path))
     assert_points(run["train_loss"], list(range(5)), list(range(5)))
@@ -414,7 +419,7 @@ def test_garbage(tmp_path: Path) -> None:
     p = write(tmp_path, bytes(range(256)) * 10)
     with pytest.raises(ReadError) as err:
         tfevents.read(p)
-    assert str(err.value) == f"{p}: CRC mismatch in the record header (corrupt file)"
+    assert str(err.value) == f"{p}: CRC mismatch in the record header (corrupt file) at byte 0"
 
 
 def test_truncated_header(tmp_path: Path, real_file: tuple[bytes, dict]) -> None:
@@ -460,7 +465,7 @@ def test_crc_mismatch_first_record_is_an_error(tmp_path: Path,
     p = write(tmp_path, bytes(bad))
     with pytest.raises(ReadError) as err:
         tfevents.read(p)
-    assert str(err.value) == f"{p}: CRC mismatch in the record data (corrupt file)"
+    assert str(err.value) == f"{p}: CRC mismatch in the record data (corrupt file) at byte 0"
 
 
 def test_one_corrupt_file_among_good_ones(tmp_path: Path, real_file: tuple[bytes, dict]) -> None:
@@ -471,7 +476,7 @@ def test_one_corrupt_file_among_good_ones(tmp_path: Path, real_file: tuple[bytes
     run = only(tfevents.read(tmp_path))
     assert run.warnings == [
         "events.out.tfevents.2.b: CRC mismatch in the record header (corrupt file) at byte 0",
-        "events.out.tfevents.3.c: empty event file (nothing written yet) at byte 0",
+        "events.out.tfevents.3.c: empty event file (nothing written yet)",
     ]
 
 
@@ -691,3 +696,25 @@ def test_matches_protobuf_oracle(tmp_path: Path, specs: list, n: int, steps: lis
     for tag, (exp_steps, exp_values) in expected.items():
         np.testing.assert_array_equal(got[tag].steps, np.array(exp_steps, dtype=np.float64))
         np.testing.assert_array_equal(got[tag].values, np.array(exp_values, dtype=np.float64))
+
+
+def test_file_order_is_numeric(tmp_path: Path) -> None:
+    """Files written in the same second sort by torch's counter as a number (2 before 10)."""
+    for counter, value in ((10, 2.0), (2, 1.0)):
+        write_events(tmp_path / f"events.out.tfevents.1700000000.host.77.{counter}",
+                     [event_pb2.Event(step=counter, summary=summary_pb2.Summary(value=[
+                         summary_pb2.Summary.Value(tag="loss", simple_value=value)]))])
+    run = only(tfevents.read(tmp_path))
+    assert_points(run["train_loss"], [2, 10], [1.0, 2.0])
+
+
+def test_same_metric_name_from_two_directories(tmp_path: Path) -> None:
+    w = SummaryWriter(str(tmp_path / "run"))
+    for s in range(10):
+        w.add_scalar("loss/train", 1.0, s)  # the run's own tag …
+        w.add_scalars("loss", {"train": 2.0}, s)  # … and add_scalars' loss_train/ say the same
+    w.close()
+    s = by_original(only(tfevents.read(tmp_path / "run")))
+    assert set(s) == {"loss/train", "run/loss_train/loss"}
+    assert s["loss/train"].values.tolist() == [1.0] * 10
+    assert s["run/loss_train/loss"].values.tolist() == [2.0] * 10

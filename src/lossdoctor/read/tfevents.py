@@ -95,7 +95,7 @@ _DTYPES: dict[int, tuple[str, int, str]] = {
 _DTYPE_NAMES = {7: "string", 8: "complex64", 18: "complex128", 20: "resource", 21: "variant"}
 _FIXED_FIELDS = {5: 4, 6: 8}  # float_val, double_val: fixed-width packed elements
 _VALUE_KINDS = {2: "simple", 3: "histogram", 4: "image", 5: "histogram", 6: "audio", 8: "tensor"}
-_TIMESTAMP = re.compile(r"tfevents\.(\d+)")
+_DIGITS = re.compile(r"([0-9]+)")
 
 
 class _Malformed(Exception):
@@ -152,11 +152,12 @@ def _crc_rows(rows: np.ndarray, ref: np.ndarray, ref_crc: int, columns: np.ndarr
     """CRC-32C of each row of `rows` (uint8, n × L), knowing the CRC of `ref` (one row) and
     that rows differ from `ref` only in `columns`."""
     length = rows.shape[1]
-    table = _CONTRIB.upto(length - 1)
-    crc = np.full(len(rows), ref_crc, dtype=np.uint32)
-    for col in columns.tolist():
-        crc ^= table[length - 1 - col].take(rows[:, col] ^ ref[col])
-    return crc
+    table = _CONTRIB.upto(length - 1).ravel()
+    # One gather for every (row, column): table[length - 1 - column, byte], xor-reduced.
+    index = (rows[:, columns] ^ ref[columns]).T.astype(np.intp)
+    index += ((length - 1 - columns) * 256)[:, None]
+    crc = np.bitwise_xor.reduce(table.take(index), axis=0)
+    return crc ^ np.uint32(ref_crc)
 
 
 def _gather(u8: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -251,12 +252,15 @@ def _frame(buf: bytes | mmap.mmap, u8: np.ndarray) -> _Frames:
     n = len(buf)
     offs, pos = _walk(buf, u8)
     lengths = np.diff(offs, append=pos) - (_HEADER + _FOOTER)
-    # Header CRCs, vectorised: the 8 length bytes of every record at once.
+    # Header CRCs, vectorised: CRC(length bytes) = CRC(8 zero bytes) xor what each non-zero
+    # byte of the length adds (most lengths need one or two table lookups).
     if len(offs):
-        head = np.lib.stride_tricks.sliding_window_view(u8, 12)[offs]
-        crc = _crc_rows(head[:, :8], np.zeros(8, np.uint8), crc32c.crc32c(bytes(8)),
-                        np.arange(8))
-        stored = np.ascontiguousarray(head[:, 8:]).view("<u4").ravel()
+        table = _CONTRIB.upto(7)
+        crc = np.full(len(offs), crc32c.crc32c(bytes(8)), dtype=np.uint32)
+        ulen = lengths.astype(np.uint64)
+        for k in range(max(1, (int(ulen.max()).bit_length() + 7) // 8)):
+            crc ^= table[7 - k].take((ulen >> np.uint64(8 * k)) & np.uint64(0xFF))
+        stored = _gather(u8, offs + 8, 4).view("<u4").ravel()
         bad = np.flatnonzero(_masked_np(crc) != stored)
         if len(bad):
             i = int(bad[0])
@@ -436,8 +440,8 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
         elif number == 2 and wire == 2:
             size = 1
             for n2, w2, s2, e2, _ in _fields(b, start, stop):
-                if n2 == 2 and w2 == 2:  # dim { size }
-                    dim = 1
+                if n2 == 2 and w2 == 2:  # dim { size } (proto3: an absent size is 0)
+                    dim = 0
                     for n3, w3, _s3, _e3, v3 in _fields(b, s2, e2):
                         if n3 == 1 and w3 == 0:
                             dim = v3 - (1 << 64) if v3 >> 63 else v3
@@ -468,12 +472,13 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
         code = "<f4" if width == 4 else "<f8"
         elems: list[int] = []  # offsets of the elements
         for wire, start, stop in occurrences:
-            if wire == 2 and (stop - start) % width == 0:
+            if wire == 2:  # packed
+                if (stop - start) % width:
+                    raise _Malformed
                 elems.extend(range(start, stop, width))
             elif wire == (5 if width == 4 else 1):
                 elems.append(start)
-            else:
-                raise _Malformed
+            # any other wire type: an unknown field, skipped as protobuf does
         if len(elems) != 1:
             value.problem = f"{len(elems)} values for one element"
             return
@@ -491,8 +496,6 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
         elif wire == 0:
             raw, q = _varint(b, start, stop)
             ints.append((raw, start, q))
-        else:
-            raise _Malformed
     if len(ints) != 1:
         value.problem = f"{len(ints)} values for one element"
         return
@@ -504,6 +507,8 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
 def _fixed(raw: bytes | np.ndarray, code: str) -> np.ndarray:
     """Little-endian fixed-width numbers → float64 (``bf16``: the top half of a float32)."""
     arr = np.frombuffer(raw, dtype=np.uint8) if isinstance(raw, bytes) else raw
+    if code == "?":
+        return (arr != 0).astype(np.float64).ravel()
     if code == "bf16":
         bits = arr.view("<u2").astype(np.uint32) << np.uint32(16)
         return bits.view("<f4").astype(np.float64)
@@ -648,7 +653,7 @@ class _FileDecoder:
         stored = framed[:, length : length + _FOOTER].copy().view("<u4").ravel()
         alive = np.ones(len(idx), dtype=bool)
         left = len(idx)
-        layouts: dict[bytes, _Layout] = {}
+        layouts: dict[tuple[bytes, tuple[tuple[int, int], ...]], _Layout] = {}
         idle = 0
         while left:
             first = int(np.argmax(alive))
@@ -665,9 +670,11 @@ class _FileDecoder:
                 idle += 1
                 continue
             slots = self._slot_columns(template, length)
-            layout = layouts.get(slots.tobytes())
+            varints = _varint_slots(template)
+            key = (slots.tobytes(), tuple(varints))
+            layout = layouts.get(key)
             if layout is None:
-                layout = layouts[slots.tobytes()] = _Layout(words, rows, slots, template)
+                layout = layouts[key] = _Layout(words, rows, slots, varints)
             good = layout.like(first, alive)
             idle = idle + 1 if len(good) < 2 else 0
             self._bulk(idx[good], rows[good], stored[good], rows[first], data, slots, template)
@@ -732,7 +739,7 @@ class _Layout:
     """Equal-length rows seen through one layout: the bytes outside its slots, as words."""
 
     def __init__(self, words: np.ndarray, rows: np.ndarray, slots: np.ndarray,
-                 template: _Event) -> None:
+                 varints: list[tuple[int, int]]) -> None:
         length = rows.shape[1]
         nwords = -(-length // 8)
         keep = np.zeros(nwords * 8, dtype=np.uint8)
@@ -741,9 +748,6 @@ class _Layout:
         self.masked = words[:, :nwords] & keep.view("<u8")
         # Varint slots must have the same width in every row: continuation bits all set but
         # in the last byte.
-        varints = [template.step_slot] if template.step_slot is not None else []
-        varints += [(v.slot[0], v.slot[1]) for v in template.values
-                    if v.slot is not None and v.slot[2].startswith("v")]
         self.shape_ok: np.ndarray | None = None
         for start, width in varints:
             ok = _varint_shape_ok(rows, start, width)
@@ -763,6 +767,14 @@ class _Layout:
             self.hashes = _hash_words(self.masked)
         cand = np.flatnonzero(candidates & (self.hashes == self.hashes[first]))
         return cand[(self.masked[cand] == self.masked[first]).all(axis=1)]
+
+
+def _varint_slots(event: _Event) -> list[tuple[int, int]]:
+    """(offset, width) of the varints among the slots: the step and integer values."""
+    varints = [event.step_slot] if event.step_slot is not None else []
+    varints += [(v.slot[0], v.slot[1]) for v in event.values
+                if v.slot is not None and v.slot[2].startswith("v")]
+    return varints
 
 
 def _hash_words(words: np.ndarray) -> np.ndarray:
@@ -814,9 +826,10 @@ def sniff(path: Path, head: bytes) -> bool:
     return length < (1 << 40) and _masked(crc32c.crc32c(head[:8])) == stored
 
 
-def _file_order(path: Path) -> tuple[int, str]:
-    m = _TIMESTAMP.search(path.name)
-    return (int(m.group(1)) if m else 0, path.name)
+def _file_order(path: Path) -> list[str | int]:
+    """Event files sort by name with numbers compared as numbers: the creation timestamp
+    first, then torch's ``<pid>.<counter>`` (``…vm.7195.2`` before ``…vm.7195.10``)."""
+    return [int(t) if i % 2 else t for i, t in enumerate(_DIGITS.split(path.name))]
 
 
 def _event_files(directory: Path) -> list[Path]:
@@ -1033,18 +1046,18 @@ def _read_run(name: str, source: Path, run_dir: Path,
             result = _read_file_into(path, m, record, out)
             record += result.records
             results.append(result)
+    if not results:
+        raise ReadError(source, "no event files")
     if record == 0:
         first = next((r for r in results if r.stop is not None), results[0])
-        offset, problem = first.stop or (0, "no records")
-        raise ReadError(first.path, f"{problem} at byte {offset}" if offset else problem)
+        raise ReadError(first.path, _stopped(first))
 
     builder = RunBuilder(name=name, source=source, format=NAME)
     for r in results:
         where = _where(r.path, run_dir)
         if r.stop is not None:
-            offset, problem = r.stop
             tail = f"; read the {r.records} records before it" if r.records else ""
-            builder.warn(f"{where}: {problem} at byte {offset}{tail}")
+            builder.warn(f"{where}: {_stopped(r)}{tail}")
         if r.malformed is not None:
             count, offset = r.malformed
             builder.warn(f"{where}: {count} records are not valid Event messages (first at "
@@ -1052,10 +1065,19 @@ def _read_run(name: str, source: Path, run_dir: Path,
 
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # metric → (steps, values)
     skipped: dict[str, str] = {}
-    for key in sorted(set(out.chunks) | set(out.problems) | set(out.other)):
+    first_seen = {key: min(int(c.keys.min()) for c in chunks)
+                  for key, chunks in out.chunks.items()}
+    tags = sorted(set(out.chunks) | set(out.problems) | set(out.other),
+                  key=lambda k: (first_seen.get(k, 1 << 62), k))
+    for key in tags:
         m, tag = key
         directory, how, _ = members[m]
         metric = _metric_name(run_dir, directory, how, tag)
+        if metric in series:  # e.g. a tag "loss/train" next to add_scalars' loss_train/
+            metric = f"{_where(directory, run_dir.parent)}/{tag}"
+        base, k = metric, 2
+        while metric in series:
+            metric, k = f"{base}_{k}", k + 1
         plugin = out.plugins.get(key, (0, None))[1]
         chunks = [c for c in out.chunks.get(key, [])
                   if c.kind == "simple" or plugin == "scalars"]
@@ -1090,6 +1112,13 @@ def _read_run(name: str, source: Path, run_dir: Path,
     if epoch_axis is not None:
         builder.meta["epoch_axis"] = "epoch"
     return builder.build()
+
+
+def _stopped(result: _FileResult) -> str:
+    if result.stop is None:
+        return "no records"
+    offset, problem = result.stop
+    return problem if result.records == 0 and "empty" in problem else f"{problem} at byte {offset}"
 
 
 def _epochs_at(steps: np.ndarray, epoch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
