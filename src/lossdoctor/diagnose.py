@@ -43,8 +43,10 @@ def _check_kinds(kinds: Iterable[str] | None, what: str) -> set[str] | None:
 # Kinds on the training loss that explain these kinds on the validation loss (its bouncing and
 # jumps follow from a training run that blows up or climbs).
 _TRAIN_EXPLAINS_VAL = {
-    "divergence": {"spike", "oscillation", "plateau", "converged"},
-    "non_finite": {"spike", "oscillation", "plateau", "converged"},
+    "divergence": {"spike", "oscillation", "plateau", "converged", "loss_rising", "overfitting",
+                   "loss_up_acc_up"},
+    "non_finite": {"spike", "oscillation", "plateau", "converged", "loss_rising", "overfitting",
+                   "loss_up_acc_up"},
     "loss_rising": {"oscillation", "converged"},
 }
 

@@ -14,9 +14,9 @@ MIN_RELATIVE = 0.05
 MIN_STAYED = 0.75
 
 
-#: With this many bins after the best, the climb must also exceed the spread of the raw points
-#: after the best: the minimum of a long noisy level is biased low, and a noisy band that
-#: merely drifts is not a rise.
+#: With this many bins after the best, the climb must also exceed twice the spread of the points
+#: after the best around their baseline: the minimum of a long noisy level is biased low, and a
+#: noisy band that merely drifts is not a rise.
 LONG_POST = 10
 
 
@@ -25,7 +25,7 @@ def persistent_rise(c: Curve) -> bool:
     r = rise(c)
     if r.post < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
         return False
-    if r.post >= LONG_POST and r.robust_rise < r.spread:
+    if r.post >= LONG_POST and r.robust_rise < 2 * r.spread:
         return False
     return relative(c, r.shape.low, r.shape.end) >= MIN_RELATIVE
 

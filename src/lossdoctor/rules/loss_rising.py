@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import ratio, rise
+from lossdoctor.analysis import rise
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
-from lossdoctor.rules import divergence
 from lossdoctor.rules._rise import persistent_rise, rise_pct
 from lossdoctor.rules.context import Context
 from lossdoctor.rules.overfitting import train_keeps_falling
@@ -57,9 +56,6 @@ def check(ctx: Context) -> list[Finding]:
             continue
         r = rise(c)
         sh = r.shape
-        factor = ratio(c, sh.low, sh.end)
-        if factor is not None and factor >= divergence.FACTOR:
-            continue  # that is divergence
         if _recovering_transient(c):
             continue  # a late spike that is already coming down: not a lasting rise
         best = c.point(sh.best_point)
