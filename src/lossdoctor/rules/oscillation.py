@@ -18,8 +18,11 @@ KIND = "oscillation"
 MIN_RELATIVE_AMPLITUDE = 0.03
 #: … and this large for long per-step curves, where minibatch noise alone gives a few percent.
 MIN_RELATIVE_AMPLITUDE_STEPS = 0.05
-#: A long per-step curve has at least this many points.
+#: A long per-step curve has at least this many points; its noise band is an oscillation only
+#: when it is also wide against the progress the whole run made (a converged minibatch loss is
+#: noisy by nature).
 STEP_CURVE = 200
+STEP_AMPLITUDE_VS_PROGRESS = 0.25
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
 MIN_DIRECTION_CHANGES = 0.4
 
@@ -63,6 +66,8 @@ def check(ctx: Context) -> list[Finding]:
         rel = relative_amplitude(c, a, t.level)
         per_step = len(c) >= STEP_CURVE and c.series.axis != "epoch"
         if rel < (MIN_RELATIVE_AMPLITUDE_STEPS if per_step else MIN_RELATIVE_AMPLITUDE):
+            continue
+        if per_step and a < STEP_AMPLITUDE_VS_PROGRESS * shape(c).drop:
             continue
         d = np.diff(c.y[p0:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
