@@ -413,6 +413,21 @@ def test_noise_only_has_no_metrics() -> None:
     ("epoch 1 | top1 acc 0.51 | BLEU-1 20.5\nepoch 2 | top5 acc 0.82 | BLEU-4 10.5\n"
      "epoch 3 | top1 acc 0.61 | BLEU-1 22.5\n",  # one shape once digits are masked
      {"top1 acc": [0.51, 0.61], "top5 acc": [0.82], "BLEU-1": [20.5, 22.5], "BLEU-4": [10.5]}),
+    # nanoGPT
+    ("step 0: train loss 10.8756, val loss 10.8803\n"
+     "iter 0: loss 10.8822, time 12345.67ms, mfu -100.00%\n"
+     "iter 10: loss 9.1234, time 123.45ms, mfu 12.34%\n"
+     "step 250: train loss 2.1234, val loss 2.2345\n",
+     {"loss": [10.8822, 9.1234], "train_loss": [10.8756, 2.1234],  # a tie: "train loss" wins
+      "val_loss": [10.8803, 2.2345]}),
+    # fairseq
+    ("2023-01-01 12:00:00 | INFO | train_inner | epoch 001:    100 / 1000 loss=5.123, "
+     "nll_loss=4.2, ppl=18.4, wps=12345, ups=2.5, wpb=4096, bsz=128, num_updates=100, "
+     "lr=0.0005, gnorm=1.2, train_wall=40, gb_free=10, wall=50\n"
+     "2023-01-01 12:02:00 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 4.8 | "
+     "nll_loss 3.9 | ppl 15.1 | wps 30000 | wpb 4000 | bsz 120 | num_updates 100\n",
+     {"train_loss": [5.123], "nll_loss": [4.2], "ppl": [18.4], "lr": [0.0005], "gnorm": [1.2],
+      "val_loss": [4.8], "valid nll_loss": [3.9], "valid ppl": [15.1]}),
     ("top7: 0.9\ntop5: 0.8\nf2: 0.3\nf1: 0.4\n",  # not a metric, then one of the same shape
      {"top5": [0.8], "f1": [0.4]}),
     ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"

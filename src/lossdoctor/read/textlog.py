@@ -108,6 +108,7 @@ _NOISE_TOKENS = frozenset({
     "version", "v", "num", "count", "size", "tokens", "toks", "batches", "workers", "seed",
     "params", "parameters", "hz", "fps", "gpu", "cpu", "pid", "rank", "port", "line", "id",
     "ratio", "interval", "every", "patience", "warmup", "max", "min", "dim", "layers", "heads",
+    "wps", "ups", "wpb", "bsz", "wall", "free", "mfu", "tflops", "tps",
 })
 _NOISE_ALLOWED_WITH_METRIC = frozenset({"max", "min", "sample", "samples", "per"})
 #: Counter words: a key made of these and no metric token is a step/epoch counter, not a metric.
@@ -171,13 +172,16 @@ _CTX = re.compile(
     r"""(?:
         [\[(]?\s*(?:end\ of\ )?(?:train(?:ing)?\s+)?(?:epoch|ep)\s*[:=#]?\s*[\[(]?\s*(?P<e>\d+)
             (?:\s*(?:/|of)\s*(?P<et>\d+))?\s*[\])]?
-      | (?P<sk>global[_ ]step|step|iter(?:ation)?|it|batch)\s*[:=#]?\s*[\[(]?\s*(?P<s>\d+)
+      | (?P<sk>global[_ ]step|step|iter(?:ation)?|it|batch|num_updates)\s*[:=#]?\s*[\[(]?\s*
+            (?P<s>\d+)
             (?:\s*/\s*(?P<st>\d+))?\s*[\])]?
       | (?P<b>\d+)\s*/\s*(?P<bt>\d+)\s+batch(?:es)?
       | \[\s*\d+\s*/\s*\d+\s*(?:\(\s*\d+(?:\.\d+)?%\s*\))?\s*\]
     )\s*:?\s*""",
     re.VERBOSE | re.IGNORECASE,
 )
+#: A bare "N / T" right after an epoch marker: the batch of the epoch (fairseq).
+_BATCH_OF_EPOCH = re.compile(r"(?P<b>\d+)\s*/\s*(?P<bt>\d+)\s+")
 _LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
 _CTX_START = re.compile(r"(?<![\w.])(?:epoch|step|iter)", re.IGNORECASE)
 _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
@@ -325,6 +329,12 @@ def _context(body: str, pos: int, end: int) -> tuple[_Ctx | None, _StepCtx | Non
     f_step: _StepCtx | None = None
     while True:
         c = _CTX.match(body, pos, end)
+        if c is None and f_epoch is not None and f_step is None:
+            b = _BATCH_OF_EPOCH.match(body, pos, end)  # "epoch 001:    100 / 1000 loss=..."
+            if b is not None:
+                f_step = ((b["b"], b.start("b")), (b["bt"], b.start("bt")), True)
+                pos = b.end()
+                continue
         if c is None or c.end() == pos:
             return f_epoch, f_step, pos
         if c["e"] is not None:
@@ -701,10 +711,13 @@ class _Parser:
             pos = _LEAD.match(body, a, end).end()  # type: ignore[union-attr]
             if pos == end:
                 continue
+            ctx_at = pos
             f_epoch, f_step, pos = _context(body, pos, end)
             if pos == end:
                 epoch, step = f_epoch or epoch, f_step or step
                 continue
+            if i == 0 and pos > ctx_at and body[ctx_at:pos].rstrip().endswith(":"):
+                spaced = True  # "iter 100: loss 2.34, time 12ms" (a record of that step)
             matcher = _PAIR_SPACE if (spaced or group_open) else _PAIR
             got = _pairs(body, pos, end, matcher, group if group_open else None, pairs)
             if got is None:
@@ -713,6 +726,11 @@ class _Parser:
                     group = _group_prefix(g["g"])
                     group_open = True
                     got = _pairs(body, g.end(), end, _PAIR_SPACE, group, pairs)
+            if got is None and not group_open:
+                phase = _PHASE_WORDS.get(body[pos:end].lower())
+                if phase in ("val", "test"):  # "valid | epoch 1 | loss 4.8" (fairseq)
+                    group, group_open = body[pos:end], True
+                    continue
             if got is None and i == 0 and f_epoch is None and f_step is None:
                 # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
                 for m in _CTX_START.finditer(body, pos + 1, end):
