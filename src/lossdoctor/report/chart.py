@@ -47,7 +47,8 @@ class Trace:
 
 @dataclass
 class Span:
-    """A finding placed on a panel's x-axis: [x0, x1] and, for spikes, each spike's x."""
+    """A finding placed on a panel's x-axis: [x0, x1], for spikes each spike's x, and its label
+    (the kind, and the metric when the panel shows several)."""
 
     finding: Finding
     x0: float
@@ -222,8 +223,8 @@ def panels(d: Diagnosis, lang: str = "en") -> list[Panel]:
     out = []
     for role, axis, traces in layout:
         views = [t.view for t in traces if t.view is not None]
-        title = (text(role, lang) if role in ("loss", "lr", "grad_norm")
-                 else traces[0].label if len(traces) == 1 else text("metrics", lang))
+        title = (traces[0].label if len(traces) == 1
+                 else text("loss" if role == "loss" else "metrics", lang))
         p = Panel(role=role, axis=axis, title=title, traces=traces)
         if views:
             p.log = any(v.log for v in views) and all(v.low > 0 for v in views)
@@ -233,8 +234,10 @@ def panels(d: Diagnosis, lang: str = "en") -> list[Panel]:
         for f in d.findings:
             pos = _position(d, f, axis) if f.metric in drawn else None
             if pos is not None:
-                p.spans.append(Span(f, pos[0], pos[1], _marks(f, axis),
-                                    text(f"kind.{f.kind}", lang)))
+                label = text(f"kind.{f.kind}", lang)
+                if len(drawn) > 1:
+                    label += f" ({metric_label(f.metric, lang)})"
+                p.spans.append(Span(f, pos[0], pos[1], _marks(f, axis), label))
         if role == "loss":
             p.best = _best(d, p, lang)
         out.append(p)
@@ -262,8 +265,9 @@ def jsonable_panel(p: Panel) -> dict[str, Any]:
                               "nonFinite": t.non_finite_x.tolist()}
         if t.view is not None:
             v = t.view
-            tr.update(x=v.x.tolist(), y=v.values.tolist(), sx=v.smooth_x.tolist(),
-                      sy=v.smooth.tolist())
+            tr.update(x=v.x.tolist(), y=v.values.tolist())
+            if p.role != "lr":  # a schedule is drawn as logged: smoothing would blur its steps
+                tr.update(sx=v.smooth_x.tolist(), sy=v.smooth.tolist())
         traces.append(tr)
     return {
         "role": p.role, "axis": p.axis, "title": p.title, "log": p.log, "low": p.low,

@@ -202,7 +202,7 @@ def _draw(ax: Axes, p: Panel, lang: str) -> None:
         ax.set_ylim(0, 1)
     ax.set_ylabel(_plain(p.title))
     ax.grid(True, alpha=0.3)
-    _spans(ax, p, lang)
+    _spans(ax, p)
     if p.best is not None and p.low is not None and p.high is not None:
         best_y = float(np.clip(p.best.y, p.low, p.high))
         ax.axvline(p.best.x, color="#333333", lw=0.8, ls=":", zorder=2)
@@ -231,11 +231,10 @@ def _ylim(ax: Axes, p: Panel) -> None:
         ax.set_ylim(low - pad, high + pad)
 
 
-def _spans(ax: Axes, p: Panel, lang: str) -> None:
+def _spans(ax: Axes, p: Panel) -> None:
     top = blended_transform_factory(ax.transData, ax.transAxes)
     xmin, xmax = ax.get_xlim()
     width = xmax - xmin or 1.0
-    several = len({t.name for t in p.traces}) > 1
     for k, s in enumerate(p.spans):
         shade, ink = SEVERITY_COLORS[s.finding.severity]
         if s.marks:  # spikes: a line at each, no shading between them
@@ -246,9 +245,7 @@ def _spans(ax: Axes, p: Panel, lang: str) -> None:
                        alpha=0.07 if s.finding.severity == "info" else 0.14)
         else:
             ax.axvline(s.x0, color=shade, alpha=0.8, lw=1.2, zorder=1)
-        label = s.label
-        if several:
-            label += f" ({_plain(metric_label(s.finding.metric, lang))})"
+        label = _plain(s.label)
         right = (s.x0 - xmin) / width > 0.7
         ax.text(s.x1 if right else s.x0, 0.95 - 0.11 * (k % 6), label, transform=top,
                 ha="right" if right else "left", va="top", fontsize=8, color=ink, zorder=9,
