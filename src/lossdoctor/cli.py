@@ -111,7 +111,34 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         from lossdoctor.report.terminal import render_diagnoses
 
         render_diagnoses(diagnoses, _console(), lang=lang, code=not args.no_code)
+    if args.plot:
+        from lossdoctor.report.plot import save_plots  # imports matplotlib: only when asked
+
+        for path in save_plots(diagnoses, args.plot, lang=lang):
+            print(f"lossdoctor: wrote {path}", file=sys.stderr)
     return EXIT_FOUND if _fails(diagnoses, args.fail_on) else EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lossdoctor.diagnose import diagnose_all
+    from lossdoctor.report.html import write_html
+
+    runs = _read_all(args.paths, args.format)
+    diagnoses = diagnose_all(
+        runs,
+        select=_kinds(args.select) if args.select else None,
+        ignore=_kinds(args.ignore) if args.ignore else None,
+    )
+    path = write_html(diagnoses, args.output, lang=args.lang)
+    print(f"lossdoctor: wrote {path} ({len(diagnoses)} run{'s' if len(diagnoses) > 1 else ''})")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lossdoctor.demo import run_demo
+
+    run_demo(args.out, lang=args.lang, console=_console())
+    return EXIT_OK
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -164,7 +191,28 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--metric", metavar="NAME", help="diagnose only this metric")
     diag.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
     diag.add_argument("--no-code", action="store_true", help="omit the remedies' code")
+    diag.add_argument("--plot", metavar="OUT.png",
+                      help="also save an annotated plot; with several runs one file each, "
+                      "named OUT-<i>-<run>.png")
     diag.set_defaults(func=_cmd_diagnose)
+
+    rep = sub.add_parser("report", help="write a self-contained interactive HTML report")
+    rep.add_argument("paths", nargs="+", metavar="PATH", help="log file or directory")
+    rep.add_argument("-o", "--output", metavar="FILE", default="report.html",
+                     help="the HTML file to write (default: report.html)")
+    rep.add_argument("--format", metavar="FORMAT",
+                     help=f"force a reader: {', '.join(FORMATS)}")
+    rep.add_argument("--select", metavar="KINDS", help="only these kinds (comma-separated)")
+    rep.add_argument("--ignore", metavar="KINDS", help="never these kinds (comma-separated)")
+    rep.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
+    rep.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser("demo", help="diagnose the shipped example runs and write "
+                          "report.html and report.png")
+    demo.add_argument("--out", metavar="DIR", default=".",
+                      help="where to write report.html and report.png (default: here)")
+    demo.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
+    demo.set_defaults(func=_cmd_demo)
 
     expl = sub.add_parser("explain", help="the long explanation of a finding kind")
     expl.add_argument("kind", nargs="?", metavar="KIND", help="a kind; omit to list them all")

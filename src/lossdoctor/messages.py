@@ -55,6 +55,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "confidence": "confidence", "read_warnings": "warnings",
         "chart_help": "Drag to zoom, double-click to reset, click a legend entry to hide it.",
         "no_chart": "no finite value to draw", "best_col": "best",
+        "wrote_html": "HTML report", "wrote_png": "PNG plot",
     },
     "zh": {
         "healthy": "健康", "unhealthy": "需要处理", "info": "提示", "warning": "警告",
@@ -80,6 +81,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "confidence": "置信度", "read_warnings": "警告",
         "chart_help": "拖动可放大，双击复原，点击图例可隐藏曲线。",
         "no_chart": "没有可画的有限值", "best_col": "最佳",
+        "wrote_html": "HTML 报告", "wrote_png": "PNG 图",
     },
 }
 
