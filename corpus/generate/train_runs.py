@@ -164,6 +164,7 @@ class Unflatten(nn.Module):
 
 ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
+    "identity": nn.Identity,
 }
 
 
@@ -718,6 +719,39 @@ def lr_too_low() -> None:
 
 def bad_start() -> None:
     """Tiny or saturating initialisations, deep linear nets: a long plateau, then a drop."""
+    r = "bad_start"
+    deep_linear = {"act": "identity", "bias": False}
+    teacher = {"data": "teacher", "data_kw": {"dim": 16, "out_dim": 8}}
+    run("g061", "teacher-deep-linear-stagewise", r, "text_pipe", **teacher,
+        model_kw={"hidden": (32, 32), "init_scale": 0.1, **deep_linear}, opt="sgd", lr=0.05,
+        epochs=40, seed=0)
+    run("g062", "teacher-deep-linear-3h-steps", r, "text_step", **teacher,
+        model_kw={"hidden": (32, 32, 32), "init_scale": 0.2, **deep_linear}, opt="sgd",
+        lr=0.03, epochs=55, granularity="step", log_every=10, eval_every=100, seed=1)
+    run("g063", "digits-deep-tanh-small-init", r, "keras_csv",
+        model_kw={"hidden": (64,) * 6, "act": "tanh", "init_scale": 0.45}, opt="sgd",
+        lr=0.05, momentum=0.9, epochs=40, seed=2)
+    run("g064", "mnist1d-gru-sgd-lr-1", r, "hf_trainer_state", data="mnist1d", model="gru",
+        model_kw={"hidden": (32,)}, opt="sgd", lr=1.0, epochs=16, batch=64,
+        granularity="step", log_every=10, log_mode="mean", eval_every=63, seed=0)
+    run("g065", "reg-deep-tanh-small-init", r, "generic_csv", data="regression",
+        model_kw={"hidden": (64,) * 4, "act": "tanh", "init_scale": 0.2}, opt="sgd", lr=0.05,
+        momentum=0.9, epochs=70, granularity="step", log_every=10, eval_every=100, seed=0)
+    run("g066", "teacher-deep-linear-tb", r, "tensorboard", **teacher,
+        model_kw={"hidden": (32, 32), "init_scale": 0.07, **deep_linear}, opt="sgd", lr=0.05,
+        epochs=50, seed=3)
+    run("g067", "digits-deep-tanh-small-init-steps", r, "jsonl",
+        model_kw={"hidden": (64,) * 6, "act": "tanh", "init_scale": 0.45}, opt="sgd",
+        lr=0.05, momentum=0.9, epochs=45, granularity="step", log_every=10, eval_every=82,
+        seed=4)
+    run("g068", "mnist1d-deep-tanh-small-init", r, "text_bracket", data="mnist1d",
+        model_kw={"hidden": (128,) * 5, "act": "tanh", "init_scale": 0.45}, opt="sgd",
+        lr=0.05, momentum=0.9, epochs=40, batch=64, seed=5)
+    run("g069", "reg-deep-tanh-small-init-epochs", r, "text_pipe", data="regression",
+        model_kw={"hidden": (64,) * 4, "act": "tanh", "init_scale": 0.2}, opt="sgd", lr=0.05,
+        momentum=0.9, epochs=60, seed=7)
+    run("g070", "digits-gru-sgd-plateau", r, "tensorboard", model="gru",
+        model_kw={"hidden": (32,)}, opt="sgd", lr=0.3, epochs=40, seed=8)
 
 
 def small_data_overfit() -> None:
