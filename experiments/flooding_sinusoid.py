@@ -101,30 +101,44 @@ def choose(runs: list[dict], key: str) -> dict:
     return max(runs, key=lambda r: (r[key]["val"][1], -r[key]["val"][0]))
 
 
-def plot(results: dict, path: Path, levels: tuple[float, ...]) -> None:
+def smooth(y: np.ndarray, window: int = 5) -> np.ndarray:
+    """Centred moving average (window shrinks at the ends)."""
+    half = window // 2
+    return np.array([y[max(0, i - half): i + half + 1].mean() for i in range(len(y))])
+
+
+def plot(curves: dict[float, dict[str, np.ndarray]], seeds: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for i, b in enumerate(levels):
-        runs = [r for seed_runs in results.values() for r in seed_runs if r["b"] == b]
-        val = np.mean([r["curves"]["val_loss"] for r in runs], axis=0)
-        tr = np.mean([r["curves"]["train_loss"] for r in runs], axis=0)
-        label = "no flooding" if b == 0 else f"b = {b:g}"
-        axes[0].plot(np.arange(1, len(val) + 1), val, color=f"C{i}", label=label)
-        axes[1].plot(np.arange(1, len(tr) + 1), tr, color=f"C{i}", label=label)
-    axes[0].set_title(f"validation loss (mean of {len(results)} seeds)")
-    axes[1].set_title("training loss (before flooding)")
-    axes[1].set_yscale("log")
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    wide, zoom = (0.0, 0.05, 0.1, 0.2, 0.3), (0.0, 0.15, 0.2, 0.25, 0.3)
+    for ax, levels in ((axes[0], wide), (axes[1], zoom)):
+        for i, b in enumerate(levels):
+            val = curves[b]["val_loss"]
+            label = "no flooding" if b == 0 else f"b = {b:g}"
+            color = f"C{i}" if ax is axes[0] else f"C{i + 5}" if b else "C0"
+            ax.plot(np.arange(1, len(val) + 1), smooth(val), color=color, label=label)
+            j = int(np.argmin(smooth(val)))
+            ax.plot(j + 1, smooth(val)[j], "o", color=color, markersize=4)
+    axes[1].set_ylim(0.15, 0.32)
+    axes[0].set_title(f"validation loss (mean of {seeds} seeds, 5-epoch average)")
+    axes[1].set_title("zoom: the second descent (dots: minima)")
+    for i, b in enumerate(wide):
+        tr = curves[b]["train_loss"]
+        axes[2].plot(np.arange(1, len(tr) + 1), tr, color=f"C{i}",
+                     label="no flooding" if b == 0 else f"b = {b:g}")
+    axes[2].set_title("training loss (before flooding)")
+    axes[2].set_yscale("log")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.legend(fontsize="small")
     fig.suptitle("Flooding on 2-D Sinusoid (10% flipped training labels)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
@@ -160,20 +174,27 @@ def main() -> None:
         print(f"| {'yes' if r['flooding'] else 'no'} | "
               f"{'yes' if r['early_stopping'] else 'no'} | "
               f"{r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f} | {bs} |")
-    print("\nper flood level (no early stopping): test accuracy %, mean ± std over seeds")
-    print("| b | test acc % | final val loss | min val loss (epoch) |")
-    print("| --- | --- | --- | --- |")
+    print("\nper flood level (no early stopping): test accuracy %, mean ± std over seeds; "
+          "validation loss of the seed-mean curve (5-epoch average)")
+    print("| b | test acc % | val loss min, epochs 1–50 (epoch) | val loss min, epochs 51–200 "
+          "(epoch) | final val loss |")
+    print("| --- | --- | --- | --- | --- |")
     per_level = []
+    curves: dict[float, dict[str, np.ndarray]] = {}
     for j, b in enumerate(GRID):
         runs = [results[s][j] for s in results]
         acc = np.array([100 * r["final"]["test"][1] for r in runs])
-        val = np.mean([r["curves"]["val_loss"] for r in runs], axis=0)
-        per_level.append({"b": b, "test_acc_mean": float(acc.mean()),
-                          "test_acc_std": float(acc.std(ddof=1))})
-        print(f"| {b:g} | {acc.mean():.2f} ± {acc.std(ddof=1):.2f} | {val[-1]:.3f} | "
-              f"{val.min():.3f} ({int(val.argmin()) + 1}) |")
+        curves[b] = {k: np.mean([r["curves"][k] for r in runs], axis=0)
+                     for k in ("train_loss", "val_loss", "val_acc")}
+        val = smooth(curves[b]["val_loss"])
+        first, later = int(val[:50].argmin()), 50 + int(val[50:].argmin())
+        per_level.append({"b": b, "test_acc": acc.round(2).tolist(),
+                          **{k: v.round(5).tolist() for k, v in curves[b].items()}})
+        print(f"| {b:g} | {acc.mean():.2f} ± {acc.std(ddof=1):.2f} | "
+              f"{val[first]:.3f} ({first + 1}) | {val[later]:.3f} ({later + 1}) | "
+              f"{val[-1]:.3f} |")
     img = ROOT / "docs" / "treatments" / "img" / "flooding_sinusoid.png"
-    plot(results, img, (0.0, 0.02, 0.05, 0.1, 0.2))
+    plot(curves, args.seeds, img)
     out = ROOT / "experiments" / "results" / "flooding_sinusoid.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"grid": GRID, "seeds": args.seeds, "epochs": args.epochs,
