@@ -318,26 +318,33 @@ def fisher_diagonal(
 
 
 class _WeightedSquares(torch.autograd.Function):
-    """``Σ_i (r_i (θ_i − c_i))²`` over a list of tensors, with fused ``torch._foreach_*`` ops.
+    """``Σ_i (r_i θ_i − r_i c_i)²`` over a list of tensors, with fused ``torch._foreach_*`` ops.
 
-    Hand-written backward (2 r² (θ − c)): torch's autograd through the same foreach ops, or a
-    per-parameter Python loop, is 3-8× slower (see benchmarks/bench_ewc.py).
+    Hand-written so that a call allocates one set of parameter-sized tensors: the forward computes
+    ``s = r θ − r c`` in one fused pass (``addcmul`` with ``−r c`` precomputed; its rounding is
+    that of moving θ by at most an ulp) and the backward turns the saved ``s`` into the gradient
+    ``2 r s`` in place. Autograd through a per-parameter loop (or through the same foreach ops)
+    allocates several times more and is 3-5x slower (benchmarks/bench_ewc.py).
     """
 
     @staticmethod
-    def forward(ctx: Any, center: list[Tensor], root: list[Tensor], *params: Tensor) -> Tensor:
-        scaled = torch._foreach_sub(params, center)
-        torch._foreach_mul_(scaled, root)
-        ctx.root = root
+    def forward(
+        ctx: Any, neg_rc: list[Tensor], root: list[Tensor], two_root: list[Tensor], *params: Tensor
+    ) -> Tensor:
+        scaled = torch._foreach_addcmul(neg_rc, root, params)
+        ctx.two_root = two_root
         ctx.save_for_backward(*scaled)
         return torch.stack(torch._foreach_norm(scaled)).square().sum()
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        grads = torch._foreach_mul(ctx.saved_tensors, ctx.root)
-        torch._foreach_mul_(grads, 2 * grad_out)
-        return (None, None, *grads)
+        grads = list(ctx.saved_tensors)  # this call's own tensors: safe to overwrite
+        torch._foreach_mul_(grads, ctx.two_root)
+        # ``loss.backward()`` passes 1: skip a full pass then (.item() is free on the CPU).
+        if grad_out.device.type != "cpu" or grad_out.item() != 1.0:
+            torch._foreach_mul_(grads, grad_out)
+        return (None, None, None, *grads)
 
 
 def _check_number(name: str, value: float) -> float:
@@ -398,8 +405,10 @@ class EWC:
         self._all_names: tuple[str, ...] = ()  # every parameter at the first consolidation
         self._names: list[str] = []  # the ones anchored (required grad then)
         self._tasks: list[tuple[list[Tensor], list[Tensor]]] = []  # (fisher, anchor) per task
-        self._center: list[Tensor] = []
+        # the folded penalty Σ (r θ − r m)² + const, see _fold
+        self._neg_rc: list[Tensor] = []
         self._root: list[Tensor] = []
+        self._two_root: list[Tensor] = []
         self._const = 0.0
         self._fisher_state: dict[str, bool] = {}
 
@@ -469,32 +478,32 @@ class EWC:
         self._tasks.append((fisher, anchor))
 
     def _fold(self) -> None:
-        """Fold the tasks into ``Σ r² (θ − center)² + const`` with r² = (λ/2) Σ_t F_t.
+        """Fold the tasks into ``Σ (r θ − r m)² + const`` with r² = (λ/2) A, in float64.
 
         ``Σ_t F_t (θ − θ*_t)² = A (θ − m)² + Σ_t F_t (m − θ*_t)²`` with A = Σ_t F_t and
-        m = Σ_t F_t θ*_t / A (any m where A = 0); computed in float64.
+        m = Σ_t F_t θ*_t / A (any m where A = 0).
         """
         if not self._tasks:
             return
         half = self._lambda / 2
-        if len(self._tasks) == 1:
-            fisher, anchor = self._tasks[0]
-            self._center = list(anchor)
-            self._root = [(half * f).sqrt() for f in fisher]
-            self._const = 0.0
-            return
-        self._center, self._root, self._const = [], [], 0.0
+        self._neg_rc, self._root, self._two_root, self._const = [], [], [], 0.0
         for i, like in enumerate(self._tasks[-1][1]):
             fs = [task[0][i].double() for task in self._tasks]
             anchors = [task[1][i].double() for task in self._tasks]
-            total = torch.stack(fs).sum(0)
-            weighted = torch.stack([f * a for f, a in zip(fs, anchors, strict=True)]).sum(0)
-            center = torch.where(total > 0, weighted / total.clamp_min(1e-300), anchors[-1])
-            self._const += half * sum(
-                float((f * (a - center).square()).sum()) for f, a in zip(fs, anchors, strict=True)
-            )
-            self._center.append(center.to(like.dtype))
-            self._root.append((half * total).sqrt().to(like.dtype))
+            if len(fs) == 1:
+                total, center = fs[0], anchors[0]
+            else:
+                total = torch.stack(fs).sum(0)
+                weighted = torch.stack([f * a for f, a in zip(fs, anchors, strict=True)]).sum(0)
+                center = torch.where(total > 0, weighted / total.clamp_min(1e-300), anchors[-1])
+                self._const += half * sum(
+                    float((f * (a - center).square()).sum())
+                    for f, a in zip(fs, anchors, strict=True)
+                )
+            root = (half * total).sqrt()
+            self._neg_rc.append((-root * center).to(like.dtype))
+            self._root.append(root.to(like.dtype))
+            self._two_root.append((2 * root).to(like.dtype))
 
     # -- penalty ---------------------------------------------------------------------------------
 
@@ -516,7 +525,7 @@ class EWC:
                 + ("" if added or removed else " (same names, different order)")
             )
         params: list[Tensor] = [named[n] for n in self._names]
-        for n, p, c in zip(self._names, params, self._center, strict=True):
+        for n, p, c in zip(self._names, params, self._root, strict=True):
             if p.shape != c.shape:
                 raise RuntimeError(
                     f"parameter {n!r} was reshaped since consolidation: {tuple(c.shape)} -> "
@@ -538,7 +547,7 @@ class EWC:
         """
         self._require_tasks("penalty()")
         params = self._current_params()
-        value = _WeightedSquares.apply(self._center, self._root, *params)
+        value = _WeightedSquares.apply(self._neg_rc, self._root, self._two_root, *params)
         return value + self._const if self._const else value
 
     # -- state -----------------------------------------------------------------------------------
@@ -619,7 +628,6 @@ class EWC:
         self._lambda, self._gamma = ewc_lambda, gamma
         self._all_names, self._names, self._tasks = all_names, names, tasks
         self._num_tasks = int(state["num_tasks"])
-        self._center, self._root, self._const = [], [], 0.0
         self._fold()
 
 
