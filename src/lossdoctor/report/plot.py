@@ -94,6 +94,11 @@ def _plain(s: str) -> str:
     return " " + s if s.startswith("_") else s
 
 
+def _tail(s: str, n: int) -> str:
+    """`s`, or its last n-1 characters after an ellipsis when longer."""
+    return s if len(s) <= n else "…" + s[-(n - 1):]
+
+
 def _check_lang(lang: str | None) -> str:
     lang = lang or default_lang()
     if lang not in LANGS:
@@ -127,11 +132,12 @@ def _figure(d: Diagnosis, lang: str) -> Figure:
                         gridspec_kw={"height_ratios": heights})[:, 0]
     status = text("healthy" if d.healthy else "unhealthy", lang)
     counts = " · ".join(f"{text(k, lang)} {n}" for k, n in d.counts().items() if n)
-    fig.suptitle(_plain(d.run.name), x=0.01, ha="left", fontsize=14, color="#111111")
+    fig.suptitle(_plain(_tail(d.run.name, 90)), x=0.01, ha="left", fontsize=14,
+                 color="#111111")
     axes[0].set_title(f"{status}" + (f" — {counts}" if counts else ""), loc="left",
                       fontsize=10, color="#2a7d2a" if d.healthy else "#b22222")
-    axes[0].set_title(_plain(f"{d.run.source} ({d.run.format})"), loc="right", fontsize=8,
-                      color="#666666")
+    axes[0].set_title(_plain(_tail(f"{d.run.source} ({d.run.format})", 70)), loc="right",
+                      fontsize=8, color="#666666")
     if not ps:
         axes[0].text(0.5, 0.5, text("no_chart", lang), ha="center", va="center",
                      transform=axes[0].transAxes, color="#666666")
@@ -242,7 +248,7 @@ def _spans(ax: Axes, p: Panel) -> None:
                 ax.axvline(m, color=shade, alpha=0.8, lw=0.9, ls="--", zorder=1)
         elif s.x1 > s.x0:
             ax.axvspan(s.x0, s.x1, color=shade, lw=0, zorder=0,
-                       alpha=0.07 if s.finding.severity == "info" else 0.14)
+                       alpha=0.07 if s.finding.severity == "info" else 0.11)
         else:
             ax.axvline(s.x0, color=shade, alpha=0.8, lw=1.2, zorder=1)
         label = _plain(s.label)
