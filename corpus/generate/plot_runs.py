@@ -1,8 +1,8 @@
 """Plot each generated run (train/val loss, accuracy, LR) for labelling by eye.
 
 Reads the series cached by ``train_runs.py`` in ``artifacts/corpus_cache/`` and writes
-``corpus/generated/plots/gNNN.png``. A loss that spans more than two decades is drawn on a log
-axis; NaN/inf points are marked along the top edge in red.
+``corpus/generated/plots/gNNN.png``. A loss that climbs more than 20x above its first value is
+drawn on a log axis; NaN/inf points are marked along the top edge in red.
 
     .venv/bin/python corpus/generate/plot_runs.py               # every cached run
     .venv/bin/python corpus/generate/plot_runs.py --only g001,g002
@@ -52,9 +52,11 @@ def plot(rec: dict, path: Path) -> None:
             ax.plot(x[~ok], np.full((~ok).sum(), 1.0), "x", color="red",
                     transform=ax.get_xaxis_transform(), clip_on=False, ms=4,
                     label=f"{name} non-finite ({(~ok).sum()})")
+    # log axis only when the loss climbs far above where it started (explosions, big spikes);
+    # a loss that merely falls towards zero stays linear so a val U-shape remains visible
+    starts = [v[0] for v in finite_all if len(v)]
     vals = np.concatenate(finite_all) if finite_all else np.array([])
-    vals = vals[vals > 0]
-    if len(vals) and vals.max() / max(vals.min(), 1e-300) > 100:
+    if len(vals) and vals.min() > 0 and vals.max() > 20 * max(starts):
         ax.set_yscale("log")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)

@@ -98,8 +98,12 @@ def load_data(name: str, *, seed: int, n_train: int | None = None, label_noise: 
         n = (n_train or 1000) + (n_val or 500)
         xs = rng.standard_normal((n, dim))
         if name == "regression":
-            w = rng.standard_normal(dim)
-            ys = np.sin(xs @ w / math.sqrt(dim) * 2) + 0.5 * xs[:, 0] * xs[:, 1] + 0.3 * xs[:, 2]
+            if kw.get("target") == "sine":  # a 1-D curve: y = sin(2.5 x0) + 0.3 x0
+                ys = np.sin(2.5 * xs[:, 0]) + 0.3 * xs[:, 0]
+            else:
+                w = rng.standard_normal(dim)
+                ys = (np.sin(xs @ w / math.sqrt(dim) * 2) + 0.5 * xs[:, 0] * xs[:, 1]
+                      + 0.3 * xs[:, 2])
             ys = ys + kw.get("noise", 0.1) * rng.standard_normal(n)
             ys = (ys * kw.get("yscale", 1.0))[:, None]
             desc = f"synthetic regression (dim {dim})"
@@ -756,6 +760,46 @@ def bad_start() -> None:
 
 def small_data_overfit() -> None:
     """Tiny training sets, big models, long training without regularisation."""
+    r = "small_data_overfit"
+    big = {"hidden": (512, 512)}
+    run("g071", "digits-300-big-mlp", r, "text_pipe", n_train=300, model_kw=big, opt="adam",
+        lr=1e-3, epochs=150, seed=0)
+    run("g072", "mnist1d-500-big-mlp-steps", r, "hf_trainer_state", data="mnist1d",
+        n_train=500, model_kw=big, opt="adam", lr=1e-3, epochs=100, granularity="step",
+        log_every=10, log_mode="mean", eval_every=48, seed=0)
+    run("g073", "mnist1d-300-noisy-cnn", r, "jsonl", data="mnist1d", n_train=300,
+        label_noise=0.2, model="cnn", model_kw={"hidden": (64,)}, opt="adam", lr=1e-3,
+        epochs=80, seed=0)
+    run("g074", "reg-30-sine-big-mlp", r, "generic_csv", data="regression", n_train=30,
+        data_kw={"dim": 1, "target": "sine", "noise": 0.3}, model_kw={"hidden": (256, 256)},
+        opt="adam", lr=2e-4, epochs=300, batch=10, seed=0)
+    run("g075", "digits-150-cnn", r, "tensorboard", n_train=150, model="cnn",
+        model_kw={"hidden": (32,)}, opt="adam", lr=1e-3, epochs=80, batch=16, seed=0)
+    run("g076", "digits-100-noisy-sgd", r, "text_bracket", n_train=100, label_noise=0.2,
+        model_kw=big, opt="sgd", lr=0.05, momentum=0.9, epochs=100, batch=16, seed=0)
+    run("g077", "digits-200-noisy-mlp", r, "keras_csv", n_train=200, label_noise=0.3,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-3, epochs=60, seed=4,
+        train_acc=True)
+    run("g078", "mnist1d-1000-mlp-steps", r, "text_step", data="mnist1d", n_train=1000,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-3, epochs=60,
+        granularity="step", log_every=10, eval_every=160, seed=1)
+    run("g079", "mnist1d-400-gru", r, "keras_csv", data="mnist1d", n_train=400,
+        model="gru", model_kw={"hidden": (64,)}, opt="adam", lr=3e-3, epochs=80, seed=2)
+    run("g080", "reg-60-sine-mlp-steps", r, "jsonl", data="regression", n_train=60,
+        data_kw={"dim": 1, "target": "sine", "noise": 0.4}, model_kw={"hidden": (256, 256)},
+        opt="adam", lr=3e-4, epochs=300, batch=10, granularity="step", log_every=10,
+        eval_every=60, seed=3)
+    run("g081", "digits-250-adamw-no-wd-steps", r, "tensorboard", n_train=250,
+        model_kw=big, opt="adamw", lr=1e-3, wd=0.0, epochs=120, granularity="step",
+        log_every=8, eval_every=40, seed=4)
+    run("g082", "mnist1d-200-noisy-mlp", r, "text_pipe", data="mnist1d", n_train=200,
+        label_noise=0.1, model_kw=big, opt="adam", lr=1e-3, epochs=120, seed=5)
+    run("g083", "digits-300-noisy40-steps", r, "generic_csv", n_train=300, label_noise=0.4,
+        model_kw=big, opt="adam", lr=1e-3, epochs=80, granularity="step", log_every=10,
+        eval_every=50, seed=6)
+    run("g084", "mnist1d-800-cnn-steps", r, "hf_trainer_state", data="mnist1d",
+        n_train=800, model="cnn", model_kw={"hidden": (64,)}, opt="adam", lr=2e-3,
+        epochs=60, granularity="step", log_every=10, log_mode="mean", eval_every=100, seed=7)
 
 
 def healthy() -> None:
