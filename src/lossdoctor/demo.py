@@ -83,7 +83,8 @@ def run_demo(out: str | os.PathLike[str] = ".", *, lang: str | None = None,
     html = write_html(diagnoses, out_dir / "report.html", lang=lang)
     png = save_plots([plotted], out_dir / "report.png", lang=lang)[0]
     console.print()
-    console.print(f"{text('wrote_html', lang)}: {html.resolve()}", markup=False)
+    console.print(f"{text('wrote_html', lang)}: {html.resolve()}", markup=False,
+                  soft_wrap=True)
     console.print(f"{text('wrote_png', lang)} ({plotted.run.name}): {png.resolve()}",
-                  markup=False)
+                  markup=False, soft_wrap=True)
     return DemoResult(diagnoses=diagnoses, html=html, png=png, plotted=plotted)
