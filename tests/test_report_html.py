@@ -176,5 +176,5 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
     assert page.count('<section class="run"') == 2
-    assert f"wrote {out} (2 runs)" in capsys.readouterr().out
+    assert f"HTML 报告: {out} (运行: 2)" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "missing.log"), "-o", str(out)]) == 2

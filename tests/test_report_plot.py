@@ -169,7 +169,7 @@ def test_cli_diagnose_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     files = sorted(tmp_path.glob("k-*.png"))
     assert len(files) == 4
     assert all(f.read_bytes().startswith(PNG_MAGIC) for f in files)
-    assert f"wrote {files[0]}" in capsys.readouterr().err
+    assert f"PNG plot: {files[0]}" in capsys.readouterr().err
 
 
 def test_cli_plot_to_an_unwritable_place(tmp_path: Path,

@@ -93,7 +93,7 @@ def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     from lossdoctor.diagnose import diagnose_all
-    from lossdoctor.messages import default_lang
+    from lossdoctor.messages import default_lang, text
 
     lang = args.lang or default_lang()
     runs = _read_all(args.paths, args.format)
@@ -115,22 +115,24 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         from lossdoctor.report.plot import save_plots  # imports matplotlib: only when asked
 
         for path in save_plots(diagnoses, args.plot, lang=lang):
-            print(f"lossdoctor: wrote {path}", file=sys.stderr)
+            print(f"{text('wrote_png', lang)}: {path}", file=sys.stderr)
     return EXIT_FOUND if _fails(diagnoses, args.fail_on) else EXIT_OK
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from lossdoctor.diagnose import diagnose_all
+    from lossdoctor.messages import default_lang, text
     from lossdoctor.report.html import write_html
 
+    lang = args.lang or default_lang()
     runs = _read_all(args.paths, args.format)
     diagnoses = diagnose_all(
         runs,
         select=_kinds(args.select) if args.select else None,
         ignore=_kinds(args.ignore) if args.ignore else None,
     )
-    path = write_html(diagnoses, args.output, lang=args.lang)
-    print(f"lossdoctor: wrote {path} ({len(diagnoses)} run{'s' if len(diagnoses) > 1 else ''})")
+    path = write_html(diagnoses, args.output, lang=lang)
+    print(f"{text('wrote_html', lang)}: {path} ({text('runs', lang)}: {len(diagnoses)})")
     return EXIT_OK
 
 
