@@ -147,6 +147,7 @@ class _FisherAccumulator:
         self.sums = [torch.zeros_like(p, dtype=torch.float64) for p in self.params]
         self.count = 0
         self.use_vmap = True
+        self._chunk: list[Tensor] | None = None
         numel = sum(p.numel() for p in self.params)
         self.chunk = max(1, _PER_SAMPLE_BYTES // max(1, numel * self.params[0].element_size()))
         self._per_sample_grad = vmap(
@@ -159,9 +160,18 @@ class _FisherAccumulator:
         _check_scalar_loss(loss)
         return loss.reshape(())
 
+    def _chunk_sums(self) -> list[Tensor]:
+        """Zeroed accumulators in the parameters' dtype, reused: on the CPU a fresh multi-MB
+        tensor page-faults and costs more than the arithmetic."""
+        if self._chunk is None:
+            self._chunk = [torch.zeros_like(p) for p in self.params]
+        else:
+            torch._foreach_zero_(self._chunk)
+        return self._chunk
+
     def _add(self, squares: Iterable[Tensor]) -> None:
         for acc, sq in zip(self.sums, squares, strict=True):
-            acc += sq
+            acc.add_(sq)  # float64 += any float dtype, without a temporary
 
     def add_per_sample(self, x: Tensor, y: Tensor) -> None:
         """Add ``Σ_n g_n²`` over the samples of a batch."""
@@ -186,16 +196,16 @@ class _FisherAccumulator:
         params = {n: p.detach() for n, p in zip(self.names, self.params, strict=True)}
         grads = self._per_sample_grad(params, x, y)
         stacked = [grads[n] for n in self.names]
-        chunk_sums = [torch.zeros_like(p) for p in self.params]
+        chunk_sums = self._chunk_sums()
         # In-place accumulation, one sample at a time: a reduction over the sample axis
         # (g.square().sum(0), vector_norm(g, dim=0)) allocates or strides and is 5-50x slower.
         for i in range(x.shape[0]):
             per_sample = [g[i] for g in stacked]
             torch._foreach_addcmul_(chunk_sums, per_sample, per_sample)
-        self._add(s.double() for s in chunk_sums)
+        self._add(chunk_sums)
 
     def _add_loop(self, x: Tensor, y: Tensor) -> None:
-        chunk_sums = [torch.zeros_like(p) for p in self.params]
+        chunk_sums = self._chunk_sums()
         requires = [p.requires_grad for p in self.params]
         try:
             for p in self.params:
@@ -213,7 +223,7 @@ class _FisherAccumulator:
         finally:
             for p, r in zip(self.params, requires, strict=True):
                 p.requires_grad_(r)
-        self._add(s.double() for s in chunk_sums)
+        self._add(chunk_sums)
 
     def add_batch_squared(self, x: Tensor, y: Tensor) -> None:
         """Add the square of the batch-mean gradient (the WRONG Fisher; counts one per batch)."""
