@@ -414,6 +414,8 @@ def test_noise_only_has_no_metrics() -> None:
     ("epoch 1 | top1 acc 0.51 | BLEU-1 20.5\nepoch 2 | top5 acc 0.82 | BLEU-4 10.5\n"
      "epoch 3 | top1 acc 0.61 | BLEU-1 22.5\n",  # one shape once digits are masked
      {"top1 acc": [0.51, 0.61], "top5 acc": [0.82], "BLEU-1": [20.5, 22.5], "BLEU-4": [10.5]}),
+    ("100%|███| 50/50 [00:01<00:00, loss=0.41, acc=0.9]\n", {"train_loss": [0.41],
+                                                            "train_acc": [0.9]}),
     # nanoGPT
     ("step 0: train loss 10.8756, val loss 10.8803\n"
      "iter 0: loss 10.8822, time 12345.67ms, mfu -100.00%\n"
@@ -448,6 +450,11 @@ def test_step_of_epoch_with_total(tmp_path: Path) -> None:
     run = one_run(write(tmp_path, text))
     assert list(run["train_loss"].steps) == [100, 200, 600, 700, 800, 1200]
     assert list(run["train_loss"].epochs) == [1, 1, 1, 2, 2, 2]
+
+
+def test_tqdm_postfix_gets_the_bar_counter_as_step(tmp_path: Path) -> None:
+    run = one_run(write(tmp_path, "100%|███| 50/50 [00:01<00:00, loss=0.41, acc=0.9]\n"))
+    assert list(run["train_loss"].steps) == [50] and list(run["train_acc"].steps) == [50]
 
 
 def test_lightning_bar_steps_and_epochs(tmp_path: Path) -> None:
