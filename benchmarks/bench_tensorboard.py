@@ -37,7 +37,7 @@ def build_logdir(root: Path, runs: int, tags: int, steps: int) -> int:
     from torch.utils.tensorboard import SummaryWriter
 
     names = ["train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm",
-             "train/loss_step", "val/f1", "epoch", "throughput"]
+             "train/loss_step", "val/f1", "samples_per_s", "throughput"]
     names += [f"extra/{i}" for i in range(max(0, tags - len(names)))]
     for r in range(runs):
         w = SummaryWriter(str(root / f"run{r}"))
@@ -48,15 +48,18 @@ def build_logdir(root: Path, runs: int, tags: int, steps: int) -> int:
     return runs * tags * steps
 
 
-def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    times = []
+def best(fn: Callable[[], int], repeat: int) -> tuple[float, float, int]:
+    """Best wall time, best CPU time of this process (less disturbed by other jobs on a
+    shared machine) and the number of points."""
+    wall, cpu = [], []
     n = 0
     for _ in range(repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         n = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), n
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu), n
 
 
 def main() -> int:
@@ -137,20 +140,22 @@ def main() -> int:
             "bare protobuf loop, no CRC (reference)": best(protobuf_loop(False), args.repeat),
             "bare protobuf loop + crc32c (reference)": best(protobuf_loop(True), args.repeat),
         }
-    ours_time = results["lossdoctor (CRC checks on)"][0]
-    print(f"{'reader':50s} {'best s':>8s} {'points':>9s} {'vs lossdoctor':>14s}")
-    for name, (seconds, n) in results.items():
-        print(f"{name:50s} {seconds:8.3f} {n:9,d} {seconds / ours_time:13.1f}x")
-    counts = {n for name, (_, n) in results.items() if "reference" not in name}
+    ours_wall, ours_cpu, _ = results["lossdoctor (CRC checks on)"]
+    print(f"{'reader':48s} {'wall s':>7s} {'ratio':>7s} {'CPU s':>7s} {'ratio':>7s} "
+          f"{'points':>9s}")
+    for name, (wall, cpu, n) in results.items():
+        print(f"{name:48s} {wall:7.3f} {wall / ours_wall:6.1f}x {cpu:7.3f} "
+              f"{cpu / ours_cpu:6.1f}x {n:9,d}")
+    counts = {n for name, (_, _, n) in results.items() if "reference" not in name}
     if counts != {written}:
         print(f"MISMATCH: the readers returned {sorted(counts)} points, {written} written")
         return 1
-    ratios = [results[k][0] / ours_time for k in results
-              if k.startswith(("EventAccumulator", "tbparse"))]
-    verdict = "meets" if min(ratios) >= TARGET else "MISSES"
-    print(f"all three read {written:,} points; lossdoctor is {min(ratios):.1f}x faster than "
-          f"the faster peer ({verdict} the {TARGET:.0f}x target)")
-    return 0 if min(ratios) >= TARGET else 1
+    peers = [v for k, v in results.items() if k.startswith(("EventAccumulator", "tbparse"))]
+    ratio = min(min(w for w, _, _ in peers) / ours_wall, min(c for _, c, _ in peers) / ours_cpu)
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    print(f"all three read {written:,} points; lossdoctor is {ratio:.1f}x faster than the "
+          f"faster peer, wall or CPU, whichever is less ({verdict} the {TARGET:.0f}x target)")
+    return 0 if ratio >= TARGET else 1
 
 
 if __name__ == "__main__":

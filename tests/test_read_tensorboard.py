@@ -718,3 +718,27 @@ def test_same_metric_name_from_two_directories(tmp_path: Path) -> None:
     assert set(s) == {"loss/train", "run/loss_train/loss"}
     assert s["loss/train"].values.tolist() == [1.0] * 10
     assert s["run/loss_train/loss"].values.tolist() == [2.0] * 10
+
+
+def test_many_tags_sharing_a_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 tags of equal length logged together (per-layer metrics): records of one layout,
+    float32 and int32 tensor_content mixed, decoded in one pass; same as the oracle and as
+    decoding one record at a time."""
+    rng = np.random.default_rng(7)
+    events = []
+    for step in range(25):
+        for k in range(40):
+            enc = "content_f4" if k % 2 else "content_i4"
+            x = float(rng.normal() * 100)
+            value = make_value(f"layer{k:02d}/norm", enc, x, meta=step == 0)
+            events.append(event_pb2.Event(wall_time=1.0 + step, step=step,
+                                          summary=summary_pb2.Summary(value=[value])))
+    write_events(tmp_path / "events.out.tfevents.1.h", events)
+    expected = oracle(events)
+    for bulk in (True, False):
+        if not bulk:
+            monkeypatch.setattr(tfevents, "_BULK_MIN_ROWS", 10**9)
+        s = by_original(only(tfevents.read(tmp_path)))
+        assert list(s) == [f"layer{k:02d}/norm" for k in range(40)]
+        for tag, (steps, values) in expected.items():
+            assert_points(s[tag], steps, values)

@@ -44,7 +44,7 @@ import os
 import re
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +73,7 @@ _MMAP_BYTES = 256 << 20  # files larger than this are memory-mapped instead of r
 _BULK_MIN_ROWS = 8  # smaller groups of equal-length records are decoded one by one
 _BULK_MAX_LENGTH = 4096  # longer records (histograms, images, graphs) are decoded one by one
 _BULK_MAX_IDLE_ROUNDS = 16  # give up grouping after this many rounds that each decode one row
+_LAYOUT_ONE_BY_ONE = 8  # tags sharing a layout taken one at a time before taking all at once
 _KEY_VALUES = 4096  # order key = record index * _KEY_VALUES + value index in the record
 
 # Data types (tensorflow/core/framework/types.proto) → (tensor_content numpy dtype, the
@@ -148,16 +149,16 @@ class _ByteContribution:
 _CONTRIB = _ByteContribution()
 
 
-def _crc_rows(rows: np.ndarray, ref: np.ndarray, ref_crc: int, columns: np.ndarray) -> np.ndarray:
-    """CRC-32C of each row of `rows` (uint8, n × L), knowing the CRC of `ref` (one row) and
-    that rows differ from `ref` only in `columns`."""
-    length = rows.shape[1]
+def _crc_rows(cells: np.ndarray, ref_cells: np.ndarray, ref_crc: np.ndarray,
+              columns: np.ndarray, length: int) -> np.ndarray:
+    """CRC-32C of n messages of `length` bytes that differ from reference messages (CRCs
+    `ref_crc`) only in `columns`: `cells` and `ref_cells` (n × len(columns) uint8) are the
+    messages' and the references' bytes there."""
     table = _CONTRIB.upto(length - 1).ravel()
     # One gather for every (row, column): table[length - 1 - column, byte], xor-reduced.
-    index = (rows[:, columns] ^ ref[columns]).T.astype(np.intp)
+    index = np.ascontiguousarray((cells ^ ref_cells).T, dtype=np.intp)  # column by column
     index += ((length - 1 - columns) * 256)[:, None]
-    crc = np.bitwise_xor.reduce(table.take(index), axis=0)
-    return crc ^ np.uint32(ref_crc)
+    return np.bitwise_xor.reduce(table.take(index), axis=0) ^ ref_crc
 
 
 def _gather(u8: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -182,10 +183,19 @@ class _Frames:
     stop: tuple[int, str] | None = None  # (byte offset, problem) where reading stopped
 
 
+_MAX_PERIOD = 1024  # records: up to this many tags logged in a fixed order
+
+
 def _period(lengths: list[int]) -> int:
-    """The smallest period (≤ 32) with which the last record lengths repeat, or 0."""
-    for p in range(1, min(32, len(lengths) // 2) + 1):
-        if lengths[-p:] == lengths[-2 * p : -p]:
+    """The smallest period with which the last record lengths repeat over at least 64
+    records (so that two equal lengths in a row are not taken for a period), or 0."""
+    last = lengths[-1]
+    n = len(lengths)
+    for p in range(1, _MAX_PERIOD + 1):
+        span = max(p, 64)
+        if span + p > n:
+            break
+        if lengths[n - 1 - p] == last and lengths[-span:] == lengths[-span - p : -p]:
             return p
     return 0
 
@@ -208,8 +218,9 @@ def _walk(buf: bytes | mmap.mmap, u8: np.ndarray) -> tuple[np.ndarray, int]:
     lengths: list[int] = []
     pos = 0
     block = 256
+    stride = 64  # records walked one by one before each prediction; grows while none works
     while pos <= last:
-        for _ in range(64):
+        for _ in range(stride):
             (length,) = unpack(buf, pos)
             if length > last - pos:
                 pos = -pos - 1  # stop: this record does not fit
@@ -222,8 +233,9 @@ def _walk(buf: bytes | mmap.mmap, u8: np.ndarray) -> tuple[np.ndarray, int]:
         if pos < 0:
             pos = -pos - 1
             break
-        period = _period(lengths[-64:])
+        period = _period(lengths[-2 * _MAX_PERIOD :])
         if not period or pos > last or window is None:
+            stride = min(stride * 2, 2 * _MAX_PERIOD)
             continue
         pattern = np.array(lengths[-period:], dtype=np.int64)
         block = min(block, (last - pos) // (int(pattern.min()) + _HEADER + _FOOTER) + 1)
@@ -237,13 +249,17 @@ def _walk(buf: bytes | mmap.mmap, u8: np.ndarray) -> tuple[np.ndarray, int]:
             continue
         wrong = np.flatnonzero(window[starts].view("<u8").ravel() != guess.view(np.uint64))
         ok = int(wrong[0]) if len(wrong) else len(starts)
+        keep = 2 * _MAX_PERIOD
         if ok:
             parts.append(np.array(offsets, dtype=np.int64))
             parts.append(starts[:ok])
             offsets = []
-            lengths = (lengths[-64:] + guess[max(0, ok - 64) : ok].tolist())[-64:]
+            lengths = (lengths[-keep:] + guess[max(0, ok - keep) : ok].tolist())[-keep:]
             pos = int(starts[ok - 1] + guess[ok - 1]) + _HEADER + _FOOTER
+        else:
+            lengths = lengths[-keep:]
         block = min(block * 4, 1 << 16) if ok == len(starts) else 256
+        stride = 64 if ok > period else min(stride * 2, keep)
     parts.append(np.array(offsets, dtype=np.int64))
     return np.concatenate(parts), pos
 
@@ -648,15 +664,19 @@ class _FileDecoder:
             idx, starts = idx[:-1], starts[:-1]
         # One row per record: its data, its CRC and padding, also seen as 64-bit words.
         framed = _gather(self.u8, starts, width)
-        words = framed.view("<u8")
         rows = framed[:, :length]
         stored = framed[:, length : length + _FOOTER].copy().view("<u4").ravel()
+        words = framed.view("<u8")
         alive = np.ones(len(idx), dtype=bool)
         left = len(idx)
-        layouts: dict[tuple[bytes, tuple[tuple[int, int], ...]], _Layout] = {}
+        layouts: dict[tuple[object, ...], _Layout] = {}
         idle = 0
         while left:
-            first = int(np.argmax(alive))
+            if idle:  # singletons tend to cluster (step 0 of every tag): look further on
+                remaining = np.flatnonzero(alive)
+                first = int(remaining[len(remaining) // 2])
+            else:
+                first = int(np.argmax(alive))
             if idle > _BULK_MAX_IDLE_ROUNDS:
                 for r in np.flatnonzero(alive).tolist():
                     self._single(int(idx[r]))
@@ -669,15 +689,16 @@ class _FileDecoder:
                 left -= 1
                 idle += 1
                 continue
-            slots = self._slot_columns(template, length)
-            varints = _varint_slots(template)
-            key = (slots.tobytes(), tuple(varints))
+            key = _layout_key(template)
             layout = layouts.get(key)
             if layout is None:
-                layout = layouts[key] = _Layout(words, rows, slots, varints)
-            good = layout.like(first, alive)
+                layout = layouts[key] = _Layout(words, rows, template)
+            good, gid, reps, templates = layout.classes(first, template, alive, self._template)
             idle = idle + 1 if len(good) < 2 else 0
-            self._bulk(idx[good], rows[good], stored[good], rows[first], data, slots, template)
+            if len(good) == 1:  # a record like no other (step 0 of a tag …)
+                self._single(int(idx[first]), event=template, data=data)
+            else:
+                self._bulk(idx, rows, stored, good, gid, reps, templates, layout)
             alive[good] = False
             left -= len(good)
 
@@ -693,80 +714,154 @@ class _FileDecoder:
             return None
         return event
 
-    @staticmethod
-    def _slot_columns(event: _Event, length: int) -> np.ndarray:
-        marks = np.zeros(length, dtype=bool)
-        if event.wall_slot is not None:
-            marks[event.wall_slot : event.wall_slot + 8] = True
-        if event.step_slot is not None:
-            marks[event.step_slot[0] : event.step_slot[0] + event.step_slot[1]] = True
-        for v in event.values:
-            assert v.slot is not None
-            marks[v.slot[0] : v.slot[0] + v.slot[1]] = True
-        return np.flatnonzero(marks)
-
-    def _bulk(self, records: np.ndarray, rows: np.ndarray, stored: np.ndarray, ref: np.ndarray,
-              ref_data: bytes, slots: np.ndarray, event: _Event) -> None:
-        crc = _crc_rows(rows, ref, crc32c.crc32c(ref_data), slots)
-        bad = _masked_np(crc) != stored
-        if bad.any():
-            self.crc_bad.extend(records[bad].tolist())
-            keep = ~bad
-            records, rows = records[keep], rows[keep]
-        if not len(records):
+    def _bulk(self, idx: np.ndarray, rows: np.ndarray, stored: np.ndarray, good: np.ndarray,
+              gid: np.ndarray, reps: np.ndarray, templates: list[_Event],
+              layout: _Layout) -> None:
+        """Decode rows `good` of the group; row ``good[i]`` is like representative
+        ``reps[gid[i]]`` (whose decoded record is ``templates[gid[i]]``) outside the slots."""
+        if not len(good):
             return
-        if event.step_slot is not None:
-            start, width = event.step_slot
-            steps = _convert_varints(_varints(rows, start, width), "i64")
+        ref_crc = np.array([crc32c.crc32c(rows[r].tobytes()) for r in reps.tolist()],
+                           dtype=np.uint32)
+        sub = rows[good]
+        slots = layout.slots
+        one = len(reps) == 1  # one class: no per-row references needed
+        crc = _crc_rows(sub[:, slots], rows[reps[0], slots] if one else rows[reps][:, slots][gid],
+                        ref_crc[0] if one else ref_crc[gid], slots, rows.shape[1])
+        bad = _masked_np(crc) != stored[good]
+        if bad.any():
+            self.crc_bad.extend(idx[good[bad]].tolist())
+            keep = ~bad
+            good, gid, sub = good[keep], gid[keep], sub[keep]
+            if not len(good):
+                return
+        if layout.step_slot is not None:
+            steps = _convert_varints(_varints(sub, *layout.step_slot), "i64")
         else:
-            steps = np.zeros(len(rows))
-        record_keys = (records.astype(np.int64) + self.base) * _KEY_VALUES
-        for j, v in enumerate(event.values):
-            assert v.slot is not None
-            start, width, code = v.slot
-            if code.startswith("v"):
-                values = _convert_varints(_varints(rows, start, width), code[1:])
-            else:
-                values = _fixed(np.ascontiguousarray(rows[:, start : start + width]), code).ravel()
-            keys = record_keys + min(j, _KEY_VALUES - 1)
-            key = (self.member, v.tag)
-            if v.plugin is not None:
-                self.out.plugin(key, int(keys[0]), v.plugin)
-            self.out.add(key, _Chunk(keys, steps, values, v.kind))
+            steps = np.zeros(len(sub))
+        codes = [_codes(t) for t in templates if t is not None]
+        values = []
+        for j, (start, width) in enumerate(layout.value_slots):
+            # Classes of one layout may still differ in type (float32 or int32 …).
+            kinds = sorted({c[j] for c in codes})
+            class_kind = np.array([kinds.index(c[j]) for c in codes])
+            column = np.empty(len(sub))
+            for k, code in enumerate(kinds):
+                mask = (class_kind[gid] == k) if len(kinds) > 1 else slice(None)
+                cells = sub[mask, start : start + width]
+                if code.startswith("v"):
+                    column[mask] = _convert_varints(_varints(cells, 0, width), code[1:])
+                else:
+                    column[mask] = _fixed(np.ascontiguousarray(cells), code).ravel()
+            values.append(column)
+        record_keys = (idx[good].astype(np.int64) + self.base) * _KEY_VALUES
+        if one:
+            classes = [np.arange(len(good))]
+        else:
+            order = np.argsort(gid, kind="stable")
+            classes = np.split(order, np.flatnonzero(np.diff(gid[order])) + 1)
+        for members in classes:
+            template = templates[int(gid[members[0]])]
+            for j, v in enumerate(template.values):
+                keys = record_keys[members] + min(j, _KEY_VALUES - 1)
+                key = (self.member, v.tag)
+                if v.plugin is not None:
+                    self.out.plugin(key, int(keys[0]), v.plugin)
+                self.out.add(key, _Chunk(keys, steps[members], values[j][members], v.kind))
+
+
+def _codes(event: _Event) -> list[str]:
+    """How each value's slot is decoded (``<f4``, ``vi64`` …)."""
+    return [v.slot[2] if v.slot is not None else "" for v in event.values]
+
+
+def _slot_columns(event: _Event, length: int) -> np.ndarray:
+    """The byte columns whose content varies from record to record: wall time, step, values."""
+    marks = np.zeros(length, dtype=bool)
+    if event.wall_slot is not None:
+        marks[event.wall_slot : event.wall_slot + 8] = True
+    if event.step_slot is not None:
+        marks[event.step_slot[0] : event.step_slot[0] + event.step_slot[1]] = True
+    for v in event.values:
+        assert v.slot is not None
+        marks[v.slot[0] : v.slot[0] + v.slot[1]] = True
+    return np.flatnonzero(marks)
+
+
+def _layout_key(event: _Event) -> tuple[object, ...]:
+    """Records with equal keys have their varying bytes at the same places."""
+    return (event.wall_slot, event.step_slot,
+            tuple((v.slot[0], v.slot[1], v.slot[2][0] == "v") for v in event.values
+                  if v.slot is not None))
 
 
 class _Layout:
-    """Equal-length rows seen through one layout: the bytes outside its slots, as words."""
+    """The rows of a group seen through one layout: their bytes outside its slots (as
+    64-bit words, hashed), and which rows' varints have the layout's widths."""
 
-    def __init__(self, words: np.ndarray, rows: np.ndarray, slots: np.ndarray,
-                 varints: list[tuple[int, int]]) -> None:
+    def __init__(self, words: np.ndarray, rows: np.ndarray, template: _Event) -> None:
         length = rows.shape[1]
+        self.rows = rows
+        self.key = _layout_key(template)
+        self.slots = _slot_columns(template, length)
+        self.step_slot = template.step_slot
+        self.value_slots = [(v.slot[0], v.slot[1]) for v in template.values if v.slot]
         nwords = -(-length // 8)
         keep = np.zeros(nwords * 8, dtype=np.uint8)
         keep[:length] = 0xFF
-        keep[slots] = 0
+        keep[self.slots] = 0
         self.masked = words[:, :nwords] & keep.view("<u8")
+        self.hashes: np.ndarray | None = None
+        self.uses = 0
         # Varint slots must have the same width in every row: continuation bits all set but
         # in the last byte.
         self.shape_ok: np.ndarray | None = None
-        for start, width in varints:
+        for start, width in _varint_slots(template):
             ok = _varint_shape_ok(rows, start, width)
             self.shape_ok = ok if self.shape_ok is None else self.shape_ok & ok
-        self.hashes: np.ndarray | None = None
-        self.uses = 0
 
-    def like(self, first: int, alive: np.ndarray) -> np.ndarray:
-        """Indices of the alive rows equal to row `first` outside the slots."""
-        candidates = alive if self.shape_ok is None else alive & self.shape_ok
+    def classes(self, first: int, template: _Event, alive: np.ndarray,
+                decode: Callable[[bytes], _Event | None],
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[_Event]]:
+        """The alive rows equal (outside the slots) to a representative of this layout.
+
+        Returns the rows, the class of each row, each class's representative (its first row)
+        and its decoded record. Classes of another layout, and single rows other than
+        `first`, are left for later.
+        """
         self.uses += 1
-        if self.uses == 1:  # first use: compare every row directly
-            same = (self.masked == self.masked[first]).all(axis=1)
-            return np.flatnonzero(same & candidates)
-        # Several records' tags share this layout: hash once, then compare the candidates.
+        candidates = alive if self.shape_ok is None else alive & self.shape_ok
+        if self.uses == 1:  # often one tag has the layout to itself: compare with `first`
+            good = np.flatnonzero(candidates & (self.masked == self.masked[first]).all(axis=1))
+            return good, np.zeros(len(good), dtype=np.intp), np.array([first]), [template]
         if self.hashes is None:
             self.hashes = _hash_words(self.masked)
-        cand = np.flatnonzero(candidates & (self.hashes == self.hashes[first]))
-        return cand[(self.masked[cand] == self.masked[first]).all(axis=1)]
+        if self.uses <= _LAYOUT_ONE_BY_ONE:  # a few tags share it: one at a time is cheaper
+            cand = np.flatnonzero(candidates & (self.hashes == self.hashes[first]))
+            good = cand[(self.masked[cand] == self.masked[first]).all(axis=1)]
+            return good, np.zeros(len(good), dtype=np.intp), np.array([first]), [template]
+        # Many tags share the layout: split the rows into classes by hash, take them all.
+        cand = np.flatnonzero(candidates)
+        _, first_pos, inv, counts = np.unique(self.hashes[cand], return_index=True,
+                                              return_inverse=True, return_counts=True)
+        reps = cand[first_pos]
+        # Rows of other layouts mostly hash alone: only classes of several rows (and
+        # `first`'s) are looked at.
+        taken: list[int] = []
+        templates: list[_Event] = []
+        for k in np.flatnonzero((counts > 1) | (reps == first)).tolist():
+            r = int(reps[k])
+            t = template if r == first else decode(self.rows[r].tobytes())
+            if t is not None and (r == first or _layout_key(t) == self.key):
+                taken.append(k)
+                templates.append(t)
+        ids = np.full(len(reps), -1)
+        ids[taken] = np.arange(len(taken))
+        inv = ids[inv]
+        cand, inv = cand[inv >= 0], inv[inv >= 0]
+        reps = reps[taken]
+        same = (self.masked[cand] == self.masked[reps[inv]]).all(axis=1)
+        return cand[same], inv[same], reps, templates
 
 
 def _varint_slots(event: _Event) -> list[tuple[int, int]]:
