@@ -431,6 +431,15 @@ def test_noise_only_has_no_metrics() -> None:
      "nll_loss 3.9 | ppl 15.1 | wps 30000 | wpb 4000 | bsz 120 | num_updates 100\n",
      {"train_loss": [5.123], "nll_loss": [4.2], "ppl": [18.4], "lr": [0.0005], "gnorm": [1.2],
       "val_loss": [4.8], "valid nll_loss": [3.9], "valid ppl": [15.1]}),
+    # detectron2 (fields separated by two spaces)
+    ("[03/01 12:00:00 d2.utils.events]:  eta: 1:23:45  iter: 19  total_loss: 2.345  loss_cls: "
+     "0.6  time: 0.3456  data_time: 0.0123  lr: 0.00039962  max_mem: 2345M\n"
+     "[03/01 12:00:10 d2.utils.events]:  eta: 1:23:35  iter: 39  total_loss: 2.145  loss_cls: "
+     "0.5  time: 0.3456  data_time: 0.0123  lr: 0.00079922  max_mem: 2345M\n",
+     {"train_loss": [2.345, 2.145], "loss_cls": [0.6, 0.5], "lr": [0.00039962, 0.00079922]}),
+    # "key value" with nothing else in the field, every key a metric
+    ("[Epoch 8/10] loss 0.1 (took 3.2 sec)\nloss 0.2 is the best so far\nUsing lr 0.5\n",
+     {"train_loss": [0.1]}),
     ("top7: 0.9\ntop5: 0.8\nf2: 0.3\nf1: 0.4\n",  # not a metric, then one of the same shape
      {"top5": [0.8], "f1": [0.4]}),
     ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
@@ -450,6 +459,24 @@ def test_step_of_epoch_with_total(tmp_path: Path) -> None:
     run = one_run(write(tmp_path, text))
     assert list(run["train_loss"].steps) == [100, 200, 600, 700, 800, 1200]
     assert list(run["train_loss"].epochs) == [1, 1, 1, 2, 2, 2]
+
+
+def test_torchvision_reference_lines(tmp_path: Path) -> None:
+    """The ImageNet example's tab-separated "key value (average)" lines and its test lines."""
+    text = ("Epoch: [0][   0/5005]\tTime  3.512 ( 3.512)\tData  2.001 ( 2.001)\t"
+            "Loss 6.9078e+00 (6.9078e+00)\tAcc@1   0.00 (  0.00)\tAcc@5   0.39 (  0.39)\n"
+            "Epoch: [0][  10/5005]\tTime  0.512 ( 0.600)\tData  0.001 ( 0.050)\t"
+            "Loss 6.8078e+00 (6.9000e+00)\tAcc@1   0.10 (  0.05)\tAcc@5   0.49 (  0.45)\n"
+            "Test: [  0/196]\tTime  1.000 ( 1.000)\tLoss 6.5000e+00 (6.5000e+00)\t"
+            "Acc@1   1.00 (  1.00)\tAcc@5   5.00 (  5.00)\n"
+            "Epoch: [1][   0/5005]\tTime  0.512 ( 0.512)\tData  0.001 ( 0.001)\t"
+            "Loss 5.9078e+00 (5.9078e+00)\tAcc@1   2.00 (  2.00)\tAcc@5   8.39 (  8.39)\n")
+    run = one_run(write(tmp_path, text))
+    loss = run["train_loss"]
+    assert list(loss.values) == [6.9078, 6.8078, 5.9078]  # the batch value, not the average
+    assert list(loss.steps) == [0, 10, 5005] and list(loss.epochs) == [0, 0, 1]
+    assert list(run["Test Loss"].values) == [6.5] and list(run["Test Acc@5"].values) == [5.0]
+    assert "Time" not in run and "Data" not in run
 
 
 def test_tqdm_postfix_gets_the_bar_counter_as_step(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ _NOISE_TOKENS = frozenset({
     "version", "v", "num", "count", "size", "tokens", "toks", "batches", "workers", "seed",
     "params", "parameters", "hz", "fps", "gpu", "cpu", "pid", "rank", "port", "line", "id",
     "ratio", "interval", "every", "patience", "warmup", "max", "min", "dim", "layers", "heads",
-    "wps", "ups", "wpb", "bsz", "wall", "free", "mfu", "tflops", "tps",
+    "wps", "ups", "wpb", "bsz", "wall", "free", "mfu", "tflops", "tps", "data",
 })
 _NOISE_ALLOWED_WITH_METRIC = frozenset({"max", "min", "sample", "samples", "per"})
 #: Counter words: a key made of these and no metric token is a step/epoch counter, not a metric.
@@ -181,10 +181,15 @@ _CTX = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 #: A bare "N / T" right after an epoch marker: the batch of the epoch (fairseq).
-_BATCH_OF_EPOCH = re.compile(r"(?P<b>\d+)\s*/\s*(?P<bt>\d+)\s+")
+_BATCH_OF_EPOCH = re.compile(r"(?P<o>\[)?\s*(?P<b>\d+)\s*/\s*(?P<bt>\d+)\s*(?(o)\]|(?=\s))\s*")
 _LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
 _CTX_START = re.compile(r"(?<![\w.])(?:epoch|step|iter)", re.IGNORECASE)
 _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
+#: Without | or tabs, a run of 2+ spaces separates fields too (detectron2: "iter: 19  lr: 0.1").
+_FIELD_SPLIT_WIDE = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,})\s*")
+_PHASE_FIELD = re.compile(
+    r"(?P<p>(?i:train|training|val|valid|validation|eval|evaluation|dev|test|testing))"
+    r"\s*:?\s*(?:\[[\d\s/]*\])?\s*$")
 _WORD = r"[A-Za-z_][\w\-./@²]*"
 _KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
 _VALUE = (rf"(?:tensor\(|array\(|\[)?\s*(?P<v>{_NUM})(?:\]|\))?(?P<u>[A-Za-z%/]+)?"
@@ -328,13 +333,12 @@ def _context(body: str, pos: int, end: int) -> tuple[_Ctx | None, _StepCtx | Non
     f_epoch: _Ctx | None = None
     f_step: _StepCtx | None = None
     while True:
+        b = _BATCH_OF_EPOCH.match(body, pos, end) if f_epoch and not f_step else None
+        if b is not None:  # "epoch 001:    100 / 1000 loss=..." or "Epoch: [0][  10/5005]"
+            f_step = ((b["b"], b.start("b")), (b["bt"], b.start("bt")), True)
+            pos = b.end()
+            continue
         c = _CTX.match(body, pos, end)
-        if c is None and f_epoch is not None and f_step is None:
-            b = _BATCH_OF_EPOCH.match(body, pos, end)  # "epoch 001:    100 / 1000 loss=..."
-            if b is not None:
-                f_step = ((b["b"], b.start("b")), (b["bt"], b.start("bt")), True)
-                pos = b.end()
-                continue
         if c is None or c.end() == pos:
             return f_epoch, f_step, pos
         if c["e"] is not None:
@@ -357,14 +361,17 @@ def _group_prefix(group: str) -> str | None:
 
 
 def _pairs(body: str, pos: int, end: int, matcher: re.Pattern[str], prefix: str | None,
-           out: list[tuple[str, _Num]]) -> bool | None:
+           out: list[tuple[str, _Num]], *, strict: bool = False) -> bool | None:
     """Parse ``key: value`` pairs of ``body[pos:end]`` into `out`.
 
     Returns None when the field does not start with a pair, else whether a metric key was
     among them. Noise pairs (times, counts, values with a unit) are consumed but dropped.
+    With `strict`, the pairs must fill the field and every key must name a metric, else
+    nothing is taken (``Acc@1 75.1 Acc@5 92.4`` yes, ``loss 0.2 is the best so far`` no).
     """
     found = False
     metric = False
+    start = len(out)
     while pos < end:
         p = matcher.match(body, pos, end)
         if p is None:
@@ -382,12 +389,17 @@ def _pairs(body: str, pos: int, end: int, matcher: re.Pattern[str], prefix: str 
             unit = unit or word
             pos = t.end()  # type: ignore[union-attr]
         kind = _key_kind(key)
+        if strict and kind != "metric":
+            break
         if kind == "noise" or (unit and unit != "%"):
             continue
         if prefix is not None and _phase_word(key) is None:
             key = f"{prefix} {key}"
         out.append((key, (p["v"], p.start("v"))))
         metric = metric or kind == "metric"
+    if strict and (pos < end or not metric):
+        del out[start:]
+        return None
     return metric if found else None
 
 
@@ -696,11 +708,12 @@ class _Parser:
         ``(text, position)``), or None when the line names no metric."""
         bounds: list[tuple[int, int]] = []
         start = 0
-        for m in _FIELD_SPLIT.finditer(body):
+        # "key value" pairs only in |- or tab-separated lines, after "iter 5:", in groups.
+        spaced = "|" in body or "\t" in body
+        for m in (_FIELD_SPLIT if spaced else _FIELD_SPLIT_WIDE).finditer(body):
             bounds.append((start, m.start()))
             start = m.end()
         bounds.append((start, len(body)))
-        spaced = "|" in body  # "key value" pairs only in |-separated lines (and groups)
         epoch: _Ctx | None = None
         step: _StepCtx | None = None
         pairs: list[tuple[str, tuple[str, int]]] = []
@@ -726,10 +739,13 @@ class _Parser:
                     group = _group_prefix(g["g"])
                     group_open = True
                     got = _pairs(body, g.end(), end, _PAIR_SPACE, group, pairs)
+            if got is None and not spaced:
+                got = _pairs(body, pos, end, _PAIR_SPACE, group if group_open else None,
+                             pairs, strict=True)  # " * Acc@1 75.1 Acc@5 92.4"
             if got is None and not group_open:
-                phase = _PHASE_WORDS.get(body[pos:end].lower())
-                if phase in ("val", "test"):  # "valid | epoch 1 | loss 4.8" (fairseq)
-                    group, group_open = body[pos:end], True
+                ph = _PHASE_FIELD.match(body, pos, end)  # "valid | epoch 1 | loss 4.8" (fairseq),
+                if ph is not None and _PHASE_WORDS[ph["p"].lower()] != "train":  # "Test: [5/9]"
+                    group, group_open = ph["p"], True
                     continue
             if got is None and i == 0 and f_epoch is None and f_step is None:
                 # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
