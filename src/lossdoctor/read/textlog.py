@@ -2,12 +2,17 @@
 
 Recognised forms (auto-detected per line; a file may mix them):
 
-* key/value fields: ``Train Loss: 0.41``, ``loss=0.41``, ``train_loss:0.41``, and ``key value``
-  inside ``|``-separated fields (``| epoch 3 | lr 1e-3 | loss 0.41 |``); fields are separated by
-  ``|``, ``||``, tabs, ``;``, `` - `` or commas. A line counts only when one of its keys names a
-  metric (loss, acc, lr, ppl, bleu, f1, mse, …); time, rate, memory, count and version fields are
+* key/value fields: ``Train Loss: 0.41``, ``loss=0.41``, ``train_loss:0.41``; fields are
+  separated by ``|``, ``||``, tabs, ``;``, `` - ``, commas, or (in lines without ``|`` or tabs)
+  two or more spaces. ``key value`` pairs count inside ``|``- or tab-separated fields
+  (``| epoch 3 | lr 1e-3 | loss 0.41 |``, ``Loss 6.9e+00 (6.9e+00)``), after a record marker
+  (nanoGPT's ``iter 10: loss 2.34, time 12ms``), and when they fill a field with metric keys
+  only (``* Acc@1 75.1 Acc@5 92.4``). A line counts only when one of its keys names a metric
+  (loss, acc, lr, ppl, bleu, f1, mse, …); time, rate, memory, count and version fields are
   noise and never become metrics (``train_time:123ms``, ``step_avg``, ``Time: 1.2s``, ``ETA``,
-  ``it/s``, ``ms/batch``, ``batches``, ``Tokens: 2,982,385``, ``v_num``, dates).
+  ``it/s``, ``ms/batch``, ``batches``, ``Tokens: 2,982,385``, ``v_num``, ``wps``, dates).
+  A field that is only a validation/test word (fairseq's ``valid |``, ``Test: [5/196]``)
+  puts it in front of the line's keys (``valid loss``).
 * group headers: ``Validation BLEU: BLEU-1 71.6, BLEU-4 31.7`` gives ``Validation BLEU-1`` …;
   a header line ending in ``:`` (``Evaluation Results:``) puts its phase word in front of the
   indented ``key: value`` lines under it (``Evaluation Loss``); under a configuration header
@@ -15,7 +20,9 @@ Recognised forms (auto-detected per line; a file may mix them):
 * epoch and step context: an ``Epoch N`` / ``Epoch N/T`` / ``Starting Epoch N/T`` /
   ``##### Epoch N #####`` header sets the epoch of the metric lines that follow; an
   ``Epoch N`` field on a metric line sets it too. ``step:N/T``, ``Step S/T``, ``iter N``,
-  ``global_step=N`` give the step of their own line.
+  ``global_step=N``, ``num_updates=N`` give the step of their own line, and so does a batch
+  counter after an epoch marker (``epoch 001: 100 / 1000``, ``Epoch: [0][10/5005]``; a
+  counter with a percentage, ``[640/60000 (1%)]``, counts samples and is ignored).
 * Keras ``fit`` console output (1.x, 2.x, 3.x; ``verbose=1`` bars with ``\\r``, backspaces and
   ANSI colours, or ``verbose=2``): the epoch's final line gives one point per metric at that
   epoch; the progress updates before it are running averages and are not points. A finished
