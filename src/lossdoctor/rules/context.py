@@ -176,7 +176,7 @@ class Context:
         """Whether the validation loss improved by at least 5% over [x0, x1] of `src`'s axis
         without climbing back: the model still generalises better over that stretch, so noise
         or a stall of the training loss there is benign."""
-        from lossdoctor.analysis import relative, rise
+        from lossdoctor.analysis import relative
         from lossdoctor.rules._rise import persistent_rise
 
         v = self.val
@@ -189,9 +189,21 @@ class Context:
         if i1 <= i0:
             return False
         a = float(np.median(v.y[max(0, i0 - 1) : i0 + 2]))
-        b = float(np.min(v.level)) if rise(v).shape.best >= len(v.level) - 1 else float(
-            np.median(v.y[max(i0, i1 - 1) : i1 + 1]))
+        b = float(np.median(v.y[max(i0, i1 - 1) : i1 + 1]))
         return relative(v, a, b) <= -0.05 and not persistent_rise(v)
+
+    @cached_property
+    def val_generalises(self) -> bool:
+        """The validation loss improved by at least 10% over the run and did not climb back:
+        the model generalises, so the minibatch noise of the training loss is benign."""
+        from lossdoctor.analysis import relative, shape
+        from lossdoctor.rules._rise import persistent_rise
+
+        v = self.val
+        if v is None or len(v) < 4:
+            return False
+        sh = shape(v)
+        return -relative(v, sh.start, sh.low) >= 0.1 and not persistent_rise(v)
 
     @cached_property
     def grad_norm(self) -> Curve | None:

@@ -48,8 +48,9 @@ def check(ctx: Context) -> list[Finding]:
             continue
         t = tail_of(c)
         p0 = int(c.bins[0][t.first])
-        if c is ctx.train and ctx.val_improves(c, float(c.x[p0]), float(c.x[-1])):
-            continue  # minibatch noise of the training loss while validation improves
+        if c is ctx.train and (ctx.val_generalises
+                               or ctx.val_improves(c, float(c.x[p0]), float(c.x[-1]))):
+            continue  # minibatch noise of the training loss while the model generalises
         a = t.spread
         if a <= 0:
             continue
