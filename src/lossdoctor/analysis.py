@@ -395,16 +395,35 @@ def flat_stretches(c: Curve, band: float) -> list[Stretch]:
     return out
 
 
+def print_decimals(v: np.ndarray) -> int | None:
+    """How many decimals the values were printed with (the smallest d ≤ 10 for which every
+    value is a multiple of 10^-d), or None when they look like full-precision floats."""
+    sample = strided(v[np.isfinite(v)], 2000)
+    for d in range(11):
+        scaled = sample * 10.0**d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return d
+    return None
+
+
 def frozen(c: Curve) -> tuple[int, int] | None:
     """The longest run of consecutive points whose values do not change at all (learning has
-    stopped: LR decayed to ~0, dead units), as (first, last) curve indices, or None."""
+    stopped: LR decayed to ~0, dead units), as (first, last) curve indices, or None.
+
+    Values printed with fewer than 3 significant digits (``0.0001`` after memorisation) are
+    not frozen, only rounded."""
     v = c.v
     if len(v) < 5:
         return None
-    same = np.isclose(v[1:], v[:-1], rtol=1e-9, atol=0.0)
+    # equal to 6 significant digits: float32 round-off is not movement
+    same = np.isclose(v[1:], v[:-1], rtol=1e-6, atol=0.0)
     if not same.any():
         return None
     edges = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
     first, last = edges[::2], edges[1::2]
     k = int(np.argmax(last - first))
+    value = abs(float(v[first[k]]))
+    d = print_decimals(v)
+    if d is not None and (value == 0 or np.floor(np.log10(value)) + d + 1 < 3):
+        return None
     return int(first[k]), int(last[k])

@@ -84,9 +84,7 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
             continue
         later_low = float(np.min(c.level[st.last :]))
         gap = st.level - later_low
-        inside = window_trend(c, float(bx[st.first]), float(bx[st.last]))
-        span = float(bx[st.last] - bx[st.first])
-        if inside is not None and inside.decreasing and -inside.slope * span > 0.25 * gap:
+        if c.level[st.first] - c.level[st.last] > 0.25 * gap:
             continue  # still descending inside the band: slow progress, not a stall
         if gap <= max(6 * c.level_noise, 0.3 * max(sh.drop, 0.0)) or relative(
                 c, later_low, st.level) <= 0.1:
@@ -153,8 +151,9 @@ def check(ctx: Context) -> list[Finding]:
         if f is None:
             f = _stretch(ctx, c) or (_slow_phase(ctx, c) if c is ctx.train else None)
         if f is not None and c is ctx.train and f.evidence["form"] != "frozen":
+            # judged inside the stall (its last points may already be the way out of it)
             x0, x1 = float(c.series.x[f.start.index]), float(c.series.x[f.end.index])
-            if ctx.val_improves(c, x0, x1):
+            if ctx.val_improves(c, x0, x0 + 0.8 * (x1 - x0)):
                 continue  # a training loss that stalls while validation improves is benign
         if f is not None:
             out.append(f)
