@@ -1,8 +1,19 @@
-"""The TensorBoard reader, on event files written by the real writers (torch's SummaryWriter,
-tensorboardX, TensorBoard's TF-free ``tensorboard.summary.Writer``, PyTorch Lightning) and, for
-the encodings none of them produces here (``tensor.tensor_content``, ``int_val``,
-``half_val`` …, which TensorFlow writes), by the protobuf classes that ship with TensorBoard
-(``tensorboard.compat.proto``)."""
+"""The TensorBoard reader, on event files written by the real writers and, for the encodings
+none of them produces here, by the protobuf classes that ship with TensorBoard
+(``tensorboard.compat.proto``).
+
+What each installed writer produces for a scalar:
+- torch ``SummaryWriter.add_scalar`` (and PyTorch Lightning's ``TensorBoardLogger``, which uses
+  it): ``simple_value``, no metadata;
+- torch ``add_scalar(..., new_style=True)``: ``tensor.float_val`` (``double_val`` with
+  ``double_precision=True``), plugin metadata ``"scalars"`` with every event;
+- tensorboardX ``add_scalar``: ``simple_value``, no metadata;
+- ``tensorboard.summary.Writer`` (TF-free): ``tensor.float_val`` with an empty shape, plugin
+  ``"scalars"`` and ``DATA_CLASS_SCALAR`` with every event.
+``tensor.tensor_content``, ``int_val``, ``int64_val``, ``half_val``, ``bool_val`` … (what
+TensorFlow writes, with the metadata only on a tag's first event) come from no installed
+writer: those events are built with the protobuf classes.
+"""
 
 from __future__ import annotations
 

@@ -1073,7 +1073,7 @@ class _FileResult:
 def _read_file_into(path: Path, member: int, first_record: int, out: _Collected) -> _FileResult:
     try:
         with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size > _MMAP_BYTES:
+            if os.fstat(f.fileno()).st_size > max(_MMAP_BYTES, 0):
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                 try:
                     return _decode_buffer(path, mm, member, first_record, out)
