@@ -226,6 +226,10 @@ def test_separate_runs_and_add_scalars(tmp_path: Path) -> None:
     # add_hparams' sub-directory is a run of its own, not mixed into the experiment.
     hparams = [r for r in runs.values() if "hparam/best" in by_original(r)]
     assert len(hparams) == 2
+    # The same through lossdoctor.read, the format detected: every run once.
+    auto = lossdoctor.read(root)
+    assert sorted(r.name for r in auto) == sorted(runs)
+    assert all(r.format == "tensorboard" for r in auto)
 
 
 def test_restarted_writer_files_are_merged_in_order(tmp_path: Path) -> None:
