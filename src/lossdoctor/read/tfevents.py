@@ -67,9 +67,8 @@ NAME = "tensorboard"
 
 #: Sub-directory names that hold one phase of a run (Keras writes ``train/`` and
 #: ``validation/``); their event files join the parent's run, tags prefixed by the phase.
-PHASE_DIRS = frozenset({
-    "train", "training", "validation", "valid", "val", "eval", "evaluation", "test", "dev",
-})
+#: (``test/`` and ``dev/`` are not among them: they are as often the name of an experiment.)
+PHASE_DIRS = frozenset({"train", "training", "validation", "valid", "val", "eval", "evaluation"})
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = 12  # uint64 length + masked CRC of the length
