@@ -757,3 +757,19 @@ def test_many_tags_sharing_a_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert list(s) == [f"layer{k:02d}/norm" for k in range(40)]
         for tag, (steps, values) in expected.items():
             assert_points(s[tag], steps, values)
+
+
+def test_nested_run_is_not_taken_for_add_scalars(tmp_path: Path) -> None:
+    """exp/lr_finder/ logs "lr" (its name starts with "lr_") and "loss": a run of its own."""
+    w = SummaryWriter(str(tmp_path / "exp"))
+    w.add_scalar("lr", 0.1, 0)
+    w.close()
+    w = SummaryWriter(str(tmp_path / "exp" / "lr_finder"))
+    for s in range(5):
+        w.add_scalar("lr", 10.0**-s, s)
+        w.add_scalar("loss", 1.0 + s, s)
+    w.close()
+    assert tfevents.find(tmp_path) == [tmp_path / "exp", tmp_path / "exp" / "lr_finder"]
+    runs = {r.name: r for r in tfevents.read(tmp_path)}
+    assert set(runs) == {"exp", "lr_finder"}
+    assert len(runs["exp"]["lr"]) == 1 and len(runs["lr_finder"]["train_loss"]) == 5

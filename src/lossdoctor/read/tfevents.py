@@ -939,14 +939,17 @@ def _event_files(directory: Path) -> list[Path]:
     return sorted(files, key=_file_order)
 
 
-def _first_tag(directory: Path) -> str | None:
-    """The tag of the first summary value in the directory's first event file (reads 64 KiB)."""
+def _only_tag(directory: Path) -> str | None:
+    """The one tag of the summaries at the head (64 KiB) of the directory's first event file
+    holding any, or None when there are several or none (``add_scalars`` writes one tag per
+    sub-directory)."""
     for path in _event_files(directory):
         try:
             with open(path, "rb") as f:
                 head = f.read(65536)
         except OSError:
             continue
+        tags: set[str] = set()
         pos = 0
         while pos + _HEADER <= len(head):
             (length,) = struct.unpack_from("<Q", head, pos)
@@ -954,12 +957,12 @@ def _first_tag(directory: Path) -> str | None:
             if end > len(head):
                 break
             try:
-                event = _parse_event(head[pos + _HEADER : end])
+                tags.update(v.tag for v in _parse_event(head[pos + _HEADER : end]).values)
             except _Malformed:
                 break
-            if event.values:
-                return event.values[0].tag
             pos = end + _FOOTER
+        if tags:
+            return tags.pop() if len(tags) == 1 else None
     return None
 
 
@@ -977,7 +980,7 @@ def _scalars_parent(directory: Path, event_dirs: set[Path], root: Path) -> Path 
     torch writes ``<run>/<main_tag with / → _>_<key>/``, tensorboardX ``<run>/<main_tag>/<key>/``;
     the tag inside is ``main_tag`` and ``<run>`` has event files of its own.
     """
-    tag = _first_tag(directory)
+    tag = _only_tag(directory)
     if tag is None:
         return None
     parent = directory.parent
