@@ -42,13 +42,7 @@ from lossdoctor.errors import LossdoctorError
 from lossdoctor.explain import explanation
 from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, Point, jsonable
 from lossdoctor.messages import LANGS, default_lang, text
-from lossdoctor.report.chart import (
-    PALETTE,
-    jsonable_panel,
-    label_at,
-    metric_label,
-    panels,
-)
+from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
 
@@ -61,7 +55,7 @@ _RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
 
 # Labels the script needs, by key of `messages.text`.
 _JS_LABELS = ("step", "epoch", "index", "smoothed", "outlier", "non_finite_points", "no_finite",
-              "copy", "copied", "overlay", "best")
+              "copy", "copied")
 
 
 def _e(s: object) -> str:
@@ -277,7 +271,6 @@ def render_html(diagnoses: Sequence[Diagnosis], *, lang: str | None = None,
         "labels": {k: text(k, lang) for k in _JS_LABELS},
         "runs": [[jsonable_panel(p) for p in panels(d, lang)] for d in diagnoses],
         "overlays": _overlays(diagnoses, lang) if len(diagnoses) > 1 else [],
-        "palette": list(PALETTE),
     }
     css = _asset("uPlot.min.css") + "\n" + _asset("report.css")
     uplot_js = _asset("uPlot.iife.min.js")
