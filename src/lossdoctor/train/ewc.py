@@ -147,9 +147,9 @@ class _FisherAccumulator:
         self.sums = [torch.zeros_like(p, dtype=torch.float64) for p in self.params]
         self.count = 0
         self.use_vmap = True
-        self._chunk: list[Tensor] | None = None
+        self._chunk_acc: list[Tensor] | None = None
         numel = sum(p.numel() for p in self.params)
-        self.chunk = max(1, _PER_SAMPLE_BYTES // max(1, numel * self.params[0].element_size()))
+        self.chunk_size = max(1, _PER_SAMPLE_BYTES // max(1, numel * self.params[0].element_size()))
         self._per_sample_grad = vmap(
             grad(self._loss_one), in_dims=(None, 0, 0), randomness="different"
         )
@@ -163,11 +163,11 @@ class _FisherAccumulator:
     def _chunk_sums(self) -> list[Tensor]:
         """Zeroed accumulators in the parameters' dtype, reused: on the CPU a fresh multi-MB
         tensor page-faults and costs more than the arithmetic."""
-        if self._chunk is None:
-            self._chunk = [torch.zeros_like(p) for p in self.params]
+        if self._chunk_acc is None:
+            self._chunk_acc = [torch.zeros_like(p) for p in self.params]
         else:
-            torch._foreach_zero_(self._chunk)
-        return self._chunk
+            torch._foreach_zero_(self._chunk_acc)
+        return self._chunk_acc
 
     def _add(self, squares: Iterable[Tensor]) -> None:
         for acc, sq in zip(self.sums, squares, strict=True):
@@ -175,7 +175,7 @@ class _FisherAccumulator:
 
     def add_per_sample(self, x: Tensor, y: Tensor) -> None:
         """Add ``Σ_n g_n²`` over the samples of a batch."""
-        for xs, ys in zip(x.split(self.chunk), y.split(self.chunk), strict=True):
+        for xs, ys in zip(x.split(self.chunk_size), y.split(self.chunk_size), strict=True):
             if self.use_vmap:
                 try:
                     self._add_vmap(xs, ys)
@@ -198,7 +198,8 @@ class _FisherAccumulator:
         stacked = [grads[n] for n in self.names]
         chunk_sums = self._chunk_sums()
         # In-place accumulation, one sample at a time: a reduction over the sample axis
-        # (g.square().sum(0), vector_norm(g, dim=0)) allocates or strides and is 5-50x slower.
+        # (g.square().sum(0), vector_norm(g, dim=0)) allocates or strides and was several times
+        # slower in benchmarks/bench_ewc.py.
         for i in range(x.shape[0]):
             per_sample = [g[i] for g in stacked]
             torch._foreach_addcmul_(chunk_sums, per_sample, per_sample)
@@ -249,9 +250,7 @@ class _FisherAccumulator:
                 s.view_as(p) for s, p in zip(flat[:-1].split(sizes), self.params, strict=True)
             ]
         if self.count == 0:
-            raise ValueError(
-                "consolidate() got an empty dataloader: no samples to compute the Fisher"
-            )
+            raise ValueError("empty dataloader: no samples to compute the Fisher from")
         return [(s / self.count).to(p.dtype) for s, p in zip(self.sums, self.params, strict=True)]
 
 
