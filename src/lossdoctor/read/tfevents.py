@@ -940,9 +940,9 @@ def _event_files(directory: Path) -> list[Path]:
 
 
 def _only_tag(directory: Path) -> str | None:
-    """The one tag of the summaries at the head (64 KiB) of the directory's first event file
-    holding any, or None when there are several or none (``add_scalars`` writes one tag per
-    sub-directory)."""
+    """The one tag of the summaries in the first 64 records (64 KiB at most) of the
+    directory's first event file holding any, or None when there are several or none
+    (``add_scalars`` writes one tag per sub-directory)."""
     for path in _event_files(directory):
         try:
             with open(path, "rb") as f:
@@ -951,7 +951,9 @@ def _only_tag(directory: Path) -> str | None:
             continue
         tags: set[str] = set()
         pos = 0
-        while pos + _HEADER <= len(head):
+        for _ in range(64):  # records
+            if pos + _HEADER > len(head) or len(tags) > 1:
+                break
             (length,) = struct.unpack_from("<Q", head, pos)
             end = pos + _HEADER + length
             if end > len(head):
@@ -980,10 +982,12 @@ def _scalars_parent(directory: Path, event_dirs: set[Path], root: Path) -> Path 
     torch writes ``<run>/<main_tag with / → _>_<key>/``, tensorboardX ``<run>/<main_tag>/<key>/``;
     the tag inside is ``main_tag`` and ``<run>`` has event files of its own.
     """
+    parent = directory.parent
+    if not any(d in event_dirs for d in directory.parents if _within(d, root)):
+        return None  # no run above it to belong to: nothing to read
     tag = _only_tag(directory)
     if tag is None:
         return None
-    parent = directory.parent
     prefix = _scalars_prefix(tag)
     if (parent in event_dirs and directory.name.startswith(prefix)
             and len(directory.name) > len(prefix)):
