@@ -18,7 +18,7 @@ __all__ = ["diagnose", "diagnose_all", "diagnose_run"]
 
 # Kinds a finding makes redundant on the same metric: the first explains the others.
 _SUPERSEDES = {
-    "divergence": {"loss_rising", "converged", "underfitting", "oscillation"},
+    "divergence": {"loss_rising", "converged", "underfitting", "oscillation", "spike"},
     "overfitting": {"loss_rising", "converged", "plateau"},
     "loss_rising": {"converged", "underfitting", "plateau"},
     "oscillation": {"converged"},
@@ -51,6 +51,19 @@ _TRAIN_EXPLAINS_VAL = {
 }
 
 
+# Kinds that explain these kinds on the same metric when they happen inside their span (the
+# jumps of a loss on its way up are part of the rise).
+_SUPERSEDES_WITHIN = {"loss_rising": {"spike"}}
+
+
+def _within(f: Finding, findings: list[Finding]) -> bool:
+    return any(
+        g.metric == f.metric and f.kind in _SUPERSEDES_WITHIN.get(g.kind, ())
+        and f.start.index >= g.start.index
+        for g in findings
+    )
+
+
 def _resolve(findings: list[Finding], train: str | None, val: str | None) -> list[Finding]:
     by_metric: dict[str, set[str]] = {}
     for f in findings:
@@ -62,6 +75,8 @@ def _resolve(findings: list[Finding], train: str | None, val: str | None) -> lis
         if any(f.kind in _SUPERSEDES.get(k, ()) for k in kinds if k != f.kind):
             continue
         if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(k, ()) for k in on_train):
+            continue
+        if _within(f, findings):
             continue
         out.append(f)
     order = {k: i for i, k in enumerate(KINDS)}
