@@ -805,6 +805,85 @@ def small_data_overfit() -> None:
 def healthy() -> None:
     """Good LR with schedules (warmup+cosine, step decay, ReduceLROnPlateau, SGDR, warmup),
     constant LR that converges, weight decay, dropout, early stopping."""
+    r = "healthy"
+    mnist1d = {"data": "mnist1d", "batch": 64}
+    steps = {"granularity": "step", "sched_unit": "step"}
+    run("g085", "digits-mlp-adam-warmup-cosine", r, "keras_csv",
+        model_kw={"hidden": (128, 128)}, opt="adam", lr=2e-3, epochs=30,
+        sched="warmup_cosine", sched_kw={"warmup": 3})
+    run("g086", "mnist1d-cnn-warmup-cosine-steps", r, "hf_trainer_state", **mnist1d,
+        model="cnn", model_kw={"hidden": (32,)}, opt="adamw", lr=3e-3, wd=0.01, epochs=20,
+        **steps, log_every=10, log_mode="mean", eval_every=126, log_grad_norm=True,
+        sched="warmup_cosine", sched_kw={"warmup": 200})
+    run("g087", "mnist1d-mlp-sgd-step-decay", r, "text_pipe", **mnist1d,
+        model_kw={"hidden": (256,), "dropout": 0.2}, opt="sgd", lr=0.05, momentum=0.9,
+        epochs=30, sched="step", sched_kw={"step_size": 10, "gamma": 0.1})
+    run("g088", "digits-cnn-sgd-multistep-steps", r, "text_step", model="cnn",
+        model_kw={"hidden": (16,)}, opt="sgd", lr=0.05, momentum=0.9, epochs=40, **steps,
+        log_every=5, eval_every=82, sched="multistep", sched_kw={"milestones": [700, 1200]})
+    run("g089", "mnist1d-mlp-adam-reduce-on-plateau", r, "text_bracket", **mnist1d,
+        model_kw={"hidden": (256, 256), "dropout": 0.3}, opt="adam", lr=2e-3, epochs=40,
+        sched="plateau", sched_kw={"factor": 0.3, "patience": 3})
+    run("g090", "digits-mlp-sgd-sgdr", r, "jsonl", model_kw={"hidden": (128,)}, opt="sgd",
+        lr=0.1, momentum=0.9, epochs=40, sched="sgdr", sched_kw={"t0": 10})
+    run("g091", "mnist1d-cnn-sgdr-steps", r, "tensorboard", **mnist1d, model="cnn",
+        model_kw={"hidden": (32,)}, opt="sgd", lr=0.05, momentum=0.9, wd=5e-4, epochs=24,
+        **steps, log_every=5, eval_every=63, sched="sgdr", sched_kw={"t0": 200, "t_mult": 2})
+    run("g092", "reg-mlp-adam-constant", r, "generic_csv", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="adam", lr=1e-3, epochs=60)
+    run("g093", "digits-mlp-adam-constant-noval", r, "text_bracket", val=False,
+        model_kw={"hidden": (128,)}, opt="adam", lr=1e-3, epochs=25)
+    run("g094", "mnist1d-mlp-adamw-dropout", r, "keras_csv", **mnist1d,
+        model_kw={"hidden": (256, 256), "dropout": 0.3}, opt="adamw", lr=1e-3, wd=0.05,
+        epochs=40)
+    run("g095", "digits-300-regularised-early-stop", r, "text_pipe", n_train=300,
+        model_kw={"hidden": (256, 256), "dropout": 0.5}, opt="adamw", lr=1e-3, wd=0.1,
+        epochs=150, patience=8)
+    run("g096", "mnist1d-gru-adam-clip-warmup", r, "jsonl", **mnist1d, model="gru",
+        model_kw={"hidden": (64,)}, opt="adam", lr=5e-3, epochs=18, **steps, log_every=5,
+        eval_every=63, clip=1.0, log_grad_norm=True, sched="warmup",
+        sched_kw={"warmup": 100})
+    run("g097", "reg-mlp-sgd-step-decay-steps", r, "generic_csv", data="regression",
+        model_kw={"hidden": (64, 64)}, opt="sgd", lr=0.05, momentum=0.9, epochs=60, **steps,
+        log_every=10, eval_every=100, sched="step", sched_kw={"step_size": 700, "gamma": 0.2})
+    run("g098", "digits-cnn-adam-onecycle-steps", r, "hf_trainer_state", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=1e-3, epochs=25, **steps, log_every=10,
+        log_mode="mean", eval_every=82, sched="onecycle", sched_kw={"max_lr": 5e-3})
+    run("g099", "mnist1d-mlp-warmup-then-constant", r, "text_step", **mnist1d,
+        model_kw={"hidden": (128, 128), "dropout": 0.2}, opt="adam", lr=1e-3, epochs=25,
+        **steps, log_every=10, eval_every=126, sched="warmup", sched_kw={"warmup": 300})
+    run("g100", "digits-mlp-sgd-warmup-epochs", r, "tensorboard",
+        model_kw={"hidden": (128, 128)}, opt="sgd", lr=0.1, momentum=0.9, epochs=30,
+        sched="warmup", sched_kw={"warmup": 5, "start_factor": 0.05})
+    run("g101", "mnist1d-cnn-reduce-on-plateau-steps", r, "hf_trainer_state", **mnist1d,
+        model="cnn", model_kw={"hidden": (32,), "dropout": 0.2}, opt="adam", lr=2e-3,
+        epochs=45, granularity="step", log_every=10, log_mode="mean", eval_every=126,
+        sched="plateau", sched_kw={"factor": 0.2, "patience": 2})
+    run("g102", "reg-mlp-adam-cosine-steps", r, "tensorboard", data="regression",
+        n_train=4000, model_kw={"hidden": (64, 64)}, opt="adam", lr=2e-3, epochs=20, **steps,
+        log_every=10, eval_every=250, sched="cosine")
+    run("g103", "digits-mlp-sgd-constant-lr-0.1", r, "keras_csv",
+        model_kw={"hidden": (128,)}, opt="sgd", lr=0.1, epochs=30)
+    run("g104", "mnist1d-mlp-adam-exp-decay", r, "jsonl", **mnist1d,
+        model_kw={"hidden": (256,), "dropout": 0.2}, opt="adam", lr=2e-3, epochs=30,
+        sched="exp", sched_kw={"gamma": 0.9})
+    run("g105", "digits-cnn-early-stopping", r, "text_bracket", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=1e-3, epochs=60, patience=4)
+    run("g106", "reg-mlp-long-warmup-cosine", r, "text_step", data="regression",
+        n_train=50000, n_val=2000, model_kw={"hidden": (64, 64)}, opt="adamw", lr=2e-3,
+        wd=1e-4, epochs=64, **steps, log_every=50, eval_every=2000,
+        sched="warmup_cosine", sched_kw={"warmup": 2000})
+    run("g107", "digits-mlp-adamw-dropout-steps", r, "jsonl",
+        model_kw={"hidden": (256,), "dropout": 0.3}, opt="adamw", lr=1e-3, wd=0.05,
+        epochs=40, granularity="step", log_every=5, eval_every=41)
+    run("g108", "mnist1d-cnn-sgd-nesterov-step", r, "tensorboard", **mnist1d, model="cnn",
+        model_kw={"hidden": (32,)}, opt="sgd", lr=0.05, momentum=0.9, nesterov=True,
+        epochs=30, sched="step", sched_kw={"step_size": 12, "gamma": 0.1})
+    run("g109", "digits-gru-adam-cosine", r, "keras_csv", model="gru",
+        model_kw={"hidden": (48,)}, opt="adam", lr=3e-3, epochs=30, sched="cosine")
+    run("g110", "reg-mlp-adam-constant-long-steps", r, "hf_trainer_state", data="regression",
+        n_train=20000, model_kw={"hidden": (64, 64)}, opt="adam", lr=1e-3, epochs=10,
+        granularity="step", log_every=10, log_mode="mean", eval_every=250)
 
 
 REGIMES = [lr_far_too_high, lr_slightly_too_high, corrupted_batches, lr_rising_late,
