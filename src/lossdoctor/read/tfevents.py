@@ -576,7 +576,6 @@ class _Collected:
     # Tensors that are not one number: (member, tag) → (first order key, problem).
     problems: dict[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
     other: dict[tuple[int, str], str] = field(default_factory=dict)  # skipped kinds
-    records: int = 0
 
     def plugin(self, key: tuple[int, str], order: int, plugin: str) -> None:
         old = self.plugins.get(key)
@@ -1072,7 +1071,7 @@ def _metric_name(run_dir: Path, directory: Path, how: str | None, tag: str) -> s
 class _FileResult:
     path: Path
     records: int  # complete, valid records read
-    stop: tuple[int, str] | None = None  # (byte offset, problem) where reading stopped
+    stop: tuple[int, str] | None = None  # (byte offset or -1, problem) where reading stopped
     malformed: tuple[int, int] | None = None  # (count, first byte offset) of undecodable events
 
 
@@ -1094,7 +1093,7 @@ def _read_file_into(path: Path, member: int, first_record: int, out: _Collected)
 def _decode_buffer(path: Path, buf: bytes | mmap.mmap, member: int, first_record: int,
                    out: _Collected) -> _FileResult:
     if not len(buf):
-        return _FileResult(path, 0, (0, "empty event file (nothing written yet)"))
+        return _FileResult(path, 0, (-1, "empty event file (nothing written yet)"))
     scratch = _Collected()
     u8 = np.frombuffer(buf, dtype=np.uint8)
     try:
@@ -1227,7 +1226,7 @@ def _stopped(result: _FileResult) -> str:
     if result.stop is None:
         return "no records"
     offset, problem = result.stop
-    return problem if result.records == 0 and "empty" in problem else f"{problem} at byte {offset}"
+    return problem if offset < 0 else f"{problem} at byte {offset}"
 
 
 def _epochs_at(steps: np.ndarray, epoch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
