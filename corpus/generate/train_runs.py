@@ -886,8 +886,48 @@ def healthy() -> None:
         granularity="step", log_every=10, log_mode="mean", eval_every=250)
 
 
+def more_examples() -> None:
+    """A second round for the kinds the first round produced fewest examples of (oscillation,
+    non-finite values, loss up while accuracy up), in other formats and data."""
+    r = "more_examples"
+    run("g111", "digits-mlp-sgd-lr-0.5-steps", r, "text_step", model_kw={"hidden": (128,)},
+        opt="sgd", lr=0.5, momentum=0.9, epochs=30, granularity="step", log_every=10,
+        eval_every=82, seed=2)
+    run("g112", "mnist1d-cnn-adam-lr-0.03", r, "text_bracket", data="mnist1d", model="cnn",
+        model_kw={"hidden": (32,)}, opt="adam", lr=0.03, epochs=25, batch=64, seed=1)
+    run("g113", "reg-linear-sgd-edge-steps", r, "hf_trainer_state", data="regression",
+        data_kw={"xscale": 3.0}, model="linear", opt="sgd", lr=0.09, epochs=80, batch=64,
+        granularity="step", log_every=5, log_mode="mean", eval_every=80, seed=4)
+    run("g114", "digits-mlp-adam-lr-0.05", r, "keras_csv", model_kw={"hidden": (128, 128)},
+        opt="adam", lr=0.05, epochs=30, seed=3)
+    run("g115", "reg-bigscale-sgd-bounce-steps", r, "jsonl", data="regression",
+        data_kw={"yscale": 300.0, "xscale": 2.5}, model="linear", opt="sgd", lr=0.1,
+        epochs=40, batch=16, granularity="step", log_every=10, eval_every=125, seed=5)
+    run("g116", "digits-naive-ce-nan-keras", r, "keras_csv", naive_ce=True,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=0.03, epochs=30, seed=16)
+    run("g117", "reg-tanh-mlp-lr-ramp-nan-steps", r, "hf_trainer_state", data="regression",
+        model_kw={"hidden": (64, 64), "act": "tanh"}, data_kw={"xscale": 2.0}, opt="sgd",
+        lr=0.001, momentum=0.9, epochs=90, granularity="step", log_every=10, eval_every=100,
+        sched="exp", sched_unit="step", sched_kw={"gamma": 1.0025}, log_grad_norm=True,
+        seed=2)
+    run("g118", "digits-cnn-inf-in-batch", r, "text_pipe", model="cnn",
+        model_kw={"hidden": (16,)}, opt="adam", lr=1e-3, epochs=25,
+        corrupt_steps={41 * 11 + 7: "inf"})
+    run("g119", "mnist1d-mlp-inf-in-batch-tb", r, "tensorboard", data="mnist1d",
+        model_kw={"hidden": (128,)}, opt="sgd", lr=0.05, momentum=0.9, epochs=30,
+        granularity="step", log_every=10, eval_every=125, corrupt_steps={2222: "inf"},
+        nan_patience=60)
+    run("g120", "digits-200-cnn-steps", r, "hf_trainer_state", n_train=200, model="cnn",
+        model_kw={"hidden": (32,)}, opt="adam", lr=1e-3, epochs=100, granularity="step",
+        log_every=7, log_mode="mean", eval_every=35, seed=1)
+    run("g121", "mnist1d-mlp-rmsprop", r, "keras_csv", data="mnist1d",
+        model_kw={"hidden": (128,)}, opt="rmsprop", lr=0.01, epochs=30, seed=2)
+    run("g122", "mnist1d-600-mlp-epochs", r, "text_bracket", data="mnist1d", n_train=600,
+        model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-3, epochs=60, seed=3)
+
+
 REGIMES = [lr_far_too_high, lr_slightly_too_high, corrupted_batches, lr_rising_late,
-           lr_too_low, bad_start, small_data_overfit, healthy]
+           lr_too_low, bad_start, small_data_overfit, healthy, more_examples]
 
 
 # =============================================================== driver
