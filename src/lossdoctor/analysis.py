@@ -289,7 +289,8 @@ class Spikes:
         height: peak − baseline as a fraction of the curve's progress (its drop from the start
             to its best level, or |best level| when it made none).
         recovered: whether the curve came back near the baseline after each spike.
-        width: number of consecutive points above the threshold.
+        core: number of consecutive points above the detection threshold.
+        width: number of consecutive points around the peak still above half the threshold.
     """
 
     at: np.ndarray
@@ -297,6 +298,7 @@ class Spikes:
     ratio: np.ndarray
     height: np.ndarray
     recovered: np.ndarray
+    core: np.ndarray
     width: np.ndarray
 
 
@@ -331,7 +333,8 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
     def make() -> Spikes:
         n = len(c.y)
         empty = Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                       np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
+                       np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
+                       np.zeros(0, dtype=np.int64))
         if n < 5:
             return empty
         vals = c.v if c.direction == "min" else -c.v
@@ -349,13 +352,25 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         look = max(3, n // 100)
         recovered = np.array([b + 1 < n and bool(np.any(z[b + 1 : b + 1 + look] < 3.0))
                               for b in last])
+        # a spike's width: the points around its peak still clearly elevated (above half the
+        # detection threshold), not only the ones above the threshold itself
+        elevated = z > threshold / 2
+        width = np.empty(len(peaks), dtype=np.int64)
+        for k, p in enumerate(peaks):
+            a = p
+            while a > 0 and elevated[a - 1]:
+                a -= 1
+            b = p
+            while b + 1 < n and elevated[b + 1]:
+                b += 1
+            width[k] = b - a + 1
         with np.errstate(divide="ignore", invalid="ignore"):
             peak_ratio = np.where(base[peaks] > 0, vals[peaks] / base[peaks], np.nan)
         sh = shape(c)
         drop = abs(c.value(sh.start) - c.value(sh.low))
         scale = drop if drop > 0 else max(abs(c.value(sh.low)), 1e-300)
         height = (vals[peaks] - base[peaks]) / scale
-        return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1)
+        return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1, width)
 
     return _cached(c, f"spikes:{threshold}", make)
 

@@ -18,9 +18,11 @@ KIND = "oscillation"
 MIN_RELATIVE_AMPLITUDE = 0.03
 #: … and this large for long per-step curves, where minibatch noise alone gives a few percent.
 MIN_RELATIVE_AMPLITUDE_STEPS = 0.05
-#: A long per-step curve has at least this many points; its noise band is an oscillation only
-#: when it is also wide against the progress the whole run made (a converged minibatch loss is
-#: noisy by nature).
+#: The bouncing must also be wide against the progress the whole run made: a small wobble at
+#: the floor of a curve that came down a long way is convergence, not oscillation …
+MIN_AMPLITUDE_VS_PROGRESS = 0.08
+#: … and much wider for a long per-step curve (a converged minibatch loss is noisy by nature),
+#: which has at least STEP_CURVE points.
 STEP_CURVE = 200
 STEP_AMPLITUDE_VS_PROGRESS = 0.25
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
@@ -68,7 +70,8 @@ def check(ctx: Context) -> list[Finding]:
         per_step = len(c) >= STEP_CURVE and c.series.axis != "epoch"
         if rel < (MIN_RELATIVE_AMPLITUDE_STEPS if per_step else MIN_RELATIVE_AMPLITUDE):
             continue
-        if per_step and a < STEP_AMPLITUDE_VS_PROGRESS * shape(c).drop:
+        progress = STEP_AMPLITUDE_VS_PROGRESS if per_step else MIN_AMPLITUDE_VS_PROGRESS
+        if a < progress * shape(c).drop:
             continue
         d = np.diff(c.y[p0:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0

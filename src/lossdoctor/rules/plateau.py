@@ -35,7 +35,9 @@ KIND = "plateau"
 MIN_FRACTION = 0.25
 #: The slow phase stalled when it improved by less than this (relative).
 SLOW_PHASE_GAIN = 0.15
-#: A stalled validation loss is a plateau when it sits this many times above the training loss.
+#: A validation loss that settled for at least this fraction of the run, this many times above a
+#: training loss that still falls, stalled early: most of the training no longer helped it.
+VAL_STALL_FRACTION = 0.6
 VAL_GAP = 1.5
 
 
@@ -59,7 +61,8 @@ def _frozen(c: Curve) -> Finding | None:
     if fz is None:
         return None
     a, b = fz
-    if b - a + 1 < max(5, MIN_FRACTION * len(c)):
+    # half the run doing nothing; a shorter freeze at the end of an annealed run is convergence
+    if b - a + 1 < max(5, 0.5 * len(c)):
         return None
     return _finding(c, a, b, "frozen", value=float(c.v[a]))
 
@@ -115,31 +118,39 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
 
 
 def _val_stalled(ctx: Context) -> Finding | None:
+    """The validation loss settled early (for at least VAL_STALL_FRACTION of the run it stays
+    within ±3% of its final level) well above a training loss that keeps falling."""
     v, t = ctx.val, ctx.train
     if v is None or t is None or len(v) < 6:
         return None
-    n = len(v)
-    first = max(0, n - max(4, int(0.4 * n)))
-    tv = window_trend(v, float(v.x[first]), float(v.x[-1]))
-    span = ctx.map_range(v, float(v.x[first]), float(v.x[-1]), t)
+    final = float(np.median(v.y[-2:]))
+    dev = np.array([abs(relative(v, final, y)) for y in v.level])
+    outside = np.flatnonzero(dev > 0.03)
+    settle = int(outside[-1]) + 1 if len(outside) else 0
+    if settle >= len(v.level) - 2:
+        return None
+    bx = v.bins[1]
+    span_x = float(bx[-1] - bx[0])
+    if span_x <= 0 or (float(bx[-1]) - float(bx[settle])) < VAL_STALL_FRACTION * span_x:
+        return None
+    x0, x1 = float(bx[settle]), float(bx[-1])
+    span = ctx.map_range(v, x0, x1, t)
     if span is None:
         return None
-    tt = window_trend(t, *span)
-    # judged on sizes, not significance: a smooth curve makes a 1% trend significant
-    if tv is None or tt is None or tv.increasing or not tt.decreasing:
-        return None
     i0, i1 = t.at_x(span[0]), t.at_x(span[1])
-    t_a, t_b = float(np.median(t.y[i0 : i0 + 3])), float(np.median(t.y[max(i0, i1 - 2) : i1 + 1]))
+    t_a = float(np.median(t.y[i0 : i0 + 3]))
+    t_b = float(np.median(t.y[max(i0, i1 - 2) : i1 + 1]))
     t_change = relative(t, t_a, t_b)
-    v_change = relative(v, float(np.median(v.y[first : first + 2])), float(np.median(v.y[-2:])))
     gap = None
     if v.direction == t.direction == "min":
-        tv_end, vv_end = t.value(t_b), float(np.median(v.v[-2:]))
+        tv_end, vv_end = t.value(t_b), v.value(final)
         gap = vv_end / tv_end if tv_end > 0 and vv_end > 0 else None
-    if t_change > -0.05 or abs(v_change) > 0.03 or gap is None or gap < VAL_GAP:
+    if t_change > -0.05 or gap is None or gap < VAL_GAP:
         return None
-    return _finding(v, first, n - 1, "validation_stalled", train_change_pct=100 * t_change,
-                    val_change_pct=100 * v_change, val_over_train=gap)
+    first = int(v.bins[0][settle])
+    return _finding(v, first, len(v) - 1, "validation_stalled",
+                    train_change_pct=100 * t_change, val_over_train=gap,
+                    stalled_fraction=(x1 - x0) / span_x)
 
 
 def check(ctx: Context) -> list[Finding]:

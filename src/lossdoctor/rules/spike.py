@@ -13,9 +13,14 @@ KIND = "spike"
 
 #: Height of a spike above the local baseline, in local-noise units, on a curve of 100 points;
 #: longer curves need more (the largest of n noise points grows with n): +2 per decade. A
-#: single-point spike needs 1.5 times as much — one noisy minibatch is not an event.
+#: single-point spike needs 1.5 times as much …
 THRESHOLD = 8.0
 SINGLE_POINT = 1.5
+#: … and on a per-step curve (at least this many points, positioned by step) a single point is
+#: one noisy minibatch, not an event: a spike there must span two logged points or more, or be
+#: extreme (SINGLE_STEP_RATIO times its baseline).
+STEP_CURVE = 200
+SINGLE_STEP_RATIO = 20.0
 #: For positive losses, the peak must also be this many times the baseline …
 MIN_RATIO = 1.5
 #: … and rise by at least this fraction of the progress the curve made (its drop).
@@ -34,7 +39,15 @@ def check(ctx: Context) -> list[Finding]:
         sp = spikes(c, threshold=thr)
         if not len(sp.at):
             continue
-        keep = sp.recovered & (sp.at >= 1) & ((sp.width > 1) | (sp.z >= SINGLE_POINT * thr))
+        if n >= STEP_CURVE and c.series.axis != "epoch":
+            # per-step: an event lasts (the loss stays elevated over several logged points) or
+            # is extreme; a lone outlier minibatch is noise
+            lasting = sp.width > 1
+            single_ok = (sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO)
+        else:
+            lasting = sp.core > 1
+            single_ok = sp.z >= SINGLE_POINT * thr
+        keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok)
         keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO)
         keep &= sp.height >= MIN_HEIGHT
         sched = ctx.schedule(c)
