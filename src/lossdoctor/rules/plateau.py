@@ -39,6 +39,7 @@ SLOW_PHASE_GAIN = 0.15
 #: training loss that still falls, stalled early: most of the training no longer helped it.
 VAL_STALL_FRACTION = 0.6
 VAL_GAP = 1.5
+VAL_STALL_MAX_PROGRESS = 0.5
 
 
 def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> Finding:
@@ -111,17 +112,24 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     if n < 12 or sh.knee == 0 or (n - sh.knee) < 0.5 * n:
         return None
     gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
-    if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
-        return None
+    if not -0.05 < gain < SLOW_PHASE_GAIN or sh.drop <= 0:
+        return None  # (a slow phase that got worse is a rise, not a stall)
+    lr_at_knee = ctx.schedule(c).lr_ratio(float(bx[0]), float(bx[sh.knee]))
+    if lr_at_knee is not None and lr_at_knee <= 0.5:
+        return None  # the knee came with an LR decay: the schedule's doing, not a stall
     p_first, p_last = _point_range(c, sh.knee, n - 1)
     return _finding(c, p_first, p_last, "slow_phase_stalled", gain_pct=100 * gain)
 
 
 def _val_stalled(ctx: Context) -> Finding | None:
     """The validation loss settled early (for at least VAL_STALL_FRACTION of the run it stays
-    within ±3% of its final level) well above a training loss that keeps falling."""
+    within ±3% of its final level), having improved by less than half, well above a training
+    loss that keeps falling. (One that came down a long way first has converged.)"""
     v, t = ctx.val, ctx.train
     if v is None or t is None or len(v) < 6:
+        return None
+    vsh = shape(v)
+    if -relative(v, vsh.start, vsh.low) >= VAL_STALL_MAX_PROGRESS:
         return None
     final = float(np.median(v.y[-2:]))
     dev = np.array([abs(relative(v, final, y)) for y in v.level])
