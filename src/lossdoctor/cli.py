@@ -164,6 +164,31 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from lossdoctor.findings import Finding
+    from lossdoctor.messages import default_lang
+    from lossdoctor.report.terminal import render_diagnoses
+    from lossdoctor.watch.follow import follow
+
+    lang = args.lang or default_lang()
+    console = _console()
+
+    def emit(f: Finding, d: Diagnosis) -> None:
+        at = f.detected_at.label() if f.detected_at is not None else "?"
+        console.print(f"[{at}] {f.severity} {f.kind} on {f.metric}: {f.summary(lang)}")
+
+    try:
+        result = follow(args.path, format=args.format, idle=args.idle, interval=args.interval,
+                        select=_kinds(args.select) if args.select else None,
+                        ignore=_kinds(args.ignore) if args.ignore else None, emit=emit)
+    except ValueError as exc:
+        raise LossdoctorError(f"watch: {exc}") from None
+    if not result.diagnoses:
+        raise result.error or LossdoctorError(f"{args.path}: nothing could be read")
+    render_diagnoses(result.diagnoses, console, lang=lang, code=False)
+    return EXIT_FOUND if _fails(result.diagnoses, args.fail_on) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -220,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     expl.add_argument("kind", nargs="?", metavar="KIND", help="a kind; omit to list them all")
     expl.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
     expl.set_defaults(func=_cmd_explain)
+
+    watch = sub.add_parser("watch", help="follow a log file being written; print findings as "
+                           "they appear")
+    watch.add_argument("path", metavar="FILE", help="the log file (waited for if missing)")
+    watch.add_argument("--format", metavar="FORMAT",
+                       help=f"force a reader: {', '.join(FORMATS)}")
+    watch.add_argument("--idle", type=float, default=30.0, metavar="SECONDS",
+                       help="stop when the file has not changed for this long (default 30)")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                       help="seconds between checks (default 1)")
+    watch.add_argument("--select", metavar="KINDS", help="only these kinds (comma-separated)")
+    watch.add_argument("--ignore", metavar="KINDS", help="never these kinds (comma-separated)")
+    watch.add_argument("--fail-on", metavar="KINDS|SEVERITY", default="warning",
+                       help="exit 1 when the final diagnosis has a finding of these kinds or "
+                       "at/above this severity (default: warning)")
+    watch.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
+    watch.set_defaults(func=_cmd_watch)
 
     rec = sub.add_parser("recommend", help="a loss, optimizer, LR, schedule and regularisation "
                          "for a task")
