@@ -1,0 +1,136 @@
+"""Follow a log file another process is writing (``lossdoctor watch FILE``): re-read it with
+`lossdoctor.read` whenever it grows, diagnose it, and emit each new finding once."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lossdoctor.diagnose import diagnose_run
+from lossdoctor.errors import ReadError
+from lossdoctor.findings import Diagnosis, Finding, Point
+from lossdoctor.read import read
+from lossdoctor.watch.core import END_OF_RUN_KINDS
+from lossdoctor.watch.episodes import Episodes
+
+__all__ = ["FollowResult", "follow"]
+
+
+@dataclass
+class FollowResult:
+    """What following a file gave: the last diagnoses (one per run in the file), the findings
+    reported along the way, the number of reads, and the last read error (None when the last
+    read succeeded)."""
+
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    reported: list[Finding] = field(default_factory=list)
+    reads: int = 0
+    error: ReadError | None = None
+    interrupted: bool = False
+
+
+def _last_point(d: Diagnosis) -> Point:
+    step = epoch = None
+    n = 0
+    for s in d.run.series.values():
+        info = s.summary()
+        if info["last_step"] is not None:
+            step = max(step or info["last_step"], info["last_step"])
+        if info["last_epoch"] is not None:
+            epoch = max(epoch or info["last_epoch"], info["last_epoch"])
+        n = max(n, len(s))
+    return Point(step, epoch, max(0, n - 1))
+
+
+def follow(
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    idle: float = 30.0,
+    interval: float = 1.0,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    emit: Callable[[Finding, Diagnosis], object] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> FollowResult:
+    """Follow `path` until it has not changed for `idle` seconds, or Ctrl-C.
+
+    Args:
+        path: the log file (it may not exist yet: it is waited for).
+        format: force a reader (see `lossdoctor.read.FORMATS`).
+        idle: stop after this many seconds without the file changing (> 0).
+        interval: seconds between checks (> 0); a read never starts sooner than the last read
+            took, so a slow re-read cannot use more than half the time.
+        select, ignore: kinds to diagnose, as for `diagnose_run`.
+        emit: called with each new finding (full-diagnosis findings are new once seen in two
+            reads in a row, as in `Watch`) and the diagnosis it came from.
+        clock, sleep: injectable for tests.
+    """
+    for label, v in (("idle", idle), ("interval", interval)):
+        if not isinstance(v, int | float) or isinstance(v, bool) or not v > 0:
+            raise ValueError(f"{label} must be a number > 0, got {v!r}")
+    p = Path(path)
+    sel = None if select is None else list(select)
+    ign = None if ignore is None else list(ignore)
+    result = FollowResult()
+    episodes: dict[int, Episodes] = {}
+    seen: tuple[int, int] | None = None
+    read_sig: tuple[int, int] | None = None
+    last_change = clock()
+    next_read = last_change
+
+    def diagnose_now(sig: tuple[int, int]) -> None:
+        nonlocal read_sig, next_read
+        t0 = clock()
+        read_sig = sig
+        result.reads += 1
+        try:
+            runs = read(p, format=format)
+        except ReadError as exc:  # half-written or not yet recognisable: keep waiting
+            result.error = exc
+            next_read = clock() + max(interval, clock() - t0)
+            return
+        result.error = None
+        result.diagnoses = [diagnose_run(r, select=sel, ignore=ign) for r in runs]
+        for i, d in enumerate(result.diagnoses):
+            here = _last_point(d)
+            tracker = episodes.setdefault(i, Episodes())
+            live = [f for f in d.findings if f.kind not in END_OF_RUN_KINDS]
+            for f in tracker.full(live, here):
+                f.detected_at = here
+                result.reported.append(f)
+                if emit is not None:
+                    emit(f, d)
+        next_read = clock() + max(interval, clock() - t0)
+
+    try:
+        while True:
+            now = clock()
+            try:
+                st = p.stat()
+                sig: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                sig = None
+            if sig != seen:
+                seen, last_change = sig, now
+            if sig is not None and sig != read_sig and now >= next_read:
+                diagnose_now(sig)
+            if clock() - last_change >= idle:
+                break
+            sleep(interval)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    try:
+        st = p.stat()
+        final: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        final = None
+    if final is None and result.reads == 0:
+        result.error = ReadError(p, "no such file (waited for it to appear)")
+    elif final is not None and final != read_sig:
+        diagnose_now(final)
+    return result
