@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lossdoctor.train.backstitch import Backstitch, grad_norm_penalty
     from lossdoctor.train.early_stopping import EarlyStopping
-    from lossdoctor.train.ewc import EWC, OnlineEWC
+    from lossdoctor.train.ewc import EWC, OnlineEWC, fisher_diagonal
     from lossdoctor.train.flood_level import (
         FloodLevelProposal,
         FloodLevelSearch,
@@ -62,6 +62,7 @@ _LAZY: dict[str, str] = {
     "Choice": "recommend",
     "EWC": "ewc",
     "OnlineEWC": "ewc",
+    "fisher_diagonal": "ewc",
 }
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "OnlineEWC",
     "Recipe",
     "binary_focal_loss_with_logits",
+    "fisher_diagonal",
     "flood",
     "focal_loss",
     "grad_norm_penalty",
