@@ -153,7 +153,7 @@ def test_one_point() -> None:
 
 
 def test_constant_series() -> None:
-    d = diagnose_run(_run(_series(np.full(50, 0.3), steps=np.arange(50))))
+    d = diagnose_run(_run(_series(np.full(50, 0.31274), steps=np.arange(50))))
     assert all(f.kind in ("plateau", "underfitting") for f in d.findings)
     assert any(f.kind == "plateau" and f.evidence["form"] == "frozen" for f in d.findings)
 
@@ -283,3 +283,10 @@ def test_json_of_an_astronomical_run_is_strict() -> None:
     (run,) = _real("047")
     text = json.dumps(diagnose_run(run).to_dict(), allow_nan=False)  # raises on NaN/inf
     assert '"divergence"' in text
+
+
+def test_rounded_values_are_not_frozen() -> None:
+    # a memorised loss printed with 4 decimals: 0.0001 forever is rounding, not a frozen run
+    v = np.concatenate([np.exp(-np.arange(30) / 4.0), np.full(30, 1e-4)])
+    d = diagnose_run(_run(_series(np.round(v, 4), epochs=np.arange(60))))
+    assert not any(f.evidence.get("form") == "frozen" for f in d.findings)

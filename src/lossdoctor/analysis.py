@@ -430,8 +430,8 @@ def frozen(c: Curve) -> tuple[int, int] | None:
     v = c.v
     if len(v) < 5:
         return None
-    # equal to 6 significant digits: float32 round-off is not movement
-    same = np.isclose(v[1:], v[:-1], rtol=1e-6, atol=0.0)
+    # equal to 5 significant digits: float32 round-off is not movement
+    same = np.isclose(v[1:], v[:-1], rtol=1e-5, atol=0.0)
     if not same.any():
         return None
     edges = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
