@@ -257,6 +257,19 @@ WRITERS: dict[str, Callable[[Record, Path], list[str]]] = {
     "tensorboard": tensorboard,
 }
 
+#: The series each format renders (the others a run recorded are not in its log).
+ALL_SERIES = frozenset({"train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"})
+WRITES: dict[str, frozenset[str]] = {
+    "text_bracket": frozenset({"train_loss", "val_loss", "val_acc"}),
+    "text_pipe": ALL_SERIES,
+    "text_step": ALL_SERIES - {"train_acc"},
+    "keras_csv": ALL_SERIES - {"grad_norm"},
+    "generic_csv": frozenset({"train_loss", "val_loss", "val_acc", "lr"}),
+    "hf_trainer_state": ALL_SERIES - {"train_acc"},
+    "jsonl": ALL_SERIES,
+    "tensorboard": ALL_SERIES,
+}
+
 #: Formats that need the step axis (per-step logging) or the epoch axis (per-epoch logging).
 STEP_ONLY = {"text_step", "hf_trainer_state"}
 EPOCH_ONLY = {"text_bracket", "text_pipe", "keras_csv"}

@@ -89,19 +89,22 @@ def plot(rec: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated run ids")
+    parser.add_argument("--only", help="comma-separated run ids (default: every gNNN run)")
+    parser.add_argument("--out", type=Path, default=PLOTS, help=f"directory (default {PLOTS})")
     args = parser.parse_args(argv)
-    files = sorted(CACHE.glob("g*.json"))
+    files = sorted(CACHE.glob("*.json"))
     if args.only:
         keep = {k.strip() for k in args.only.split(",")}
         files = [f for f in files if f.stem in keep]
+    else:
+        files = [f for f in files if f.stem.startswith("g")]
     if not files:
         print(f"no cached runs in {CACHE}; run train_runs.py first", file=sys.stderr)
         return 1
-    PLOTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for f in files:
-        plot(json.loads(f.read_text()), PLOTS / f"{f.stem}.png")
-    print(f"{len(files)} plots in {PLOTS}")
+        plot(json.loads(f.read_text()), args.out / f"{f.stem}.png")
+    print(f"{len(files)} plots in {args.out}")
     return 0
 
 

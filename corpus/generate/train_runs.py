@@ -9,6 +9,7 @@ LR schedulers) and `fit` trains it, recording what a real logger would record.
     .venv/bin/python corpus/generate/train_runs.py               # every run (~20 min, 2 jobs)
     .venv/bin/python corpus/generate/train_runs.py --only g012,overfit --jobs 2
     .venv/bin/python corpus/generate/train_runs.py --list
+    .venv/bin/python corpus/generate/train_runs.py --examples    # src/lossdoctor/examples/
 
 Besides the logs, each run's series are cached as JSON in ``artifacts/corpus_cache/`` (not
 committed) for ``plot_runs.py``. Needs: torch, scikit-learn, mnist1d, tensorboard.
@@ -38,10 +39,11 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itertools
 
-from logformats import EPOCH_ONLY, STEP_ONLY, WRITERS
+from logformats import EPOCH_ONLY, STEP_ONLY, WRITERS, WRITES
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "corpus" / "generated"
+EXAMPLES = ROOT / "src" / "lossdoctor" / "examples"
 CACHE = ROOT / "artifacts" / "corpus_cache"
 
 
@@ -485,26 +487,31 @@ def fit(cfg: Cfg) -> dict[str, Any]:
 # =============================================================== the runs
 @dataclass
 class RunSpec:
-    """One generated run: ``gNNN_<name>/`` written in ``fmt`` from ``cfg``."""
+    """One generated run: ``corpus/generated/gNNN_<name>/`` written in ``fmt`` from ``cfg``;
+    a shipped example (``example`` set: its one-line description) goes to
+    ``src/lossdoctor/examples/<name>/`` instead, its log renamed to ``filename``."""
 
     id: str
     name: str
     regime: str
     fmt: str
     cfg: Cfg
+    example: str = ""
+    filename: str | None = None
 
     @property
-    def dirname(self) -> str:
-        return f"{self.id}_{self.name}"
+    def out(self) -> Path:
+        return EXAMPLES / self.name if self.example else OUT / f"{self.id}_{self.name}"
 
 
 RUNS: list[RunSpec] = []
 
 
-def run(id_: str, name: str, regime: str, fmt: str, **cfg: Any) -> None:
+def run(id_: str, name: str, regime: str, fmt: str, *, example: str = "",
+        filename: str | None = None, **cfg: Any) -> None:
     """Register run ``id_``; the seed defaults to the run's number."""
     cfg.setdefault("seed", int(id_[1:]))
-    spec = RunSpec(id_, name, regime, fmt, Cfg(**cfg))
+    spec = RunSpec(id_, name, regime, fmt, Cfg(**cfg), example, filename)
     per_step = spec.cfg.granularity == "step"
     if (fmt in STEP_ONLY and not per_step) or (fmt in EPOCH_ONLY and per_step):
         raise ValueError(f"{id_}: format {fmt} does not fit {spec.cfg.granularity} logging")
@@ -926,24 +933,54 @@ def more_examples() -> None:
         model_kw={"hidden": (256, 256)}, opt="adam", lr=1e-3, epochs=60, seed=3)
 
 
+def shipped_examples() -> None:
+    """The example runs shipped with the package for ``make demo`` (ids x1-x3)."""
+    run("x1", "mnist1d_overfit", "small_data_overfit", "hf_trainer_state", data="mnist1d",
+        n_train=500, model_kw={"hidden": (512, 512)}, opt="adam", lr=1e-3, epochs=100,
+        granularity="step", log_every=10, log_mode="mean", eval_every=48, seed=11,
+        example="A 512x512 MLP trained with Adam on 500 mnist1d samples for 100 epochs "
+                "(Hugging Face trainer_state.json style): the validation loss bottoms out "
+                "early and climbs while validation accuracy keeps rising.")
+    run("x2", "mnist1d_lr_too_high", "lr_slightly_too_high", "text_pipe", data="mnist1d",
+        model="cnn", model_kw={"hidden": (32,)}, opt="sgd", lr=0.1, momentum=0.9, epochs=30,
+        seed=3, filename="mnist1d_lr_too_high.log",
+        example="A 1-D CNN trained on mnist1d with SGD at a learning rate that is too high "
+                "(0.1, momentum 0.9): the losses bounce and spike instead of settling.")
+    run("x3", "mnist1d_warmup_cosine", "healthy", "keras_csv", data="mnist1d", model="cnn",
+        model_kw={"hidden": (32,)}, opt="adamw", lr=3e-3, wd=0.01, epochs=40, batch=64,
+        sched="warmup_cosine", sched_kw={"warmup": 3}, seed=3,
+        example="A healthy run: a 1-D CNN on mnist1d with AdamW, a 3-epoch linear warmup "
+                "and cosine decay (Keras CSVLogger style).")
+
+
 REGIMES = [lr_far_too_high, lr_slightly_too_high, corrupted_batches, lr_rising_late,
            lr_too_low, bad_start, small_data_overfit, healthy, more_examples]
 
 
 # =============================================================== driver
 def generate(spec: RunSpec) -> tuple[str, float, list[str]]:
-    """Train one run, write its log into ``corpus/generated/<dir>/`` and cache its series."""
+    """Train one run, write its log into its directory and cache its series."""
     torch.set_num_threads(1)
     t0 = time.time()
     rec = fit(spec.cfg)
     rec["meta"]["name"] = spec.id
-    out = OUT / spec.dirname
-    for old in OUT.glob(f"{spec.id}_*"):
-        shutil.rmtree(old)
-    out.mkdir(parents=True)
-    files = WRITERS[spec.fmt](rec, out)
+    # keep only what the format writes, so the cache (and the plots) show what the log holds
+    rec["series"] = {k: v for k, v in rec["series"].items() if k in WRITES[spec.fmt]}
+    stale = [spec.out] if spec.example else list(OUT.glob(f"{spec.id}_*"))
+    for old in stale:
+        if old.exists():
+            shutil.rmtree(old)
+    spec.out.mkdir(parents=True)
+    files = WRITERS[spec.fmt](rec, spec.out)
+    if spec.filename:
+        (spec.out / files[0]).rename(spec.out / spec.filename)
+        files = [spec.filename]
+    if spec.example:
+        (spec.out / "README.md").write_text(
+            f"{spec.example} Made by `corpus/generate/train_runs.py --examples` "
+            f"(run {spec.id}).\n")
     CACHE.mkdir(parents=True, exist_ok=True)
-    cached = {"id": spec.id, "dir": spec.dirname, "regime": spec.regime, "format": spec.fmt,
+    cached = {"id": spec.id, "dir": spec.out.name, "regime": spec.regime, "format": spec.fmt,
               "files": files, "cfg": dataclasses.asdict(spec.cfg), **rec}
     (CACHE / f"{spec.id}.json").write_text(json.dumps(cached))
     return spec.id, time.time() - t0, files
@@ -954,8 +991,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated run ids, name or regime substrings")
     parser.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     parser.add_argument("--list", action="store_true", help="list the runs and exit")
+    parser.add_argument("--examples", action="store_true",
+                        help="write the shipped examples to src/lossdoctor/examples/ instead")
     args = parser.parse_args(argv)
-    for regime in REGIMES:
+    for regime in (shipped_examples,) if args.examples else REGIMES:
         regime()
     specs = RUNS
     if args.only:
