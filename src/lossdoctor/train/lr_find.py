@@ -2,8 +2,8 @@
 over a few batches, watch the smoothed loss, and read a starting LR off the curve.
 
 The model and optimizer are put back exactly as they were (parameters, buffers, gradients,
-optimizer state, train/eval mode); only the random number generators and the data loader's
-iterator have moved on.
+optimizer state, train/eval mode), from copies kept on the CPU during the sweep; only the random
+number generators and the data loader's iterator have moved on.
 """
 
 from __future__ import annotations
@@ -129,6 +129,17 @@ def suggest_lrs(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float]:
     }
 
 
+def _cpu_copy(obj: Any) -> Any:
+    """A deep copy of a (nested) state dict with every tensor copied to the CPU."""
+    if isinstance(obj, Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 def _batches(loader: Iterable[Any]) -> Iterator[Any]:
     """Cycle over the loader (restarting it when exhausted)."""
     while True:
@@ -202,8 +213,8 @@ def lr_find(
         raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
     compute = batch_loss or (lambda m, b: _default_step(m, loss_fn, b))
 
-    model_state = copy.deepcopy(model.state_dict())
-    optim_state = copy.deepcopy(optimizer.state_dict())
+    model_state = _cpu_copy(model.state_dict())  # CPU copies: GPU memory is not doubled
+    optim_state = _cpu_copy(optimizer.state_dict())
     grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
     was_training = model.training
 
