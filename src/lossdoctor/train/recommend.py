@@ -99,7 +99,7 @@ class Recipe:
             + f"from lossdoctor.train import {', '.join(lib)}\n\n"
             f"EPOCHS = {self.epochs}\nBATCH_SIZE = {self.batch_size}\n\n\n"
             f"def make_training({args}):\n"
-            f'    """{self.description}.\n\n'
+            f'    """{self.description[:1].upper()}{self.description[1:]}.\n\n'
             f"    Returns (loss_fn, optimizer, scheduler, early_stopping). Regularisation: "
             f"{self.regularisation.name}\n"
             f'    (add nn.Dropout(p={self.regularisation.params["dropout"]}) after each hidden '
