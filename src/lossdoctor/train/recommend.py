@@ -280,7 +280,7 @@ def recommend(
     size = "unknown size" if n is None else f"{n:,} samples"
     if batch is None:
         batch = 64 if n is None else min(n, 32 if n < 1_000 else 64 if n < 100_000 else 256)
-        batch_reason = "chosen from the dataset size"
+        batch_reason = "a default" if n is None else "chosen from the dataset size"
     else:
         batch_reason = "given"
     if epochs is None:
