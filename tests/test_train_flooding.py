@@ -144,3 +144,35 @@ def test_search_keeps_best_on_validation() -> None:
         search_flood_level(lambda b: math.nan, levels=[0.1])
     with pytest.raises(ValueError, match="mode"):
         search_flood_level(lambda b: 0.0, mode="best")
+
+
+def test_training_floats_at_the_flood_level() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(64, 5)
+    y = x @ torch.randn(5, 1)  # realisable: plain training drives the loss to ~0
+    model = nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    loss_fn = Flooding(nn.MSELoss(), b=0.2)
+    tail = []
+    for step in range(300):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        if step >= 200:
+            tail.append(nn.functional.mse_loss(model(x), y).item())
+    assert min(tail) > 0.15 and max(tail) < 0.25  # it floats around b instead of reaching 0
+
+
+def test_propose_on_an_epoch_axis() -> None:
+    nan = math.nan
+    epochs = np.arange(1.0, 41.0)
+    val = 0.4 + 0.001 * (epochs - 15) ** 2
+    train = 0.9 * np.exp(-epochs / 10)
+    run = Run("r", "mem", "test", {
+        "train_loss": Series("train_loss", "loss", np.full(40, nan), epochs, train),
+        "val_loss": Series("val_loss", "val_loss", np.full(40, nan), epochs, val),
+    })
+    p = propose_flood_level(run)
+    assert p.evidence["axis"] == "epoch" and p.evidence["val_min_at"] == 15
+    assert p.level == pytest.approx(np.mean(train[13:16]), rel=1e-9)  # 3-point centred mean
