@@ -254,6 +254,9 @@ class Autopilot:
                 t.set_lrs(new)
                 self.last_lr_change = step
             out.append(self._log(step, epoch, "lower_lr", kind, reason, params, can and not dry))
+        if "rollback" in why and math.isnan(plan.rollback_to) and not plan.stop:
+            kind, reason, params = why["rollback"]  # nothing to roll back to
+            out.append(self._log(step, epoch, "rollback", kind, reason, params, False))
         if plan.stop:
             kind, reason, params = why.get("stop", default)
             out.append(self._log(step, epoch, "stop", kind, reason, params, not dry))

@@ -386,7 +386,7 @@ class Watch:
         if comm is not None:
             plan = self._agree(comm, plan)
         try:
-            if plan is not None and not plan.empty:
+            if plan is not None and (not plan.empty or plan.why):
                 self._act(plan, s, e)
             if (phase == "train" and not self._failed
                     and self._n_train - ap.last_snapshot_count >= ap.policy.snapshot_every):
