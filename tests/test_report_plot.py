@@ -59,11 +59,14 @@ def test_panels_spans_and_best_point(overfit: Diagnosis) -> None:
     assert "overfitting (validation loss)" in texts
     assert "spikes (train loss)" in texts
     (of,) = [f for f in overfit.findings if f.kind == "overfitting"]
-    best = [t for t in texts if t.startswith("best ")]
-    assert best == [f"best {of.evidence['best_value']:.4g} at epoch {of.evidence['best_epoch']:g}"]
     loss_ax = fig.axes[0]
     legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
     assert legend[:2] == ["train loss", "validation loss"]
+    best = f"best {of.evidence['best_value']:.4g} at epoch {of.evidence['best_epoch']:g}"
+    assert best in legend
+    (star,) = [ln for ln in loss_ax.get_lines() if ln.get_marker() == "*"]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (of.evidence["best_epoch"],
+                                                          of.evidence["best_value"])
     assert fig.axes[2].get_yscale() == "log"  # the LR view spans two decades
     png, warned = _render(fig)
     assert png.startswith(PNG_MAGIC) and not warned

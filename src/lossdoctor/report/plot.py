@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from lossdoctor.errors import LossdoctorError
@@ -199,6 +200,8 @@ def _draw(ax: Axes, p: Panel, lang: str) -> None:
                     outlier_label = "_"
     if p.low is not None and p.high is not None:
         _ylim(ax, p)
+        if p.role in ("lr", "grad_norm") and not p.log:
+            ax.yaxis.set_major_locator(MaxNLocator(4))
     else:
         names = ", ".join(_plain(t.label) for t in p.traces)
         n = sum(len(t.non_finite_x) for t in p.traces)
@@ -212,15 +215,9 @@ def _draw(ax: Axes, p: Panel, lang: str) -> None:
     if p.best is not None and p.low is not None and p.high is not None:
         best_y = float(np.clip(p.best.y, p.low, p.high))
         ax.axvline(p.best.x, color="#333333", lw=0.8, ls=":", zorder=2)
+        # Labelled in the legend: a label beside the star would collide with the spans' labels.
         ax.plot([p.best.x], [best_y], marker="*", ms=15, color="#ffd700", mec="black", mew=0.8,
-                ls="", zorder=7)
-        xmin, xmax = ax.get_xlim()
-        right = (p.best.x - xmin) / ((xmax - xmin) or 1.0) > 0.7
-        ax.annotate(p.best.label, (p.best.x, best_y), xytext=(-10 if right else 10, -14),
-                    textcoords="offset points", ha="right" if right else "left",
-                    fontsize=8.5, zorder=8,
-                    bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#999999",
-                          "alpha": 0.9})
+                ls="", zorder=7, label=p.best.label)
     if p.low is not None and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, framealpha=0.85, loc="best")
 

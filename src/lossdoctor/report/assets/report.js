@@ -155,7 +155,7 @@
     };
   }
 
-  function drawMarks(p) {
+  function drawMarks(p, bestIdx) {
     return function (u) {
       var ctx = u.ctx, b = u.bbox;
       clipToPlot(u);
@@ -179,7 +179,7 @@
           : a + 4 * px;
         label(ctx, s.label, x, b.top + (12 + 19 * (k % 6)) * px, c[1], c[2], right);
       });
-      if (p.best) {
+      if (p.best && u.series[bestIdx] && u.series[bestIdx].show) {
         var bx = u.valToPos(p.best.x, "x", true);
         var range = yRange(p);
         var by = u.valToPos(Math.min(range[1], Math.max(range[0], p.best.y)), "y", true);
@@ -189,10 +189,6 @@
         ctx.beginPath(); ctx.moveTo(bx, b.top); ctx.lineTo(bx, b.top + b.height); ctx.stroke();
         ctx.setLineDash([]);
         star(ctx, bx, by, 9 * px);
-        var rightSide = bx > b.left + 0.7 * b.width;
-        var below = by < b.top + 0.6 * b.height;
-        label(ctx, p.best.label, rightSide ? bx - 12 * px : bx + 12 * px,
-          below ? by + 6 * px : by - 21 * px, "#222", "#999", rightSide);
       }
       u.ctx.restore();
     };
@@ -253,6 +249,14 @@
           points: { show: true, size: 9, width: 1, stroke: "#000", fill: t.color } });
       }
     });
+    var bestIdx = -1;
+    if (p.best) {  // a points-only series: the legend names it, drawMarks draws the star
+      cols.push({ x: [p.best.x], y: [clamp(p.best.y)] });
+      reals.push([p.best.y]);
+      bestIdx = series.length;
+      series.push({ label: p.best.label, stroke: "#000", fill: "#ffd700", outlier: true,
+        paths: function () { return null; }, points: { show: false } });
+    }
     var realCols = [];
     reals.forEach(function (r, i) { if (r) realCols.push({ x: cols[i].x, y: r }); });
     var aligned = align(cols.concat(realCols));
@@ -289,7 +293,9 @@
           prox: function (u, si) { return u.series[si].outlier ? 16 : null; }
         }
       },
-      hooks: { drawClear: [drawSpans(p)], draw: [drawMarks(p)], setScale: [syncZoom(key)] }
+      hooks: {
+        drawClear: [drawSpans(p)], draw: [drawMarks(p, bestIdx)], setScale: [syncZoom(key)]
+      }
     };
     var div = document.createElement("div");
     div.className = "chart role-" + p.role;
