@@ -130,7 +130,9 @@ class Watch:
         eval_growth: also run it at an evaluation when the evaluations grew by this fraction
             (default 0.05: every evaluation up to the 20th, then every 5%).
         min_points: at least this many logged steps between two diagnoses triggered by
-            training steps (default 100).
+            training steps, and before any finding on a training-phase series is reported
+            (default 100: a diagnosis triggered by an early evaluation judges the training loss
+            on too few noisy points).
         confirm: a finding of the full diagnosis is reported once it has appeared in this many
             consecutive diagnoses (default 2; online findings are reported at once).
         name: the run's name in reports.
@@ -525,8 +527,12 @@ class Watch:
     def _full(self, here: Point) -> list[Finding]:
         d = self._diagnose()
         self._diag_train, self._diag_eval = self._n_train, self._n_eval
-        new = self._episodes.full([f for f in d.findings if f.kind not in END_OF_RUN_KINDS],
-                                  here)
+        # training-side findings need a stretch of noisy per-step points to mean anything
+        n_loss = self.history.points(self._loss_name) if self._loss_name else 0
+        new = self._episodes.full(
+            [f for f in d.findings if f.kind not in END_OF_RUN_KINDS and (
+                n_loss >= self.min_points or split_phase(normalise(f.metric))[0] == "val")],
+            here)
         for f in new:  # the autopilot acts only on what is still going on
             s = d.run.series.get(f.metric)
             if s is not None and len(s) and position(f.end) < float(np.nanmax(s.x)):
