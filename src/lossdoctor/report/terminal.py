@@ -8,6 +8,7 @@ from rich.syntax import Syntax
 
 from lossdoctor.findings import Diagnosis, Finding
 from lossdoctor.messages import text
+from lossdoctor.names import CANONICAL
 
 __all__ = ["render_diagnoses"]
 
@@ -16,6 +17,8 @@ _ICON = {"error": "✖", "warning": "▲", "info": "✔"}
 
 # Evidence keys that are shown elsewhere or are too long for the terminal.
 _HIDDEN = {"at", "first"}
+# Metrics listed under a run's name before "+N".
+_MAX_METRICS = 8
 
 
 def _evidence(f: Finding) -> str:
@@ -36,13 +39,17 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
               else f"[bold red]{text('unhealthy', lang)}[/]")
     console.print(f"[bold]{escape(run.name)}[/]  [dim]{escape(run.source)} "
                   f"({escape(run.format)})[/]  {status}")
-    metrics = ", ".join(f"{escape(n)}[{len(s)}]" for n, s in run.series.items())
-    console.print(f"  [dim]{metrics}[/]")
+    names = sorted(run.series, key=lambda n: (n not in CANONICAL, list(run.series).index(n)))
+    shown = ", ".join(f"{escape(n)}[{len(run.series[n])}]" for n in names[:_MAX_METRICS])
+    more = f", +{len(names) - _MAX_METRICS}" if len(names) > _MAX_METRICS else ""
+    console.print(f"  [dim]{shown}{more}[/]")
     if not d.findings:
         console.print(f"  {text('no_findings', lang)}")
     for f in d.findings:
         style = _STYLE[f.severity]
-        console.print(f"  [{style}]{_ICON[f.severity]} {f.kind}[/] [dim]{escape(f.metric)}[/]  "
+        name = text(f"kind.{f.kind}", lang)
+        label = f.kind if lang == "en" else f"{f.kind}（{name}）"
+        console.print(f"  [{style}]{_ICON[f.severity]} {label}[/] [dim]{escape(f.metric)}[/]  "
                       f"{escape(f.summary(lang))}")
         ev = _evidence(f)
         if ev:
@@ -53,7 +60,7 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
                 console.print(Syntax(r.code, "python", theme="ansi_dark", word_wrap=True,
                                      background_color="default", padding=(0, 0, 0, 9)))
     for w in run.warnings + d.notes:
-        console.print(f"  [yellow]warning:[/] {escape(w)}")
+        console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(w)}")
 
 
 def render_diagnoses(diagnoses: list[Diagnosis], console: Console, *, lang: str = "en",

@@ -63,11 +63,12 @@ def check(ctx: Context) -> list[Finding]:
         z = sp.z[keep]
         peak_ratio = sp.ratio[keep]
         top = int(np.argmax(z))
-        where = [c.point(int(i)).to_dict() for i in at[:20]]
+        where = [{**c.point(int(i)).to_dict(), "index": c.point(int(i)).index} for i in at[:20]]
         evidence = {
             "count": len(at),
             "at": where,
-            "largest": {**c.point(int(at[top])).to_dict(), "value": float(c.v[at[top]]),
+            "largest": {**c.point(int(at[top])).to_dict(), "index": c.point(int(at[top])).index,
+                        "value": float(c.v[at[top]]),
                         "times_baseline": None if np.isnan(peak_ratio[top])
                         else float(peak_ratio[top]),
                         "sigma": float(z[top])},
