@@ -180,6 +180,22 @@ class SeriesView:
     high: float
     best: int | None
 
+    def display(self, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+        """(x, values) thinned to about `max_points` for drawing: each bucket of consecutive
+        points keeps its lowest and highest value, so spikes and dips stay visible."""
+        n = len(self.values)
+        if n <= max_points:
+            return self.x, self.values
+        buckets = max(1, max_points // 2)
+        edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+        size = int(np.min(np.diff(edges)))
+        idx = edges[:-1, None] + np.arange(size)[None, :]
+        block = self.values[idx]
+        lo = idx[np.arange(buckets), np.argmin(block, axis=1)]
+        hi = idx[np.arange(buckets), np.argmax(block, axis=1)]
+        keep = np.unique(np.concatenate([lo, hi, [n - 1]]))
+        return self.x[keep], self.values[keep]
+
 
 @dataclass
 class Diagnosis:

@@ -265,7 +265,8 @@ def jsonable_panel(p: Panel) -> dict[str, Any]:
                               "nonFinite": t.non_finite_x.tolist()}
         if t.view is not None:
             v = t.view
-            tr.update(x=v.x.tolist(), y=v.values.tolist())
+            x, y = v.display()
+            tr.update(x=x.tolist(), y=y.tolist())
             if p.role != "lr":  # a schedule is drawn as logged: smoothing would blur its steps
                 tr.update(sx=v.smooth_x.tolist(), sy=v.smooth.tolist())
         traces.append(tr)
