@@ -117,13 +117,15 @@ class Recipe:
         )
 
     def __rich__(self) -> RenderableType:
-        table = Table(title=f"Recipe: {self.description}", show_lines=True, expand=False)
+        table = Table(title=Text(f"Recipe: {self.description}"), show_lines=True, expand=False)
         table.add_column("component", style="bold")
         table.add_column("choice")
         table.add_column("why")
         for role, c in self.choices.items():
             params = ", ".join(f"{k}={v}" for k, v in c.params.items())
-            table.add_row(role.replace("_", " "), f"{c.name}({params})", c.reason)
+            # Text, not markup: a reason may hold brackets ("[1e-4, 3e-3]")
+            table.add_row(Text(role.replace("_", " ")), Text(f"{c.name}({params})"),
+                          Text(c.reason))
         parts: list[RenderableType] = [table]
         parts.extend(Text(f"• {note}") for note in self.notes)
         parts.append(Syntax(self.code(), "python", theme="ansi_dark", background_color="default",
