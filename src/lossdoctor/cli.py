@@ -175,7 +175,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     def emit(f: Finding, d: Diagnosis) -> None:
         at = f.detected_at.label() if f.detected_at is not None else "?"
-        console.print(f"[{at}] {f.severity} {f.kind} on {f.metric}: {f.summary(lang)}")
+        console.print(f"[{at}] {f.severity} {f.kind} on {f.metric}: {f.summary(lang)}",
+                      markup=False)
 
     try:
         result = follow(args.path, format=args.format, idle=args.idle, interval=args.interval,
