@@ -40,8 +40,8 @@ def _check_kinds(kinds: Iterable[str] | None, what: str) -> set[str] | None:
     return out
 
 
-# Kinds on the training loss that explain these kinds on the validation loss (its bouncing and
-# jumps follow from a training run that blows up or climbs).
+# Kinds on the training loss that explain these kinds on the validation loss when they start
+# no earlier (its bouncing and jumps follow from a training run that blows up or climbs).
 _TRAIN_EXPLAINS_VAL = {
     "divergence": {"spike", "oscillation", "plateau", "converged", "loss_rising", "overfitting",
                    "loss_up_acc_up"},
@@ -64,18 +64,29 @@ def _within(f: Finding, findings: list[Finding]) -> bool:
     )
 
 
+def _not_before(f: Finding, g: Finding) -> bool:
+    """Whether `f` does not start clearly (by a tenth of `g`'s end position) before `g`
+    (compared by step, else epoch; True when the two cannot be compared)."""
+    for unit in ("step", "epoch"):
+        a, b, end = getattr(f.start, unit), getattr(g.start, unit), getattr(g.end, unit)
+        if a is not None and b is not None and end is not None:
+            return bool(a >= b - 0.1 * abs(end))
+    return True
+
+
 def _resolve(findings: list[Finding], train: str | None, val: str | None) -> list[Finding]:
     by_metric: dict[str, set[str]] = {}
     for f in findings:
         by_metric.setdefault(f.metric, set()).add(f.kind)
-    on_train = by_metric.get(train, set()) if train else set()
+    on_train = [g for g in findings if g.metric == train] if train else []
     out = []
     for f in findings:
         kinds = by_metric[f.metric]
         if any(f.kind in _SUPERSEDES.get(k, ()) for k in kinds if k != f.kind):
             continue
-        if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(k, ()) for k in on_train):
-            continue
+        if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(g.kind, ())
+                                   and _not_before(f, g) for g in on_train):
+            continue  # what the validation loss does after the training run broke
         if _within(f, findings):
             continue
         out.append(f)
