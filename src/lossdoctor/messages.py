@@ -232,7 +232,7 @@ _REMEDIES: dict[str, dict[str, str]] = {
         "lower_lr": "Lower the learning rate by ×{factor}{lr_to}.",
         "reduce_lr_on_plateau": "ReduceLROnPlateau(factor={factor}, patience={patience}).",
         "clip_gradients": "Clip gradients at max_norm={max_norm}{from_}.",
-        "warmup": "Warm the LR up over {warmup_steps} steps, then decay (cosine).",
+        "warmup": "Warm the LR up over {warmup}, then decay (cosine).",
         "lr_range_test": "Run an LR range test and restart with its suggestion.",
         "larger_batch": "Use a larger batch or accumulate gradients over "
                         "{accumulation_steps} steps.",
@@ -254,7 +254,7 @@ _REMEDIES: dict[str, dict[str, str]] = {
         "lower_lr": "把学习率乘以 {factor}{lr_to}。",
         "reduce_lr_on_plateau": "ReduceLROnPlateau(factor={factor}, patience={patience})。",
         "clip_gradients": "梯度裁剪 max_norm={max_norm}{from_}。",
-        "warmup": "学习率预热 {warmup_steps} 步，之后余弦退火。",
+        "warmup": "学习率预热 {warmup}，之后余弦退火。",
         "lr_range_test": "做一次学习率范围测试（LR range test），按建议值重新训练。",
         "larger_batch": "增大批大小，或做 {accumulation_steps} 步梯度累积。",
         "find_the_first_nan": "定位第一个 NaN：开启异常检测并检查输入。",
@@ -279,10 +279,16 @@ def remedy_text(r: Remedy, lang: str = "en") -> str:
               else f"{key} {p[key]}")
     lr = p.get("lr")
     lr_to = "" if lr is None else (f"（到 {lr}）" if lang == "zh" else f" (to {lr})")
-    frm = p.get("from")
-    from_ = "" if frm is None else (f"（{frm}）" if lang == "zh" else f" ({frm})")
+    pct = p.get("grad_norm_percentile")
+    from_ = "" if pct is None else (f"（已记录 grad_norm 的第 {pct} 百分位数）" if lang == "zh"
+                                    else f" (the {pct}th percentile of the logged grad_norm)")
     values = {k: _v(v) for k, v in p.items()}
-    values.update(at=at, lr_to=lr_to, from_=from_)
+    if "warmup_steps" in p:
+        warmup = f"{p['warmup_steps']} 步" if lang == "zh" else f"{p['warmup_steps']} steps"
+    else:
+        n = p.get("warmup_epochs")
+        warmup = f"{n} 轮" if lang == "zh" else f"{n} epoch{'s' if n != 1 else ''}"
+    values.update(at=at, lr_to=lr_to, from_=from_, warmup=warmup)
     try:
         return template.format(**values)
     except (KeyError, IndexError):

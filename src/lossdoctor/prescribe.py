@@ -162,7 +162,7 @@ def _clip(ctx: Context) -> Remedy:
     value = _clip_value(ctx)
     params: dict[str, object] = {"max_norm": value if value is not None else 1.0}
     if value is not None:
-        params["from"] = "p90 of the logged grad_norm"
+        params["grad_norm_percentile"] = 90
     return Remedy(
         "clip_gradients",
         params,
@@ -173,14 +173,26 @@ def _clip(ctx: Context) -> Remedy:
 
 
 def _warmup(c: Curve | None) -> Remedy:
-    n = int(c.x[-1]) if c is not None and c.series.axis == "step" else None
-    warm = max(10, int(0.05 * n)) if n else 500
-    total = n or 10000
+    """Warmup over 5% of the run (in steps when the log has steps, else in epochs)."""
+    if c is not None and c.series.axis == "step":
+        total = int(c.x[-1])
+        warm = max(10, int(0.05 * total))
+        return Remedy(
+            "warmup",
+            {"warmup_steps": warm, "total_steps": total},
+            "from lossdoctor.train import warmup_cosine\n"
+            f"scheduler = warmup_cosine(optimizer, warmup_steps={warm}, total_steps={total})\n"
+            "# call scheduler.step() after every optimizer.step()",
+        )
+    epochs = int(c.x[-1]) if c is not None and c.series.axis == "epoch" and c.x[-1] >= 1 else 20
+    warm_epochs = max(1, round(0.05 * epochs))
     return Remedy(
         "warmup",
-        {"warmup_steps": warm, "total_steps": total},
+        {"warmup_epochs": warm_epochs, "epochs": epochs},
         "from lossdoctor.train import warmup_cosine\n"
-        f"scheduler = warmup_cosine(optimizer, warmup_steps={warm}, total_steps={total})\n"
+        "steps = len(train_loader)  # optimizer steps per epoch\n"
+        f"scheduler = warmup_cosine(optimizer, warmup_steps={warm_epochs} * steps,\n"
+        f"                          total_steps={epochs} * steps)\n"
         "# call scheduler.step() after every optimizer.step()",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
+from rich.text import Text
 
 from lossdoctor.findings import Diagnosis, Finding
 from lossdoctor.messages import text
@@ -57,8 +58,12 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
         for i, r in enumerate(f.remedies, 1):
             console.print(f"      {i}. {escape(r.to_dict(lang)['text'])}")
             if code and r.code:
-                console.print(Syntax(r.code, "python", theme="ansi_dark", word_wrap=True,
-                                     background_color="default", padding=(0, 0, 0, 9)))
+                if console.is_terminal:
+                    console.print(Syntax(r.code, "python", theme="ansi_dark", word_wrap=True,
+                                         background_color="default", padding=(0, 0, 0, 9)))
+                else:  # piped: whole lines, ready to copy
+                    console.print(Text("\n".join(" " * 9 + line for line in
+                                                  r.code.splitlines())), soft_wrap=True)
     for w in run.warnings + d.notes:
         console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(w)}")
 
