@@ -23,7 +23,6 @@ from lossdoctor.analysis import (
     relative,
     shape,
     shifts,
-    window_trend,
 )
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
