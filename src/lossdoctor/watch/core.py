@@ -36,6 +36,9 @@ logger = logging.getLogger("lossdoctor.watch")
 
 #: Kinds that judge how a run ended: in the full diagnosis, never reported live.
 END_OF_RUN_KINDS = frozenset({"underfitting"})
+#: Kinds that judge bouncing or stalling: on a training-phase series they wait for `settle`
+#: points (on a short per-step curve the rules read minibatch noise as either).
+SLOW_KINDS = frozenset({"oscillation", "plateau", "converged"})
 #: `should_skip` never says skip more than this many batches in a row (a level shift is not a
 #: spike; the explosion check takes over).
 MAX_CONSECUTIVE_SKIPS = 3
@@ -133,6 +136,10 @@ class Watch:
             training steps, and before any finding on a training-phase series is reported
             (default 100: a diagnosis triggered by an early evaluation judges the training loss
             on too few noisy points).
+        settle: oscillation, plateau and converged on a training-phase series are reported
+            once the training loss has this many points (default 1000: the rules summarise
+            long curves into bins; a shorter per-step curve is judged point by point, and its
+            minibatch noise reads as bouncing). Validation series are not affected.
         confirm: a finding of the full diagnosis is reported once it has appeared in this many
             consecutive diagnoses (default 2; online findings are reported at once).
         name: the run's name in reports.
@@ -159,6 +166,7 @@ class Watch:
         growth: float = 0.25,
         eval_growth: float = 0.05,
         min_points: int = 100,
+        settle: int = 1000,
         confirm: int = 2,
         name: str = "live",
         on_event: Callable[[Finding], object] | None = None,
@@ -168,8 +176,9 @@ class Watch:
         for label, g in (("growth", growth), ("eval_growth", eval_growth)):
             if not isinstance(g, int | float) or isinstance(g, bool) or not (0 < g <= 10):
                 raise ValueError(f"{label} must be a number in (0, 10], got {g!r}")
-        if not isinstance(min_points, int) or isinstance(min_points, bool) or min_points < 1:
-            raise ValueError(f"min_points must be an int >= 1, got {min_points!r}")
+        for label, k in (("min_points", min_points), ("settle", settle)):
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+                raise ValueError(f"{label} must be an int >= 1, got {k!r}")
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
         for label, fn in (("on_event", on_event), ("on_action", on_action)):
@@ -187,6 +196,7 @@ class Watch:
         self.growth = float(growth)
         self.eval_growth = float(eval_growth)
         self.min_points = min_points
+        self.settle = settle
         self.name = name
         self.on_event = on_event
         self.on_action = on_action
@@ -215,8 +225,8 @@ class Watch:
         self._diag_eval = 0
         self._step = math.nan
         self._epoch = math.nan
-        self._version = 0
-        self._cached: tuple[int, Diagnosis] | None = None
+        self._cached: tuple[tuple[int, int, int], Diagnosis] | None = None
+        self._schedule()
         self._skips = 0
         self._stale: set[int] = set()
 
@@ -415,8 +425,9 @@ class Watch:
 
     def _ingest(self, phase: str, s: float, e: float,
                 values: dict[str, float]) -> list[Finding] | None:
-        self._version += 1
-        if phase == "train":
+        # the hot path: locals, one tuple unpack per metric, one comparison for the schedule
+        train = phase == "train"
+        if train:
             self._n_train += 1
         else:
             self._n_eval += 1
@@ -428,15 +439,15 @@ class Watch:
             sk = sinks.get(name)
             if sk is None:
                 sk = self._sink(name, phase)
-            sk[0](s)
-            sk[1](e)
-            sk[2](v)
-            role = sk[4]
+            add_step, add_epoch, add_value, col, role = sk
+            add_step(s)
+            add_epoch(e)
+            add_value(v)
             if not role:
                 continue
             if v - v == 0.0:  # finite
                 if role == 2:
-                    evs = self._online.update(v, len(sk[3]) - 1)
+                    evs = self._online.update(v, len(col) - 1)
                     if evs:
                         found = (found or []) + [self._online_finding(ev, name) for ev in evs]
                 if bad and name in bad:
@@ -444,15 +455,14 @@ class Watch:
             else:
                 if role == 2:
                     self._online.note_non_finite()
-                f = self._non_finite(name, v, len(sk[3]) - 1, s, e)
+                f = self._non_finite(name, v, len(col) - 1, s, e)
                 if f is not None:
                     found = (found or []) + [f]
-        if phase == "eval" and self._autopilot is not None:
-            self._autopilot.observe_eval({canonical_name(k): v for k, v in values.items()})
-        since = self._n_train - self._diag_train
-        due = (since >= self.min_points and since >= self.growth * self._diag_train) or (
-            phase == "eval" and self._n_eval - self._diag_eval >= max(
-                1.0, self.eval_growth * self._diag_eval))
+        due = self._n_train >= self._due_train
+        if not train:
+            if self._autopilot is not None:
+                self._autopilot.observe_eval({canonical_name(k): v for k, v in values.items()})
+            due = due or self._n_eval >= self._due_eval
         if found is None and not due:
             return None
         here = self._here()
@@ -512,7 +522,8 @@ class Watch:
                        evidence=evidence, confidence=0.9)
 
     def _diagnose(self) -> Diagnosis:
-        if self._cached is not None and self._cached[0] == self._version:
+        version = (self._n_train, self._n_eval, len(self.history.rolled_back))
+        if self._cached is not None and self._cached[0] == version:
             return self._cached[1]
         d = diagnose_run(self.run())
         for f in d.findings:
@@ -521,17 +532,25 @@ class Watch:
             since = "the start" if to == -math.inf else f"step {to:g}"
             d.notes.append(f"the model was rolled back to its state at {since} at step {at:g}; "
                            "the points logged in between were dropped (see the action log)")
-        self._cached = (self._version, d)
+        self._cached = (version, d)
         return d
+
+    def _schedule(self) -> None:
+        """The counts at which the next full diagnosis is due."""
+        self._due_train = self._diag_train + max(self.min_points,
+                                                 math.ceil(self.growth * self._diag_train))
+        self._due_eval = self._diag_eval + max(1, math.ceil(self.eval_growth * self._diag_eval))
 
     def _full(self, here: Point) -> list[Finding]:
         d = self._diagnose()
         self._diag_train, self._diag_eval = self._n_train, self._n_eval
+        self._schedule()
         # training-side findings need a stretch of noisy per-step points to mean anything
         n_loss = self.history.points(self._loss_name) if self._loss_name else 0
         new = self._episodes.full(
             [f for f in d.findings if f.kind not in END_OF_RUN_KINDS and (
-                n_loss >= self.min_points or split_phase(normalise(f.metric))[0] == "val")],
+                split_phase(normalise(f.metric))[0] == "val" or n_loss >= (
+                    self.settle if f.kind in SLOW_KINDS else self.min_points))],
             here)
         for f in new:  # the autopilot acts only on what is still going on
             s = d.run.series.get(f.metric)
@@ -588,7 +607,6 @@ class Watch:
             self._online.reset_window(length)
             self._episodes.close(s)
             self._finite_since_bad.clear()
-            self._version += 1
         if "lower_lr" in names:
             self._episodes.close(s, ("oscillation", "plateau"))
         stop = next((a for a in acts if a.name == "stop"), None)
@@ -670,5 +688,5 @@ class Watch:
         self.stop_reason = state["stop_reason"]
         if self._autopilot is not None:
             self._autopilot.load_state_dict(state["autopilot"])
-        self._version += 1
+        self._schedule()
         self._cached = None

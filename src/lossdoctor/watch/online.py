@@ -122,17 +122,18 @@ class OnlineLoss:
         """Feed one finite value (at `index` in its series); returns what it completes.
 
         This runs on every logged step, so it is written for speed: the baseline is read off
-        the sorted window inline, and the full spike test runs only above the cheap bound.
+        the sorted window inline, the robust σ is computed only for values above the median,
+        and the full spike test only above the cheap bound.
         """
         events: list[OnlineEvent] | tuple[()] = ()
         s = self._sorted
         k = len(s)
         if k >= MIN_POINTS:
-            med = s[k >> 1] if k & 1 else 0.5 * (s[(k >> 1) - 1] + s[k >> 1])
-            sigma = (s[(3 * k) >> 2] - s[k >> 2]) * 0.7412898443291327  # / 1.349
-            floor = 1e-3 * (med if med > 0 else -med)
-            if sigma < floor:
-                sigma = floor if floor > 1e-12 else 1e-12
+            h = k >> 1
+            med = s[h] if k & 1 else 0.5 * (s[h - 1] + s[h])
+            if med < self.best_level:  # the best level: the lowest running median so far
+                self.best_level, self.best_index = med, index
+                self._threshold = self.threshold()
             sp = self._spike
             if sp is not None:
                 if value <= sp["median"] + RECOVER_SIGMA * sp["sigma"]:
@@ -145,12 +146,17 @@ class OnlineLoss:
                     if value > sp["value"]:
                         sp.update(value=value, z=(value - sp["median"]) / sp["sigma"],
                                   peak_index=index)
-            elif value > med + SPIKE_SIGMA * sigma:
-                spike, z, _ratio = self._judge(value, med, sigma)
-                if spike:
-                    self.last_alarm = self.count
-                    self._spike = {"index": index, "peak_index": index, "value": value,
-                                   "median": med, "sigma": sigma, "z": z, "width": 1}
+            elif value > med:
+                sigma = (s[(3 * k) >> 2] - s[k >> 2]) * 0.7412898443291327  # IQR / 1.349
+                floor = 1e-3 * (med if med > 0 else -med)
+                if sigma < floor:
+                    sigma = floor if floor > 1e-12 else 1e-12
+                if value > med + SPIKE_SIGMA * sigma:
+                    spike, z, _ratio = self._judge(value, med, sigma)
+                    if spike:
+                        self.last_alarm = self.count
+                        self._spike = {"index": index, "peak_index": index, "value": value,
+                                       "median": med, "sigma": sigma, "z": z, "width": 1}
             if value >= self._threshold:
                 self.last_alarm = self.count
                 if self._high == 0:
@@ -165,25 +171,18 @@ class OnlineLoss:
                 self._high = 0
             elif self._exploded and self.count - self.last_alarm >= WINDOW:
                 self._exploded = False  # came back down and stayed: a new episode may follow
-        # add to the window
+        elif self.first_level is None:
+            self._first.append(value)
+            if len(self._first) == MIN_POINTS:
+                f = sorted(self._first)
+                self.first_level = 0.5 * (f[MIN_POINTS // 2 - 1] + f[MIN_POINTS // 2])
+        # the window
         ring = self._ring
         if len(ring) == WINDOW:
             del s[bisect_left(s, ring.popleft())]
         ring.append(value)
         insort(s, value)
         self.count += 1
-        k = len(s)
-        if k >= MIN_POINTS:
-            med = s[k >> 1] if k & 1 else 0.5 * (s[(k >> 1) - 1] + s[k >> 1])
-            if med < self.best_level:
-                self.best_level, self.best_index = med, index
-                self._threshold = self.threshold()
-        if self.first_level is None:
-            self._first.append(value)
-            if len(self._first) == MIN_POINTS:
-                f = sorted(self._first)
-                self.first_level = 0.5 * (f[MIN_POINTS // 2 - 1] + f[MIN_POINTS // 2])
-                self._threshold = self.threshold()
         return events
 
     def _spike_event(self, sp: dict[str, Any]) -> OnlineEvent:
