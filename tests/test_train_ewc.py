@@ -341,6 +341,20 @@ def test_state_dict_round_trip_into_a_fresh_model(cls: type[EWC]) -> None:
     assert restored.penalty().item() == pytest.approx(expected, rel=1e-5)
 
 
+def test_state_dict_before_consolidation_and_torch_dataloader() -> None:
+    model = mlp()
+    empty = EWC(model, ewc_lambda=3.0).state_dict()
+    ewc = EWC(model, ewc_lambda=1.0)
+    ewc.load_state_dict(empty)
+    assert ewc.ewc_lambda == 3.0 and ewc.num_tasks == 0
+    x, y = data(20)
+    dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=7)
+    ewc.consolidate(dl, LOSS)  # batches come as [inputs, targets] lists
+    ref = reference_fisher(model, x, y)
+    for n, f in ewc.fisher.items():
+        torch.testing.assert_close(f, ref[n], rtol=1e-6, atol=1e-12)
+
+
 def test_load_state_dict_rejects_mismatches() -> None:
     model = mlp()
     ewc = EWC(model, ewc_lambda=1.0)

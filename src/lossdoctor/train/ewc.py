@@ -607,6 +607,11 @@ class EWC:
         gamma = _check_gamma(state["gamma"])
         named = dict(self.model.named_parameters())
         all_names, names = tuple(state["all_names"]), list(state["names"])
+        if not state["tasks"]:  # the state of an EWC before its first consolidation
+            self._lambda, self._gamma, self._num_tasks = ewc_lambda, gamma, 0
+            self._all_names, self._names, self._tasks = (), [], []
+            self._center, self._root, self._two_root, self._const = [], [], [], 0.0
+            return
         if all_names != tuple(named):
             added = sorted(set(named) - set(all_names))
             removed = sorted(set(all_names) - set(named))
