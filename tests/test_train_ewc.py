@@ -2,6 +2,7 @@ import io
 import math
 import socket
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,40 @@ def snapshot(model: nn.Module) -> dict[str, Tensor]:
 
 
 # -- Fisher ----------------------------------------------------------------------------------------
+
+
+def windows_model() -> nn.Module:
+    """Inputs (N, 4, 6): the first Linear sees a sequence axis."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Flatten(), nn.Linear(20, 3)).double()
+
+
+def layernorm_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 3)).double()
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "path"),
+    [
+        (mlp, (6,), "linear"),  # Σ (δ a)² = (δ²)ᵀ(a²) per Linear layer
+        (layernorm_model, (6,), "vmap"),  # LayerNorm: not a plain MLP
+        (windows_model, (4, 6), "vmap"),  # a sequence axis: the Linear shortcut gives up
+    ],
+)
+def test_exact_fisher_paths_equal_per_sample_loop(
+    make: Callable[[], nn.Module], shape: tuple[int, ...], path: str
+) -> None:
+    model = make()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(40, *shape, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,), generator=g)
+    ewc = EWC(model, ewc_lambda=1.0)
+    ewc.consolidate(loader(x, y), LOSS)
+    assert ewc._fisher_state["path"] == path
+    ref = reference_fisher(model, x, y)
+    for n, f in ewc.fisher.items():
+        torch.testing.assert_close(f, ref[n], rtol=1e-6, atol=1e-12)
 
 
 def test_exact_fisher_equals_per_sample_loop() -> None:

