@@ -9,8 +9,10 @@ parameter back towards θ* in proportion to how much the old task's likelihood d
     penalty = (λ/2) · Σ_i F_i (θ_i − θ*_i)²                 OnlineEWC: F ← γF + F_new, θ* ← θ_new
 
 The Fisher diagonal is the MEAN OF PER-SAMPLE SQUARED GRADIENTS of the log-likelihood,
-``F_i = (1/N) Σ_n (∂ℓ_n/∂θ_i)²``, computed exactly with ``torch.func`` (``vmap(grad(...))`` over
-the batch; a loop of single-sample backward passes for modules vmap cannot run). Squaring the
+``F_i = (1/N) Σ_n (∂ℓ_n/∂θ_i)²``, computed exactly by the first path that applies: for a plain
+``nn.Sequential`` MLP, (δ²)ᵀ(a²) per ``nn.Linear`` from one batched backward; else ``torch.func``
+``vmap(grad(...))`` over the batch; else (modules vmap cannot run, with a warning) a loop of
+single-sample backward passes. Squaring the
 gradient of a minibatch instead (``(1/B Σ_n ∂ℓ_n/∂θ_i)²``) is a common bug: it drops the
 per-sample variance, shrinks F by about the batch size and reorders the parameters' importance.
 It is offered only as ``fisher="batch_squared"``, for comparisons.
