@@ -376,7 +376,7 @@ def fit(cfg: Cfg) -> dict[str, Any]:
     step, bad, best_val, since_best = 0, 0, math.inf, 0
     stopped = ""
     window: list[float] = []
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     for epoch in range(1, cfg.epochs + 1):
         perm = torch.randperm(n, generator=gen)
         epoch_losses, correct = [], 0
@@ -478,7 +478,8 @@ def fit(cfg: Cfg) -> dict[str, Any]:
         "granularity": cfg.granularity, "epochs": cfg.epochs, "steps_per_epoch": spe,
         "max_steps": max_steps, "batch_size": cfg.batch, "lr": cfg.lr,
         "log_every": cfg.log_every if per_step else spe, "eval_every": cfg.eval_every,
-        "seconds": time.time() - t0, "stopped": stopped, "steps_trained": step,
+        "seconds": time.time() - t0, "cpu_seconds": time.process_time() - cpu0,
+        "stopped": stopped, "steps_trained": step,
         "model_desc": model_desc, "data_desc": data.desc, "n_train": n,
     }
     return {"series": series, "meta": meta}
@@ -587,7 +588,7 @@ def lr_far_too_high() -> None:
 def lr_slightly_too_high() -> None:
     """LR slightly too high, small batches: bouncing around a floor, spikes."""
     r = "lr_slightly_too_high"
-    run("g019", "digits-mlp-sgd-momentum-lr-0.5", r, "text_pipe",
+    run("g019", "digits-mlp-sgd-momentum-lr-0.5", r, "text_pipe", log_lr=False,
         model_kw={"hidden": (128,)}, opt="sgd", lr=0.5, momentum=0.9, epochs=30, seed=2)
     run("g020", "mnist1d-mlp-adam-lr-0.05", r, "keras_csv", data="mnist1d",
         model_kw={"hidden": (256, 256)}, opt="adam", lr=0.05, epochs=30, batch=64, seed=2)
@@ -672,7 +673,7 @@ def lr_rising_late() -> None:
         model_kw={"hidden": (256, 256)}, opt="adam", lr=0.03, epochs=30, batch=64,
         granularity="step", log_every=10, log_mode="mean", eval_every=189,
         sched="warmup", sched_unit="step", sched_kw={"warmup": 1890, "start_factor": 0.001})
-    run("g044", "digits-cnn-multistep-gamma-10", r, "text_pipe", model="cnn",
+    run("g044", "digits-cnn-multistep-gamma-10", r, "text_pipe", model="cnn", log_lr=False,
         model_kw={"hidden": (16,)}, opt="adam", lr=2e-3, epochs=30, sched="multistep",
         sched_kw={"milestones": [15], "gamma": 10.0})
     run("g045", "reg-mlp-adam-late-rise-noval", r, "generic_csv", data="regression",
@@ -832,7 +833,7 @@ def healthy() -> None:
         model_kw={"hidden": (256, 256), "dropout": 0.3}, opt="adam", lr=2e-3, epochs=40,
         sched="plateau", sched_kw={"factor": 0.3, "patience": 3})
     run("g090", "digits-mlp-sgd-sgdr", r, "jsonl", model_kw={"hidden": (128,)}, opt="sgd",
-        lr=0.1, momentum=0.9, epochs=40, sched="sgdr", sched_kw={"t0": 10})
+        log_lr=False, lr=0.1, momentum=0.9, epochs=40, sched="sgdr", sched_kw={"t0": 10})
     run("g091", "mnist1d-cnn-sgdr-steps", r, "tensorboard", **mnist1d, model="cnn",
         model_kw={"hidden": (32,)}, opt="sgd", lr=0.05, momentum=0.9, wd=5e-4, epochs=24,
         **steps, log_every=5, eval_every=63, sched="sgdr", sched_kw={"t0": 200, "t_mult": 2})
@@ -850,7 +851,7 @@ def healthy() -> None:
         model_kw={"hidden": (64,)}, opt="adam", lr=5e-3, epochs=18, **steps, log_every=5,
         eval_every=63, clip=1.0, log_grad_norm=True, sched="warmup",
         sched_kw={"warmup": 100})
-    run("g097", "reg-mlp-sgd-step-decay-steps", r, "generic_csv", data="regression",
+    run("g097", "reg-mlp-sgd-step-decay-steps", r, "generic_csv", data="regression", log_lr=False,
         model_kw={"hidden": (64, 64)}, opt="sgd", lr=0.05, momentum=0.9, epochs=60, **steps,
         log_every=10, eval_every=100, sched="step", sched_kw={"step_size": 700, "gamma": 0.2})
     run("g098", "digits-cnn-adam-onecycle-steps", r, "hf_trainer_state", model="cnn",
@@ -884,8 +885,8 @@ def healthy() -> None:
         model_kw={"hidden": (256,), "dropout": 0.3}, opt="adamw", lr=1e-3, wd=0.05,
         epochs=40, granularity="step", log_every=5, eval_every=41)
     run("g108", "mnist1d-cnn-sgd-nesterov-step", r, "tensorboard", **mnist1d, model="cnn",
-        model_kw={"hidden": (32,)}, opt="sgd", lr=0.05, momentum=0.9, nesterov=True,
-        epochs=30, sched="step", sched_kw={"step_size": 12, "gamma": 0.1})
+        log_lr=False, model_kw={"hidden": (32,)}, opt="sgd", lr=0.05, momentum=0.9,
+        nesterov=True, epochs=30, sched="step", sched_kw={"step_size": 12, "gamma": 0.1})
     run("g109", "digits-gru-adam-cosine", r, "keras_csv", model="gru",
         model_kw={"hidden": (48,)}, opt="adam", lr=3e-3, epochs=30, sched="cosine")
     run("g110", "reg-mlp-adam-constant-long-steps", r, "hf_trainer_state", data="regression",
