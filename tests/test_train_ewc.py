@@ -73,6 +73,13 @@ def windows_model() -> nn.Module:
     return nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Flatten(), nn.Linear(20, 3)).double()
 
 
+def tied_model() -> nn.Module:
+    """The same Linear twice: its per-sample gradient is a sum of two outer products."""
+    torch.manual_seed(0)
+    square = nn.Linear(6, 6)
+    return nn.Sequential(square, nn.Tanh(), square, nn.Linear(6, 3)).double()
+
+
 def layernorm_model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 3)).double()
@@ -83,6 +90,7 @@ def layernorm_model() -> nn.Module:
     [
         (mlp, (6,), "linear"),  # Σ (δ a)² = (δ²)ᵀ(a²) per Linear layer
         (layernorm_model, (6,), "vmap"),  # LayerNorm: not a plain MLP
+        (tied_model, (6,), "vmap"),  # a layer used twice
         (windows_model, (4, 6), "vmap"),  # a sequence axis: the Linear shortcut gives up
     ],
 )
@@ -94,8 +102,10 @@ def test_exact_fisher_paths_equal_per_sample_loop(
     x = torch.randn(40, *shape, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (40,), generator=g)
     ewc = EWC(model, ewc_lambda=1.0)
+    before = [(m, n, p) for m in model.modules() for n, p in m.named_parameters(recurse=False)]
     ewc.consolidate(loader(x, y), LOSS)
     assert ewc._fisher_state["path"] == path
+    assert all(getattr(m, n) is p for m, n, p in before)  # the model keeps its Parameters
     ref = reference_fisher(model, x, y)
     for n, f in ewc.fisher.items():
         torch.testing.assert_close(f, ref[n], rtol=1e-6, atol=1e-12)
