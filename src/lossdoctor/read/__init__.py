@@ -69,6 +69,7 @@ def _read_file(path: Path, fmt: str | None) -> list[Run]:
             what = "binary data" if b"\x00" in head[:4096] else "no metrics recognised"
             raise ReadError(path, f"unknown format ({what}); try --format with one of "
                             f"{', '.join(FORMATS)}")
+    runs = [r for r in runs if r.series]
     if not runs:
         raise ReadError(path, "no metric values found")
     return runs
