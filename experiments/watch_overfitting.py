@@ -92,6 +92,16 @@ def main() -> None:
         print(f"| {k} | {mean_sd([c['epochs'] for c in col])} | "
               f"{mean_sd([c['test_loss'] for c in col])} | "
               f"{mean_sd([c['test_acc'] for c in col])} | {mean_sd(d_loss)} | {mean_sd(d_acc)} |")
+    n = len(results)
+    es_early = sum(r["es_stop"] < r["best_epoch"] for r in results)
+    auto = [r["runs"]["autopilot"] for r in results]
+    auto_early = sum(a["epochs_run"] < r["best_epoch"] for a, r in zip(auto, results,
+                                                                         strict=True))
+    exact = sum(r["rows"]["autopilot (default policy)"]["test_loss"]
+                == r["rows"][ref]["test_loss"] for r in results)
+    print(f"\nstopped before the best epoch: Lightning ES(3) {es_early}/{n} seeds, autopilot "
+          f"{auto_early}/{n}; autopilot never stopped: {sum(not a['stopped'] for a in auto)}/{n};"
+          f" autopilot's model is the hindsight best: {exact}/{n}")
     out = Path(__file__).parent / "results" / "watch_overfitting.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"config": asdict(CFG), "seeds": results}, indent=1))
