@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -258,19 +258,28 @@ class Watch:
         s = float(step) if type(step) is int else step if (
             type(step) is float and step - step == 0.0) else _step(step)
         e = math.nan if epoch is None else _epoch(epoch)
+        if train_loss is not None and type(train_loss) is not float:
+            train_loss = _number(train_loss, "train_loss")
+        if lr is not None and type(lr) is not float:
+            lr = _number(lr, "lr")
+        if grad_norm is not None and type(grad_norm) is not float:
+            grad_norm = _number(grad_norm, "grad_norm")
+        if not others and self._comm_checked and self._comm is None and not self._failed:
+            # the common case, without building a dict: one process, the usual metrics
+            try:
+                events = self._ingest("train", s, e, (("train_loss", train_loss), ("lr", lr),
+                                                      ("grad_norm", grad_norm)))
+            except Exception as exc:
+                self._fail(exc)
+                return
+            if events is not None or self._autopilot is not None:
+                self._after("train", s, e, events, None)
+            return
         values: dict[str, float] = {}
-        if train_loss is not None:
-            values["train_loss"] = train_loss if type(train_loss) is float else _number(
-                train_loss, "train_loss")
-        if lr is not None:
-            values["lr"] = lr if type(lr) is float else _number(lr, "lr")
-        if grad_norm is not None:
-            values["grad_norm"] = grad_norm if type(grad_norm) is float else _number(
-                grad_norm, "grad_norm")
-        if others:
-            for k, v in others.items():
-                if v is not None:
-                    values[k] = _number(v, k)
+        for k, v in (("train_loss", train_loss), ("lr", lr), ("grad_norm", grad_norm),
+                     *others.items()):
+            if v is not None:
+                values[k] = v if type(v) is float else _number(v, k)
         self._record("train", s, e, values)
 
     def log_eval(self, step: float, *, val_loss: Any = None, val_acc: Any = None,
@@ -379,19 +388,27 @@ class Watch:
                 self._step_aside_everywhere()
                 return
             values = {k: out[i] / comm.world for i, k in enumerate(names)}
-        plan: Plan | None = None
         events: list[Finding] | None = None
         try:
             if not self._failed:
-                events = self._ingest(phase, s, e, values)
-                if events:
-                    self._report(events)
-                    if self._autopilot is not None:
-                        plan = self._autopilot.plan(
-                            [f for f in events if id(f) not in self._stale], s)
-                    self._stale.clear()
+                events = self._ingest(phase, s, e, values.items())
         except Exception as exc:
             self._fail(exc)
+        self._after(phase, s, e, events, comm)
+
+    def _after(self, phase: str, s: float, e: float, events: list[Finding] | None,
+               comm: Comm | None) -> None:
+        """Report new findings, plan, agree across ranks, act, and take snapshots."""
+        plan: Plan | None = None
+        if events:
+            try:
+                self._report(events)
+                if self._autopilot is not None:
+                    plan = self._autopilot.plan(
+                        [f for f in events if id(f) not in self._stale], s)
+                self._stale.clear()
+            except Exception as exc:
+                self._fail(exc)
         ap = self._autopilot
         if ap is None:
             return
@@ -424,7 +441,7 @@ class Watch:
         return sink
 
     def _ingest(self, phase: str, s: float, e: float,
-                values: dict[str, float]) -> list[Finding] | None:
+                values: Iterable[tuple[str, float | None]]) -> list[Finding] | None:
         # the hot path: locals, one tuple unpack per metric, one comparison for the schedule
         train = phase == "train"
         if train:
@@ -435,7 +452,9 @@ class Watch:
         found: list[Finding] | None = None
         sinks = self._sinks
         bad = self._finite_since_bad
-        for name, v in values.items():
+        for name, v in values:
+            if v is None:
+                continue
             sk = sinks.get(name)
             if sk is None:
                 sk = self._sink(name, phase)
@@ -461,7 +480,8 @@ class Watch:
         due = self._n_train >= self._due_train
         if not train:
             if self._autopilot is not None:
-                self._autopilot.observe_eval({canonical_name(k): v for k, v in values.items()})
+                self._autopilot.observe_eval({canonical_name(k): v for k, v in values
+                                              if v is not None})
             due = due or self._n_eval >= self._due_eval
         if found is None and not due:
             return None
