@@ -257,7 +257,8 @@ class Watch:
         # validated inline: this runs on every step
         s = float(step) if type(step) is int else step if (
             type(step) is float and step - step == 0.0) else _step(step)
-        e = math.nan if epoch is None else _epoch(epoch)
+        e = math.nan if epoch is None else epoch if (
+            type(epoch) is float and epoch - epoch == 0.0) else _epoch(epoch)
         if train_loss is not None and type(train_loss) is not float:
             train_loss = _number(train_loss, "train_loss")
         if lr is not None and type(lr) is not float:
