@@ -291,6 +291,9 @@ class Spikes:
         recovered: whether the curve came back near the baseline after each spike.
         core: number of consecutive points above the detection threshold.
         width: number of consecutive points around the peak still above half the threshold.
+        tail: the 90th percentile of every point's height in noise units — about 1.3 for
+            Gaussian noise, well above 2 when the noise itself is heavy-tailed (per-batch
+            losses of a memorising model).
     """
 
     at: np.ndarray
@@ -300,6 +303,7 @@ class Spikes:
     recovered: np.ndarray
     core: np.ndarray
     width: np.ndarray
+    tail: float
 
 
 def _linear_baseline(c: Curve, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -332,17 +336,20 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
 
     def make() -> Spikes:
         n = len(c.y)
-        empty = Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                       np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
-                       np.zeros(0, dtype=np.int64))
+        def empty(tail: float = 0.0) -> Spikes:
+            return Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
+                          np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
+                          np.zeros(0, dtype=np.int64), tail)
+
         if n < 5:
-            return empty
+            return empty()
         vals = c.v if c.direction == "min" else -c.v
         base, sig = _linear_baseline(c, vals)
         z = (vals - base) / sig
+        tail = float(np.percentile(strided(z), 90))
         hot = z > threshold
         if not hot.any():
-            return empty
+            return empty(tail)
         idx = np.flatnonzero(hot)
         breaks = np.flatnonzero(np.diff(idx) > 1)
         first = np.concatenate([[idx[0]], idx[breaks + 1]])
@@ -370,7 +377,8 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         drop = abs(c.value(sh.start) - c.value(sh.low))
         scale = drop if drop > 0 else max(abs(c.value(sh.low)), 1e-300)
         height = (vals[peaks] - base[peaks]) / scale
-        return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1, width)
+        return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1, width,
+                      tail)
 
     return _cached(c, f"spikes:{threshold}", make)
 

@@ -21,6 +21,10 @@ SINGLE_POINT = 1.5
 #: extreme (SINGLE_STEP_RATIO times its baseline).
 STEP_CURVE = 200
 SINGLE_STEP_RATIO = 20.0
+#: When the minibatch noise of a per-step curve is itself heavy-tailed (the 90th percentile of
+#: the points' heights above HEAVY_TAIL noise units, against ~1.3 for Gaussian noise), the
+#: threshold grows with that tail.
+HEAVY_TAIL = 2.5
 #: For positive losses, the peak must also be this many times the baseline …
 MIN_RATIO = 1.5
 #: … and rise by at least this fraction of the progress the curve made (its drop).
@@ -39,7 +43,11 @@ def check(ctx: Context) -> list[Finding]:
         sp = spikes(c, threshold=thr)
         if not len(sp.at):
             continue
-        if n >= STEP_CURVE and c.series.axis != "epoch":
+        per_step = n >= STEP_CURVE and c.series.axis != "epoch"
+        keep_z = np.ones(len(sp.at), bool)
+        if per_step and sp.tail > HEAVY_TAIL:
+            keep_z = sp.z >= thr * sp.tail / 1.5
+        if per_step:
             # per-step: an event lasts (the loss stays elevated over several logged points) or
             # is extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
@@ -47,7 +55,7 @@ def check(ctx: Context) -> list[Finding]:
         else:
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr
-        keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok)
+        keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z
         keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO)
         keep &= sp.height >= MIN_HEIGHT
         sched = ctx.schedule(c)
