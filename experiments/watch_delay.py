@@ -84,8 +84,6 @@ def detect(kind: str, loss: np.ndarray, val: np.ndarray, **kw: Any) -> float | N
         w.log(i, train_loss=float(v), lr=0.1)
         if i % EVERY == EVERY - 1:
             w.log_eval(i, val_loss=float(val[i // EVERY]))
-        if kind == "non_finite" and not math.isfinite(v):
-            pass
     hits = [f for f in w.events if f.kind == kind]
     return hits[0].detected_at.step if hits and hits[0].detected_at else None
 
@@ -99,7 +97,7 @@ def main() -> None:
     logging.getLogger("lossdoctor").setLevel(logging.ERROR)
     out: dict[str, Any] = {}
     print("| kind | onset step | setting | detected | delay (steps): median [min, max] | "
-          "false alarms in controls |")
+          "false alarms (controls, or before the onset) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for kind in KINDS:
         for label, kw in SETTINGS.items():
