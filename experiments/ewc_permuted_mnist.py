@@ -16,7 +16,8 @@ Methods (the penalty is added to the cross-entropy while training task t ≥ 2):
 
 λ of each penalised method is chosen on the validation images (mean accuracy over all tasks after
 the last one, averaged over 3 seeds, 100-102, disjoint from the test seeds 0-2) from a
-half-decade grid; the test accuracies are then reported for every test seed. The Fisher of each task uses ``--fisher-samples`` training images.
+half-decade grid; the test accuracies are then reported for every test seed. The Fisher of
+each task uses ``--fisher-samples`` training images.
 
     python experiments/ewc_permuted_mnist.py                # full run: grid + 3 seeds
     python experiments/ewc_permuted_mnist.py --quick        # 1 seed, 2 λ per method
