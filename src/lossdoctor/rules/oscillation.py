@@ -26,7 +26,7 @@ MIN_AMPLITUDE_VS_PROGRESS = 0.08
 STEP_CURVE = 200
 STEP_AMPLITUDE_VS_PROGRESS = 0.25
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
-MIN_DIRECTION_CHANGES = 0.4
+MIN_DIRECTION_CHANGES = 0.3
 
 
 def relative_amplitude(c: Curve, a: float, level: float) -> float:
