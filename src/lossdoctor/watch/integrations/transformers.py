@@ -9,6 +9,8 @@ trainer = Trainer(..., callbacks=[LossdoctorTrainerCallback(autopilot=True)])
 
 - every ``on_log`` of the training loop: ``loss`` (the mean over the last ``logging_steps``, as
   the Trainer logs it), ``learning_rate``, ``grad_norm``, ``epoch``, at ``state.global_step``;
+  since a point stands for ``logging_steps`` batches, ``min_points`` and ``settle`` default to
+  100 and 1,000 batches' worth of points (at least 5 and 10);
 - every ``on_evaluate``: the ``eval_*`` metrics (``eval_loss`` → ``val_loss``);
 - the autopilot acts on the model, the optimizer and the LR scheduler the Trainer passes to
   callbacks; a stop sets ``control.should_training_stop``;
@@ -22,6 +24,7 @@ watcher's own reduction then leaves it unchanged, and decisions are shared by ev
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from transformers import TrainerCallback
@@ -76,7 +79,12 @@ class LossdoctorTrainerCallback(TrainerCallback, ExportableState):
         scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate's wrapper
         target = TorchTarget(model, optimizer, scheduler if optimizer is not None else None) \
             if model is not None else None
-        self.watch = Watch(target=target, **self.options)
+        # each logged loss is a mean over `logging_steps` batches: the watcher's thresholds in
+        # logged points (made for one batch a point) scale down accordingly
+        k = max(1, int(getattr(args, "logging_steps", 1) or 1))
+        options = {"min_points": max(5, math.ceil(100 / k)),
+                   "settle": max(10, math.ceil(1000 / k)), **self.options}
+        self.watch = Watch(target=target, **options)
         if self.watch_state:
             self.watch.load_state_dict(self.watch_state)
 
