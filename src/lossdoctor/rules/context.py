@@ -20,6 +20,9 @@ _METRIC_PRIORITY = {"accuracy": 0, "acc": 0, "f1": 1, "wer": 2, "cer": 2, "bleu"
 # Monotone transforms of the loss (perplexity = exp(loss)): not an independent task metric.
 _LOSS_TRANSFORMS = {"perplexity", "ppl", "nll", "bpc", "bpd", "loss"}
 
+# A training loss logged by step with at least this many points is a per-step minibatch curve.
+MINIBATCH_POINTS = 50
+
 # A logged LR that changes by this factor between two logged points is a schedule event.
 _LR_EVENT_FACTOR = 1.5
 
@@ -204,6 +207,13 @@ class Context:
             return False
         sh = shape(v)
         return -relative(v, sh.start, sh.low) >= 0.1 and not persistent_rise(v)
+
+    def minibatch(self, c: Curve) -> bool:
+        """Whether `c` is a per-step curve of minibatch losses (noisy by nature): a training-side
+        loss positioned by step (or by its order) with at least MINIBATCH_POINTS points — not a
+        curve of evaluations or epoch averages."""
+        return (c is not self.val and c.series.axis != "epoch"
+                and len(c) >= MINIBATCH_POINTS)
 
     @cached_property
     def grad_norm(self) -> Curve | None:

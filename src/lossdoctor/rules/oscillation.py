@@ -16,14 +16,13 @@ KIND = "oscillation"
 #: The bouncing (robust σ around the tail's trend) must be at least this large relative to the
 #: level for curves of evaluation-level points (epoch averages, validation runs) …
 MIN_RELATIVE_AMPLITUDE = 0.03
-#: … and this large for long per-step curves, where minibatch noise alone gives a few percent.
+#: … and this large for per-step minibatch curves, where noise alone gives a few percent.
 MIN_RELATIVE_AMPLITUDE_STEPS = 0.05
 #: The bouncing must also be wide against the progress the whole run made: a small wobble at
 #: the floor of a curve that came down a long way is convergence, not oscillation …
 MIN_AMPLITUDE_VS_PROGRESS = 0.08
-#: … and much wider for a long per-step curve (a converged minibatch loss is noisy by nature),
-#: which has at least STEP_CURVE points.
-STEP_CURVE = 200
+#: … and much wider for a per-step minibatch curve (`Context.minibatch`: a converged minibatch
+#: loss is noisy by nature).
 STEP_AMPLITUDE_VS_PROGRESS = 0.25
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
 MIN_DIRECTION_CHANGES = 0.3
@@ -67,7 +66,7 @@ def check(ctx: Context) -> list[Finding]:
                 and lv[t.first] - float(np.min(lv[t.first:])) > 2 * a):
             continue
         rel = relative_amplitude(c, a, t.level)
-        per_step = len(c) >= STEP_CURVE and c.series.axis != "epoch"
+        per_step = ctx.minibatch(c)
         if rel < (MIN_RELATIVE_AMPLITUDE_STEPS if per_step else MIN_RELATIVE_AMPLITUDE):
             continue
         progress = STEP_AMPLITUDE_VS_PROGRESS if per_step else MIN_AMPLITUDE_VS_PROGRESS

@@ -16,10 +16,9 @@ KIND = "spike"
 #: single-point spike needs 1.5 times as much …
 THRESHOLD = 8.0
 SINGLE_POINT = 1.5
-#: … and on a per-step curve (at least this many points, positioned by step) a single point is
-#: one noisy minibatch, not an event: a spike there must span two logged points or more, or be
-#: extreme (SINGLE_STEP_RATIO times its baseline).
-STEP_CURVE = 200
+#: … and on a per-step minibatch curve (`Context.minibatch`) a single point is one noisy
+#: minibatch, not an event: a spike there must span two logged points or more, or be extreme
+#: (SINGLE_STEP_RATIO times its baseline).
 SINGLE_STEP_RATIO = 20.0
 #: When the minibatch noise of a per-step curve is itself heavy-tailed (the 90th percentile of
 #: the points' heights above HEAVY_TAIL noise units, against ~1.3 for Gaussian noise), the
@@ -29,7 +28,7 @@ HEAVY_TAIL = 2.5
 MIN_RATIO = 1.5
 #: … and rise by at least this fraction of the progress the curve made (its drop).
 MIN_HEIGHT = 0.1
-#: On a long curve, more spike events than this fraction of its points is heavy-tailed noise.
+#: On a minibatch curve, more spike events than this fraction of its points is noise.
 MAX_FRACTION = 0.05
 
 
@@ -43,10 +42,11 @@ def check(ctx: Context) -> list[Finding]:
         sp = spikes(c, threshold=thr)
         if not len(sp.at):
             continue
-        per_step = n >= STEP_CURVE and c.series.axis != "epoch"
+        per_step = ctx.minibatch(c)
         keep_z = np.ones(len(sp.at), bool)
         if per_step and sp.tail > HEAVY_TAIL:
-            keep_z = sp.z >= thr * sp.tail / 1.5
+            # in heavy-tailed minibatch noise an event must stand out of the tail and last
+            keep_z = (sp.z >= thr * sp.tail / 1.5) & (sp.width >= 3)
         if per_step:
             # per-step: an event lasts (the loss stays elevated over several logged points) or
             # is extreme; a lone outlier minibatch is noise
@@ -66,7 +66,7 @@ def check(ctx: Context) -> list[Finding]:
             ])
             keep &= ~near_rise
         at = sp.at[keep]
-        if not len(at) or (n >= 200 and len(at) > MAX_FRACTION * n):
+        if not len(at) or (per_step and len(at) > MAX_FRACTION * n):
             continue
         z = sp.z[keep]
         peak_ratio = sp.ratio[keep]
