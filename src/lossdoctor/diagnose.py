@@ -19,8 +19,8 @@ __all__ = ["diagnose", "diagnose_all", "diagnose_run"]
 # Kinds a finding makes redundant on the same metric: the first explains the others.
 _SUPERSEDES = {
     "divergence": {"loss_rising", "converged", "underfitting", "oscillation", "spike"},
-    "overfitting": {"loss_rising", "converged", "plateau"},
-    "loss_rising": {"converged", "underfitting", "plateau"},
+    "overfitting": {"loss_rising", "converged", "plateau", "oscillation"},
+    "loss_rising": {"converged", "underfitting", "plateau", "oscillation"},
     "oscillation": {"converged"},
     "plateau": {"converged"},
     "underfitting": {"converged"},
