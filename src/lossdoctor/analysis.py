@@ -412,7 +412,12 @@ def flat_stretches(c: Curve, band: float) -> list[Stretch]:
                 break
             lo, hi = lo2, hi2
             j += 1
-        out.append(Stretch(i, j - 1, float(np.median(lv[i:j]))))
+        # the way out of a stall is not part of it: trim a descending end
+        last = j - 1
+        level = float(np.median(lv[i:j]))
+        while last > i and lv[last] < level - band:
+            last -= 1
+        out.append(Stretch(i, last, float(np.median(lv[i : last + 1]))))
         i = j
     out.sort(key=lambda s: -s.bins)
     return out

@@ -30,8 +30,10 @@ from lossdoctor.rules.context import Context
 
 KIND = "plateau"
 
-#: A stretch must cover at least this fraction of the run to count as a plateau.
+#: A stretch must cover at least this fraction of the run to count as a plateau (a stall at the
+#: very start, MIN_FRACTION_START: an eighth of the run).
 MIN_FRACTION = 0.25
+MIN_FRACTION_START = 0.12
 #: The slow phase stalled when it improved by less than this (relative).
 SLOW_PHASE_GAIN = 0.15
 #: A validation loss that settled for at least this fraction of the run, this many times above a
@@ -67,6 +69,16 @@ def _frozen(c: Curve) -> Finding | None:
     return _finding(c, a, b, "frozen", value=float(c.v[a]))
 
 
+def _warming_up(ctx: Context, c: Curve, x0: float, x1: float) -> bool:
+    """The logged LR over [x0, x1] stayed below half its later peak (a warmup ramp)."""
+    sched = ctx.schedule(c)
+    if sched.lr is None:
+        return False
+    lx, lv = sched.lr
+    inside = lv[(lx >= x0) & (lx <= x1)]
+    return bool(len(inside) and np.median(inside) < 0.5 * float(np.max(lv)))
+
+
 def _stretch(ctx: Context, c: Curve) -> Finding | None:
     _starts, bx, _by = c.bins
     n = len(bx)
@@ -76,9 +88,9 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
     band = max(3 * c.level_noise, 0.05 * max(sh.drop, 0.0))
     progress = -relative(c, sh.start, sh.low)
     for st in flat_stretches(c, band)[:3]:
-        if st.bins < max(4, MIN_FRACTION * n):
-            break
         from_start = st.first <= max(1, n // 20)
+        if st.bins < max(4, (MIN_FRACTION_START if from_start else MIN_FRACTION) * n):
+            continue
         p_first, p_last = _point_range(c, st.first, st.last)
         if from_start and st.last >= n - 2 and progress < 0.1:
             return _finding(c, p_first, p_last, "no_progress", start_value=c.value(sh.start),
@@ -98,6 +110,8 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
             np.any(np.abs(shifts(c).at - (st.last + 1)) <= 2))
         if by_schedule and not from_start:
             continue
+        if from_start and _warming_up(ctx, c, float(bx[st.first]), float(bx[st.last])):
+            continue  # a warmup ramp: the LR was still climbing through the flat start
         return _finding(c, p_first, p_last, "stalled_then_dropped",
                         later_low=c.value(later_low), by_schedule=by_schedule)
     return None
