@@ -210,10 +210,13 @@ class Context:
 
     def minibatch(self, c: Curve) -> bool:
         """Whether `c` is a per-step curve of minibatch losses (noisy by nature): a training-side
-        loss positioned by step (or by its order) with at least MINIBATCH_POINTS points — not a
-        curve of evaluations or epoch averages."""
-        return (c is not self.val and c.series.axis != "epoch"
-                and len(c) >= MINIBATCH_POINTS)
+        loss positioned by step with at least MINIBATCH_POINTS points (or, with no step or
+        epoch at all, 4× as many) — not a curve of evaluations or epoch averages."""
+        if c is self.val:
+            return False
+        axis = c.series.axis
+        return (axis == "step" and len(c) >= MINIBATCH_POINTS) or (
+            axis == "index" and len(c) >= 4 * MINIBATCH_POINTS)
 
     @cached_property
     def grad_norm(self) -> Curve | None:
