@@ -52,24 +52,24 @@ def _log_file(run_dir: Path) -> Path:
     return run_dir if len(files) != 1 else files[0]
 
 
-def load_corpus(name: str, reviewed: bool) -> list[tuple[str, Path, set[str], dict]]:
-    """[(id, path, labels, key_points)] of a corpus."""
+def load_corpus(name: str) -> list[tuple[str, Path, set[str], set[str], dict]]:
+    """[(id, path, original labels, reviewed labels, key_points)] of a corpus (the reviewed
+    labels are the original ones where no review changed them)."""
     root = CORPORA[name]
     labels_path = root / "labels.json"
     if not labels_path.exists():
         return []
     labels = json.loads(labels_path.read_text())
-    overrides = {}
     rev = root / "labels_reviewed.json"
-    if reviewed and rev.exists():
-        overrides = json.loads(rev.read_text())
+    overrides = json.loads(rev.read_text()) if rev.exists() else {}
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "plots"):
         rid = d.name.split("_", 1)[0]
         if rid not in labels:
             continue
-        entry = overrides.get(rid, labels[rid])
-        out.append((f"{name}:{rid}", _log_file(d), set(entry["labels"]),
+        original = set(labels[rid]["labels"])
+        reviewed = set(overrides.get(rid, labels[rid])["labels"])
+        out.append((f"{name}:{rid}", _log_file(d), original, reviewed,
                     labels[rid].get("key_points", {})))
     return out
 
@@ -208,22 +208,48 @@ def _fmt(x: float) -> str:
     return "  -  " if isinstance(x, float) and math.isnan(x) else f"{x:.2f}"
 
 
+def _table(title: str, rows: list[tuple[str, set[str], set[str]]],
+           other: list[tuple[str, set[str], set[str]]] | None, other_name: str) -> dict:
+    table = score(rows, PROBLEM_KINDS)
+    second = score(other, PROBLEM_KINDS) if other is not None else None
+    extra = f"  {other_name + ' n':>10s} {'F1':>5s}" if second else ""
+    print(f"{title}\n{'kind':16s} {'n':>3s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'prec':>5s} "
+          f"{'rec':>5s} {'F1':>5s}{extra}")
+    for k, s in table.items():
+        line = (f"{k:16s} {s['support']:3d} {s['tp']:3d} {s['fp']:3d} {s['fn']:3d} "
+                f"{_fmt(s['precision']):>5s} {_fmt(s['recall']):>5s} {_fmt(s['f1']):>5s}")
+        if second:
+            line += f"  {second[k]['support']:10d} {_fmt(second[k]['f1']):>5s}"
+        print(line)
+    fa, nh = false_alarms(rows)
+    line = f"false alarms on healthy runs: {fa}/{nh} = {fa / max(nh, 1):.1%}"
+    if other is not None:
+        ofa, onh = false_alarms(other)
+        line += f"   ({other_name}: {ofa}/{onh} = {ofa / max(onh, 1):.1%})"
+    print(line)
+    return {"kinds": table, "false_alarms": [fa, nh]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", choices=[*CORPORA, "all"], default="all")
     ap.add_argument("--original-labels", action="store_true",
-                    help="score against the original labels only (ignore labels_reviewed.json)")
+                    help="score against the original labels (default: the reviewed ones, with "
+                    "the original scores alongside)")
     ap.add_argument("--details", action="store_true", help="print every run's labels and kinds")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
     names = list(CORPORA) if args.corpus == "all" else [args.corpus]
-    items = [it for n in names for it in load_corpus(n, reviewed=not args.original_labels)]
+    items = [it for n in names for it in load_corpus(n)]
     if not items:
         print("no labelled corpus found", file=sys.stderr)
         return 2
-    results: dict[str, list[tuple[str, set[str], set[str]]]] = {p: [] for p in PREDICTORS}
+    main_is = "original" if args.original_labels else "reviewed"
+    other_is = "reviewed" if args.original_labels else "original"
+    results: dict[str, dict[str, list[tuple[str, set[str], set[str]]]]] = {
+        p: {"original": [], "reviewed": []} for p in PREDICTORS}
     loc: dict[str, list[float]] = defaultdict(list)
-    for rid, path, labels, key in items:
+    for rid, path, original, reviewed, key in items:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -231,9 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             except LossdoctorError as exc:
                 print(f"{rid}: unreadable: {exc}", file=sys.stderr)
                 continue
+        labels = original if args.original_labels else reviewed
         for pname, predict in PREDICTORS.items():
             got, where = predict(runs)
-            results[pname].append((rid, labels, got))
+            results[pname]["original"].append((rid, original, got))
+            results[pname]["reviewed"].append((rid, reviewed, got))
             if pname == "lossdoctor":
                 for k in ("overfitting", "loss_rising"):
                     if k in labels and k in got:
@@ -244,31 +272,25 @@ def main(argv: list[str] | None = None) -> int:
                     mark = "" if (got - {"converged"}) == (labels - {"healthy"}) else "  <>"
                     print(f"{rid:14s} labels={','.join(sorted(labels)):45s} "
                           f"got={','.join(sorted(got)) or '-'}{mark}")
-    print(f"\nruns: {len(results['lossdoctor'])}  (corpus: {', '.join(names)}; labels: "
-          f"{'original' if args.original_labels else 'reviewed where a review exists'})\n")
-    table = score(results["lossdoctor"], PROBLEM_KINDS)
-    print(f"{'kind':16s} {'n':>3s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'prec':>5s} {'rec':>5s} "
-          f"{'F1':>5s}")
-    for k, s in table.items():
-        print(f"{k:16s} {s['support']:3d} {s['tp']:3d} {s['fp']:3d} {s['fn']:3d} "
-              f"{_fmt(s['precision']):>5s} {_fmt(s['recall']):>5s} {_fmt(s['f1']):>5s}")
-    fa, nh = false_alarms(results["lossdoctor"])
-    print(f"\nfalse alarms on healthy runs: {fa}/{nh} = {fa / max(nh, 1):.1%}")
+    ours = results["lossdoctor"]
+    print(f"\nruns: {len(ours['reviewed'])} (corpus: {', '.join(names)})\n")
+    summary: dict[str, object] = {"lossdoctor": _table(
+        f"lossdoctor against the {main_is} labels (F1 against the {other_is} ones alongside):",
+        ours[main_is], ours[other_is], other_is)}
     for k, errs in loc.items():
         print(f"best-point error for {k}: median {np.median(errs):g}, max {np.max(errs):g} "
               f"(x units of the log; {len(errs)} runs)")
-    print("\nbaselines (same runs, the kinds they can say):")
+    print(f"\nbaselines (same runs, {main_is} labels, the kinds they can say):")
     print(f"{'predictor':16s} {'kind':12s} {'prec':>5s} {'rec':>5s} {'F1':>5s}  false alarms")
-    summary = {"lossdoctor": {"kinds": table, "false_alarms": [fa, nh],
-                              "localisation": {k: list(v) for k, v in loc.items()}}}
+    ltable = score(ours[main_is], PROBLEM_KINDS)
     for pname, kinds in BASELINE_KINDS.items():
-        t = score(results[pname], sorted(kinds))
-        bfa, bnh = false_alarms(results[pname])
+        t = score(results[pname][main_is], sorted(kinds))
+        bfa, bnh = false_alarms(results[pname][main_is])
         summary[pname] = {"kinds": t, "false_alarms": [bfa, bnh]}
         for k in sorted(kinds):
-            lt = table[k]
             print(f"{pname:16s} {k:12s} {_fmt(t[k]['precision']):>5s} {_fmt(t[k]['recall']):>5s} "
-                  f"{_fmt(t[k]['f1']):>5s}  {bfa}/{bnh}   (lossdoctor F1 {_fmt(lt['f1'])})")
+                  f"{_fmt(t[k]['f1']):>5s}  {bfa}/{bnh}   (lossdoctor F1 "
+                  f"{_fmt(ltable[k]['f1'])})")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1, default=float))
     return 0
