@@ -41,7 +41,7 @@ demo: $(STAMP) cjk-font
 	$(VENV)/bin/lossdoctor demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks evaluation experiments corpus/generate
 	$(VENV)/bin/mypy src/lossdoctor
 
 test: lint browser cjk-font
