@@ -10,7 +10,7 @@ full diagnoses, no confirmation).
 Onset (step t0 = 3,000 unless said):
 * non_finite: the loss is NaN at t0;
 * divergence: the loss grows ×e every 20 steps from t0;
-* spike: one batch at t0 is 8x the loss;
+* spike: three batches from t0 are 8x the loss (one lone bad batch is noise to the rule);
 * overfitting: the validation loss bottoms at t0 and climbs (+30% by the end) while the
   training loss keeps falling;
 * loss_rising: the training loss climbs from t0 (to 2.5x by the end) and stays up;
@@ -70,7 +70,7 @@ def regime(kind: str, seed: int, event: bool) -> tuple[np.ndarray, np.ndarray, i
                                      1.0)
     loss = level * np.exp(0.1 * rng.standard_normal(N))
     if event and kind == "spike":
-        loss[T0] *= 8
+        loss[T0 : T0 + 3] *= 8
     if event and kind == "non_finite":
         loss[T0] = math.nan
     val = val * (1 + 0.01 * rng.standard_normal(len(val)))

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossdoctor.rules.divergence import FACTOR, ORDERS
-from lossdoctor.rules.spike import MIN_HEIGHT, MIN_RATIO, SINGLE_POINT, THRESHOLD
+from lossdoctor.rules.spike import (
+    MIN_HEIGHT,
+    MIN_RATIO,
+    SINGLE_POINT,
+    SINGLE_STEP_RATIO,
+    THRESHOLD,
+)
 
 __all__ = ["WINDOW", "OnlineEvent", "OnlineLoss"]
 
@@ -31,6 +37,9 @@ SPIKE_SIGMA = THRESHOLD * SINGLE_POINT
 #: A spike has recovered once the loss is back within this many σ of the baseline …
 RECOVER_SIGMA = 3.0
 #: … within this many points; a jump that stays up longer is not a spike (see `EXPLODE_POINTS`).
+#: A recovered spike is reported, as the spike rule does on a per-step curve, when it lasted two
+#: points or more or peaked at SINGLE_STEP_RATIO times the baseline: one noisy minibatch is not
+#: an event (`Watch.should_skip` still skips it).
 MAX_SPIKE_WIDTH = 8
 #: This many consecutive values above the divergence threshold make an explosion.
 EXPLODE_POINTS = 5
@@ -137,7 +146,9 @@ class OnlineLoss:
             sp = self._spike
             if sp is not None:
                 if value <= sp["median"] + RECOVER_SIGMA * sp["sigma"]:
-                    events = [self._spike_event(sp)]
+                    med = sp["median"]
+                    if sp["width"] >= 2 or (med > 0 and sp["value"] >= SINGLE_STEP_RATIO * med):
+                        events = [self._spike_event(sp)]
                     self._spike = None
                 elif index - sp["index"] >= MAX_SPIKE_WIDTH:
                     self._spike = None  # stayed up: not a transient
