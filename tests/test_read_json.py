@@ -296,7 +296,7 @@ def test_wandb_uses_step_when_nothing_else(tmp_path: Path) -> None:
 def test_wandb_run_dir_name(tmp_path: Path) -> None:
     d = tmp_path / "wandb" / "run-20240101_120000-abc123" / "files"
     d.mkdir(parents=True)
-    (d / "wandb-history.jsonl").write_text('{"_step": 0, "loss": 1.5}\n')
+    (d / "wandb-history.jsonl").write_text('{"_step": 0, "loss": 1.5}\n{"_step": 1, "loss": 1.2}\n')
     assert read1(d / "wandb-history.jsonl").name == "run-20240101_120000-abc123"
 
 
@@ -375,11 +375,24 @@ def test_jsonl_streams_large_file(tmp_path: Path) -> None:
     assert len(run["train_loss"]) == n and run["train_loss"].steps[-1] == n - 1
 
 
-def test_single_line_jsonl(tmp_path: Path) -> None:
-    p = write(tmp_path, "m.jsonl", '{"epoch": 1, "loss": 0.5, "val_loss": 0.6}\n')
+def test_two_line_jsonl(tmp_path: Path) -> None:
+    p = write(tmp_path, "m.jsonl", '{"epoch": 1, "loss": 0.5, "val_loss": 0.6}\n'
+                                   '{"epoch": 2, "loss": 0.4, "val_loss": 0.5}\n')
     assert sniffs(p)
     run = read1(p)
-    assert run["val_loss"].epochs.tolist() == [1.0]
+    assert run["val_loss"].epochs.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("text", [
+    '{"epoch": 1, "loss": 0.5, "val_loss": 0.6}\n',  # a one-line JSONL
+    json.dumps({"epoch": 3.0, "eval_loss": 0.41, "eval_accuracy": 0.86}, indent=4),
+])
+def test_a_single_record_is_a_summary(tmp_path: Path, text: str) -> None:
+    p = write(tmp_path, "m.json", text)
+    assert sniffs(p)  # claimed, to say what it is
+    with pytest.raises(ReadError, match=r"m\.json: no training curve found \(one record of "
+                                        r"numbers: a summary of final values, not a curve\)$"):
+        read_any(p)
 
 
 def test_json_document_with_prefixed_tables(tmp_path: Path) -> None:

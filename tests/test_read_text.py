@@ -427,10 +427,14 @@ def test_noise_only_has_no_metrics() -> None:
     ("2023-01-01 12:00:00 | INFO | train_inner | epoch 001:    100 / 1000 loss=5.123, "
      "nll_loss=4.2, ppl=18.4, wps=12345, ups=2.5, wpb=4096, bsz=128, num_updates=100, "
      "lr=0.0005, gnorm=1.2, train_wall=40, gb_free=10, wall=50\n"
+     "2023-01-01 12:01:00 | INFO | train_inner | epoch 001:    200 / 1000 loss=4.9, "
+     "nll_loss=4.1, ppl=17.1, wps=12345, ups=2.5, wpb=4096, bsz=128, num_updates=200, "
+     "lr=0.001, gnorm=1.1, train_wall=80, gb_free=10, wall=100\n"
      "2023-01-01 12:02:00 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 4.8 | "
-     "nll_loss 3.9 | ppl 15.1 | wps 30000 | wpb 4000 | bsz 120 | num_updates 100\n",
-     {"train_loss": [5.123], "nll_loss": [4.2], "ppl": [18.4], "lr": [0.0005], "gnorm": [1.2],
-      "val_loss": [4.8], "valid nll_loss": [3.9], "valid ppl": [15.1]}),
+     "nll_loss 3.9 | ppl 15.1 | wps 30000 | wpb 4000 | bsz 120 | num_updates 200\n",
+     {"train_loss": [5.123, 4.9], "nll_loss": [4.2, 4.1], "ppl": [18.4, 17.1],
+      "lr": [0.0005, 0.001], "gnorm": [1.2, 1.1], "val_loss": [4.8], "valid nll_loss": [3.9],
+      "valid ppl": [15.1]}),
     # detectron2 (fields separated by two spaces)
     ("[03/01 12:00:00 d2.utils.events]:  eta: 1:23:45  iter: 19  total_loss: 2.345  loss_cls: "
      "0.6  time: 0.3456  data_time: 0.0123  lr: 0.00039962  max_mem: 2345M\n"
@@ -440,8 +444,9 @@ def test_noise_only_has_no_metrics() -> None:
     # "key value" with nothing else in the field, every key a metric
     ("[Epoch 8/10] loss 0.1 (took 3.2 sec)\nloss 0.2 is the best so far\nUsing lr 0.5\n",
      {"train_loss": [0.1]}),
-    ("top7: 0.9\ntop5: 0.8\nf2: 0.3\nf1: 0.4\n",  # not a metric, then one of the same shape
-     {"top5": [0.8], "f1": [0.4]}),
+    ("top7: 0.9\ntop5: 0.8\nf2: 0.3\nf1: 0.4\n"  # not a metric, then one of the same shape
+     "top7: 0.8\ntop5: 0.7\nf2: 0.2\nf1: 0.5\n",
+     {"top5": [0.8, 0.7], "f1": [0.4, 0.5]}),
     ("[Epoch 3/10] loss: tensor(0.5123, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
      "[Epoch 4/10] loss: tensor(0.4123, device='cuda:0')\n",
      {"train_loss": [0.5123, 0.4123]}),
@@ -545,7 +550,7 @@ def test_unterminated_last_line_is_ignored_with_a_warning(tmp_path: Path) -> Non
     run = one_run(write(tmp_path, "epoch 1 | loss 0.5\nepoch 2 | loss 0.4"))
     assert list(run["train_loss"].values) == [0.5]
     assert any("line 2: the last line has no line end" in w for w in run.warnings)
-    quiet = one_run(write(tmp_path, "epoch 1 | loss 0.5\nall done", "b.log"))
+    quiet = one_run(write(tmp_path, "epoch 1 | loss 0.5\nepoch 2 | loss 0.4\nall done", "b.log"))
     assert quiet.warnings == []  # nothing was lost, nothing to say
 
 

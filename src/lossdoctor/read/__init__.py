@@ -5,6 +5,17 @@
 module that provides ``NAME``, ``sniff(path, head) -> bool`` and ``read(path) -> list[Run]``;
 formats that span directories (TensorBoard logdirs, MLflow stores) also provide
 ``find(root) -> list[Path]``: the paths under `root` they read as a whole.
+
+A file is a training log when it holds a training curve: a metric recorded again and again,
+in order, along a step, epoch or row axis. Files that are not (READMEs, ``MANIFEST.md``
+tables, ``config.json``, ``hparams.yaml``, ``all_results.json`` summaries, label files) give a
+`ReadError` whose problem starts with ``"unknown format"`` (no reader recognises the file) or
+``"no training curve found"`` (a reader does, but finds only one-off numbers).
+
+In a directory, such files are skipped silently: documentation and settings next to logs are
+normal, and warning about them would bury the warnings that matter. A file that is a log but
+cannot be read (empty, truncated, corrupt, unreadable) is skipped with a `ReadWarning`. When
+nothing at all is read, the `ReadError` for the directory counts the files that were not logs.
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ FORMATS: dict[str, str] = {
     "text": "lossdoctor.read.textlog",
 }
 _DIRECTORY_FORMATS = ("mlflow", "tensorboard")
+#: How the problem of a `ReadError` starts when the file is not a training log at all.
+_NOT_A_LOG = ("unknown format", "no training curve found")
 _HEAD_BYTES = 65536
 _SKIP_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".pt", ".pth", ".ckpt", ".bin",
@@ -110,17 +123,23 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
             except ReadError as exc:  # one unreadable run does not hide the others
                 errors.append(exc)
                 warnings.warn(str(exc), ReadWarning, stacklevel=3)
+    not_logs: list[Path] = []
     if fmt is None or not hasattr(_module(fmt), "find"):
         for p in _walk_files(root, claimed):
             try:
                 runs.extend(_read_file(p, fmt))
             except ReadError as exc:
-                if fmt is not None or "unknown format" not in exc.problem:
+                if exc.problem.startswith(_NOT_A_LOG):
+                    not_logs.append(p)  # documentation, settings, results: not a log
+                else:
                     warnings.warn(str(exc), ReadWarning, stacklevel=3)
     if not runs and errors:
         raise errors[0]
     if not runs:
-        raise ReadError(root, "no training logs found in this directory")
+        names = ", ".join(p.name for p in not_logs[:3]) + (", …" if len(not_logs) > 3 else "")
+        files = "1 file is" if len(not_logs) == 1 else f"{len(not_logs)} files are"
+        raise ReadError(root, "no training logs found in this directory" + (
+            f" ({files} not training logs: {names})" if not_logs else ""))
     return runs
 
 
@@ -138,8 +157,10 @@ def read(path: str | os.PathLike[str], *, format: str | None = None) -> list[Run
 
     Raises:
         ReadError: ``"<path>: <problem>"`` when nothing can be read (missing, empty, unknown
-        format, corrupt). Problems a reader recovered from are in ``run.warnings``; files
-        skipped inside a directory are reported as `ReadWarning` warnings.
+        format, no training curve, corrupt). Problems a reader recovered from are in
+        ``run.warnings``; inside a directory, logs that cannot be read are reported as
+        `ReadWarning` warnings and files that are not logs are skipped silently (see the
+        module docstring).
     """
     p = Path(path)
     if format is not None and format not in FORMATS:

@@ -24,6 +24,17 @@ Recognised from the content (the file name is only used to name the run):
   keys (``{"train": [...], "val": [...]}``) become one run with prefixed metric names
   (``train/loss``, ``val/loss``); lists under different list elements become separate runs.
 
+Only training curves are read: some metric must be recorded twice or more (HF
+``trainer_state.json`` and TensorBoard downloads, which only a training writes, excepted).
+A single record of numbers (``all_results.json``, ``eval_results.json``,
+``wandb-summary.json``, a pipeline's ``metrics.json``, a one-line JSONL) is a summary of final
+values and raises ``ReadError(path, "no training curve found (...)")``. A dict of lists is a
+Keras history only as the whole document, with every column as long as the longest but
+validation ones; a record without a step/epoch key is a point of its list's order only if it
+holds no lists. So numbers deep in a document of notes (``labels.json``'s
+``{"key_points": {"spikes": {"val_loss": [12, 31]}, "plateaus": [{"range": [1, 8], ...}]}}``)
+and configs are not read as runs.
+
 Keys that are axes (``step``, ``epoch`` …), clocks (``*_runtime``, ``*_timestamp``,
 ``time``), throughput (``*_per_second``) or counters (``total_flos``,
 ``num_input_tokens_seen``, ``num_tokens``) are not metrics. Bare ``NaN``/``Infinity``/
@@ -181,10 +192,14 @@ def _flatten(rec: dict[str, Any], sep: str) -> dict[str, Any]:
 
 def _is_record(rec: Any) -> bool:
     """True for a dict that looks like one logged row: an axis key and a number (nested dicts
-    count, as W&B and JSONL loggers nest), or a metric-like key with a number at the top."""
+    count, as W&B and JSONL loggers nest), or a metric-like key with a number at the top of a
+    flat dict. Without an axis key the row is a point of its list's row order only if it holds
+    no lists: ``{"range": [1, 8], "val_loss": 4.5}`` describes a span, not a point."""
     if not isinstance(rec, dict):
         return False
     has_axis = _axis_key(rec, _STEP_KEYS + _EPOCH_KEYS) is not None
+    if not has_axis and any(isinstance(v, list) for v in rec.values()):
+        return False
     for k, v in (_flatten(rec, "/") if has_axis else rec).items():
         if not isinstance(k, str) or _number(v) is None or _is_bookkeeping(k):
             continue
@@ -356,7 +371,9 @@ def sniff(path: Path, head: bytes) -> bool:
         except (ValueError, RecursionError):
             # A broken or truncated metrics document: claim it so `read` says what is wrong.
             return _BIG_DOC_HINTS.search(text) is not None
-        return _hf_state(doc) or _tb_export(doc) or any(True for _ in _candidates(doc, (), 0))
+        # A lone metric record is claimed too, for `read` to say it is a summary.
+        return _hf_state(doc) or _tb_export(doc) or _is_record(doc) or any(
+            True for _ in _candidates(doc, (), 0))
     return _BIG_DOC_HINTS.search(text) is not None
 
 
@@ -416,12 +433,26 @@ def _numeric_column(v: Any) -> list[tuple[float, float]] | None:
     return None
 
 
+def _is_validation(key: str) -> bool:
+    return canonical_name(key) == "val_acc" or re.match(
+        r"(?:val|valid|validation|eval|test)(?:[_/.\- ]|$)", key.lower()) is not None
+
+
 def _is_columns(d: dict[str, Any]) -> bool:
+    """True for a Keras ``History.history`` table: every value a column of numbers, one key at
+    least metric-like, and every column as long as the longest except validation ones (Keras
+    validates every ``validation_freq`` epochs)."""
     if not d or not all(isinstance(k, str) for k in d):
         return False
-    cols = {k: _numeric_column(v) for k, v in d.items()}
-    return all(c is not None for c in cols.values()) and any(
-        _is_metric_like(k) and not _is_bookkeeping(k) for k in cols
+    lengths = {}
+    for k, v in d.items():
+        col = _numeric_column(v)
+        if col is None:
+            return False
+        lengths[k] = len(col)
+    n = max(lengths.values())
+    return all(m == n or _is_validation(k) for k, m in lengths.items()) and any(
+        _is_metric_like(k) and not _is_bookkeeping(k) for k in lengths
     )
 
 
@@ -436,7 +467,9 @@ _Path = tuple[str | int, ...]
 
 def _candidates(node: Any, where: _Path, depth: int) -> Iterator[tuple[str, _Path, Any]]:
     """Every metric table in a JSON document: ``("records", path, list)`` for lists of
-    metric dicts and ``("columns", path, dict)`` for Keras-style dicts of lists."""
+    metric dicts anywhere and ``("columns", path, dict)`` for a Keras-style dict of lists,
+    which is the whole document: deeper down, short lists of numbers under metric names are
+    annotations (``{"spikes": {"val_loss": [12, 31]}}``), not histories."""
     if depth > _MAX_DEPTH:
         return
     if isinstance(node, list):
@@ -447,7 +480,7 @@ def _candidates(node: Any, where: _Path, depth: int) -> Iterator[tuple[str, _Pat
             if isinstance(item, (dict, list)):
                 yield from _candidates(item, (*where, i), depth + 1)
     elif isinstance(node, dict):
-        if _is_columns(node):
+        if not where and _is_columns(node):
             yield "columns", where, node
             return
         for k, v in node.items():
@@ -564,6 +597,8 @@ def _read_document(path: Path) -> list[Run]:
     if _tb_export(doc):
         return _read_tb_export(path, doc)
     found = list(_candidates(doc, (), 0))
+    if not found and _is_record(doc):
+        raise ReadError(path, f"no training curve found ({_SUMMARY})")
     if not found:
         raise ReadError(path, "unknown format: the JSON holds no metric series (no list of "
                               "metric records, Keras history or trainer_state log_history)")
@@ -598,7 +633,21 @@ def _read_document(path: Path) -> list[Run]:
             runs.append(b.build())
     if not runs:
         raise ReadError(path, "unknown format: the JSON holds no metric values")
-    return runs
+    one_record = len(found) == 1 and found[0][0] == "records" and len(found[0][2]) == 1
+    return _curve(path, runs, one_record)
+
+
+_SUMMARY = "one record of numbers: a summary of final values, not a curve"
+
+
+def _curve(path: Path, runs: list[Run], one_record: bool) -> list[Run]:
+    """`runs`, if some metric has two points or more: a training curve is a metric recorded
+    again and again; a record of final numbers (``all_results.json``, ``wandb-summary.json``,
+    a ``metrics.json`` of a pipeline stage) is a summary."""
+    if any(len(s) >= 2 for r in runs for s in r.series.values()):
+        return runs
+    what = _SUMMARY if one_record else "no metric is recorded more than once"
+    raise ReadError(path, f"no training curve found ({what})")
 
 
 # ----------------------------------------------------------------------------------- JSONL
@@ -650,7 +699,7 @@ def _read_jsonl(path: Path) -> list[Run]:
     if truncated:
         builders[-1].warn(f"last line ({lineno}) is incomplete: the file is still being "
                           f"written or was cut off")
-    return [b.build() for b in builders]
+    return _curve(path, [b.build() for b in builders], sum(s.rows for s in sink.segments) == 1)
 
 
 # ------------------------------------------------------------------------------------ entry

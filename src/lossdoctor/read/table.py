@@ -45,6 +45,12 @@ Columns that are not metrics (the rule, applied to every layout):
 Every other numeric column is a metric; dropped names are listed in ``meta["ignored_columns"]``
 (in a long table every column but the name, value, run, step and epoch ones).
 
+Only training curves are read (else ``ReadError(path, "no training curve found (...)")``):
+some metric must have two values or more, and rows that are each named by a different text in
+the first column, in a table without a step/epoch column, are things compared (a
+classification report, a table of models, a W&B runs export), not points along a row axis. A
+single data row is a summary of final values.
+
 Several runs in one file: a repeated header row, a new header row, or the step/epoch column
 going back (for row-per-epoch tables also the same epoch logged again for the same metric)
 starts a new run.
@@ -112,6 +118,7 @@ _TENSOR = re.compile(r"tensor\(\s*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan
                      re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
 _SURROGATES = re.compile("[\udc80-\udcff]")
+_MAX_ROW_NAMES = 10_000
 
 
 # --------------------------------------------------------------------------- cells and names
@@ -551,8 +558,29 @@ class _Restart:
         return False
 
 
-def _scan(path: Path, delimiter: str) -> list[_Segment]:
-    """Stream the file into segments (one per run found)."""
+class _RowNames:
+    """Whether every data row is named by a different text in the first column (``cat``,
+    ``dog`` …; ``resnet18``, ``vit_b16`` …): then the rows are things compared, not points
+    along a step, epoch or row axis. Gives up (False) at the first number or repeated text;
+    remembers at most `_MAX_ROW_NAMES` names."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}  # in row order
+        self.distinct = True
+
+    def note(self, cell: str) -> None:
+        if not self.distinct or len(self.names) >= _MAX_ROW_NAMES:
+            return
+        name = cell.strip()
+        if not name or name in self.names or _number(name) is not None:
+            self.distinct = False
+        else:
+            self.names[name] = None
+
+
+def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
+    """Stream the file into segments (one per run found), noting the first cell of every data
+    row in `row_names`."""
     decimal_comma = delimiter == ";"
     segments: list[_Segment] = []
     seg: _Segment | None = None
@@ -632,6 +660,7 @@ def _scan(path: Path, delimiter: str) -> list[_Segment]:
                                      and [c.strip() for c in row] == header_cells):
                 seg = start(None, line)  # the header again: another run appended
                 continue
+            row_names.note(row[0])
             r = seg.rows
             index, values = seg.index, seg.values
             texts: list[tuple[int, str]] | None = None
@@ -808,6 +837,25 @@ def _column_rules(path: Path, series: list[_Series]) -> tuple[dict[str, float], 
     return constants, dropped_text
 
 
+def _curve(path: Path, segments: list[_Segment], rows: int, row_names: _RowNames,
+           series: list[_Series]) -> None:
+    """Raise a `ReadError` unless the table is a training curve: some metric has two values or
+    more, along an axis column or the row order. Rows each named by a different text in the
+    first column and no axis column are results to compare (a classification report, a table
+    of models, a W&B runs export), and a single row is a summary of final values."""
+    if rows > 1 and row_names.distinct and not any(
+            c.role != "metric" or seg.layout.coded for seg in segments for c in seg.layout.columns):
+        column = segments[0].layout.header[0].strip()
+        names = ", ".join(list(row_names.names)[:3]) + (", …" if rows > 3 else "")
+        raise ReadError(path, f"no training curve found (each row is named in the first column"
+                        f"{f' {column!r}' if column else ''} ({names}): a table of results "
+                        f"to compare, not a curve along steps or epochs)")
+    if not any(len(s.values) >= 2 for s in series):
+        what = ("one row of numbers: a summary of final values, not a curve" if rows == 1
+                else "no metric has two values or more")
+        raise ReadError(path, f"no training curve found ({what})")
+
+
 def read(path: Path) -> list[Run]:
     """Every run in a CSV/TSV log (several when runs were appended to one file)."""
     path = Path(path)
@@ -822,7 +870,8 @@ def read(path: Path) -> list[Run]:
     if delimiter is None:
         raise ReadError(path, "not a CSV/TSV table of metrics (no header row of column "
                         "names followed by numeric rows)")
-    segments = _scan(path, delimiter)
+    row_names = _RowNames()
+    segments = _scan(path, delimiter, row_names)
     rows = sum(seg.rows for seg in segments)
     malformed = sum(seg.malformed.count for seg in segments)
     if malformed > rows:
@@ -842,6 +891,7 @@ def read(path: Path) -> list[Run]:
             raise ReadError(path, "no numeric metric columns (non-numeric data in "
                             f"{', '.join(repr(n) for n in dropped_text[:3])})")
         raise ReadError(path, "no metric values found (only step/epoch or bookkeeping columns)")
+    _curve(path, segments, rows, row_names, series)
 
     groups: dict[tuple[int, str | None], list[_Series]] = {}
     for s in series:

@@ -56,6 +56,18 @@ are named ``<file stem>#1``, ``<file stem>#2`` … in file order; a file with a 
 named after its stem. A counter that goes back without reaching the start (a resumed run) stays
 in the same run, with a warning.
 
+**Logs, not documents.** A file is read only when it shows a training curve: a metric line
+of a kind printed before (the same text up to its last value once numbers and blanks are
+masked, in the same Markdown section and, for indented lines under a bare ``name:`` line,
+under the same name), a metric seen again at a later epoch or step that its own line gives,
+or a form only training prints: a Keras epoch, a tqdm postfix, an epoch or step counter with
+its total (``Epoch [3/50]``, ``step:7/20000``, ``200/ 2983 batches``). Otherwise ``read``
+raises ``ReadError(path, "no training curve found (...)")``: a README, a ``MANIFEST.md``, a
+YAML of settings or a notebook of notes says each thing once. The rows of a Markdown table
+(the lines under a ``|---|---|`` delimiter row) are never read: they describe runs, they are
+not a run's output. Once a file qualifies, every metric line of it is read, one-off lines (a
+final test line) included.
+
 **Streaming.** The file is read in 256 KiB blocks and split on ``\\n`` and ``\\r``; memory
 holds the parsed points and bounded state, never the file. Bytes that are not UTF-8 are
 replaced (U+FFFD) with one warning on the run (a UTF-8 or UTF-16 byte-order mark is honoured);
@@ -220,6 +232,14 @@ _TQDM = re.compile(
         /(?P<t>\d+(?:\.\d+)?[kMGT]?|\?)|(?P<n2>\d+)it)\s*\[(?P<i>[^\]]*)\]?""",
     re.VERBOSE,
 )
+
+
+#: A Markdown table's delimiter row (``|---|:--:|``): the rows under it are a document's table.
+_MD_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+(?:\s*:?-+:?\s*)?$")
+#: Numbers and runs of blanks, for a line's kind (`_Parser._metric_line`).
+_KIND_MASK = re.compile(rf"{_NUM}|\s+")
+_MAX_KINDS = 4096  # metric-line kinds remembered (a log has a few; a document many)
+_HEADING = re.compile(r"#{1,6}[ \t]+\S")
 
 
 #: Every line whose keys could name a metric contains one of these (a cheap first test: a
@@ -425,6 +445,14 @@ class _Parser:
         #: True once the log shows a metric twice or a metric with an epoch/step (for `sniff`).
         self.evidence = False
         self._keys_seen: set[str] = set()
+        #: True once the file shows a training curve (see `finish`): a metric line of a kind
+        #: printed before, a Keras epoch, a tqdm postfix, an epoch/step counter with its total.
+        self.curve = False
+        self._kinds: set[str] = set()  # the kinds of metric lines seen (`_metric_line`)
+        self._axis_seen: dict[tuple[str, bool], float] = {}  # (metric, by step) -> last x
+        self.metric_lines = 0  # lines that gave points
+        self.table_rows = 0  # Markdown table rows skipped
+        self.section = ""  # the last Markdown heading, numbers masked (`_heading`)
         self.runs: list[RunBuilder] = []
         self._warned: set[str] = set()
         self._new_builder()
@@ -449,7 +477,7 @@ class _Parser:
         self.tqdm_n: float | None = None
         self.tqdm_total: float | None = None
         self.tqdm_offset = 0.0
-        self.block: tuple[str, str | None] | None = None  # (kind, phase word)
+        self.block: tuple[str, str | None] | None = None  # (kind, phase word or mapping key)
         self.header: tuple[str, str | None] | None = None
 
     def _has_points(self) -> bool:
@@ -557,6 +585,15 @@ class _Parser:
         return bool(self._parse(seg.replace("\x08", ""), True, commit=False))
 
     def _parse(self, line: str, ends_line: bool, *, commit: bool) -> bool:
+        if line[:1] == "#" and commit and _HEADING.match(line):
+            self._heading(line)
+        if self.block is not None and self.block[0] == "table":
+            if line.lstrip().startswith("|"):  # a row of a Markdown table: not a log line
+                if commit and _HAS_VALUE.search(line):
+                    self.table_rows += 1
+                return False
+            if commit:
+                self.block = None
         shape: bytes | None = None
         if self.block is None and self.header is None and len(line) <= _MAX_SHAPE:
             # A key/value line of a shape seen before: take its numbers where the plan says.
@@ -565,6 +602,7 @@ class _Parser:
             if plan is not None and plan.fits(line):
                 if plan.found is None:
                     return False
+                self.curve = True  # the same kind of metric line again
                 if commit:
                     self._apply(plan.found, line)
                 return True
@@ -579,7 +617,10 @@ class _Parser:
             self.block = None
         if not _HAS_VALUE.search(msg):
             if commit:
-                self._maybe_header(msg)
+                if "|" in msg and _MD_RULE.match(msg):
+                    self.block, self.header = ("table", None), None
+                else:
+                    self._maybe_header(msg)
             return False
         if commit and self.header is not None:
             self.block, self.header = (self.header if indented else None), None
@@ -605,7 +646,8 @@ class _Parser:
                 if commit:
                     self._config_line(body)
                 return False
-            return self._fields(body, phase, commit, None)
+            if kind == "phase":
+                return self._fields(body, phase, commit, None)
         offset = len(line) - len(msg.lstrip())  # where body starts in the line
         cache = None if shape is None else (shape, line, offset)
         if _VOCAB.search(body.lower()) is None:
@@ -613,6 +655,16 @@ class _Parser:
                 self._remember(shape, _make_plan(line, offset, None))  # type: ignore[arg-type]
             return False
         return self._fields(body, None, commit, cache)
+
+    def _heading(self, line: str) -> None:
+        """A Markdown heading (or a ``# comment``) starts a section: a metric line of a kind
+        seen in another section (``- lr: 0.1`` under ``### Small`` and ``### Large``) is
+        another statement, not a log repeating itself. Line shapes are not shared across
+        sections, so that the shape cache changes nothing."""
+        title = _KIND_MASK.sub(" ", line)
+        if title != self.section:
+            self.section = title
+            self._plans.clear()
 
     def _maybe_header(self, msg: str) -> None:
         h = _HEADER.match(msg)
@@ -622,9 +674,10 @@ class _Parser:
         words = {w.lower() for w in re.split(r"[^A-Za-z]+", h["h"]) if w}
         if words & _CONFIG_WORDS:
             self.header = ("config", None)
-        else:
-            phase = _phase_word(h["h"])
-            self.header = ("phase", phase) if phase else None
+        elif (phase := _phase_word(h["h"])) is not None:
+            self.header = ("phase", phase)
+        else:  # "optimizer:", "cat:": the indented lines under it are a nested mapping
+            self.header, self.block = None, ("mapping", h["h"])
 
     def _config_line(self, body: str) -> None:
         c = _CONFIG_LINE.match(body)
@@ -666,7 +719,9 @@ class _Parser:
                     qualified = qualified or kind == "metric"
         if not qualified:
             return False
+        self._metric_line(body, len(body))
         if commit:
+            self._on_axis(pairs, step if step is not None else epoch, step is not None)
             if epoch is not None:
                 self._set_epoch(epoch)
             if step is not None:
@@ -686,9 +741,40 @@ class _Parser:
             self._remember(shape, _make_plan(line, offset, found))
         if found is None:
             return False
+        self._metric_line(body, max(v[1] + len(v[0]) for _, v in found[2]))
         if commit:
             self._apply(_as_values(found), None)
         return True
+
+    def _metric_line(self, body: str, end: int) -> None:
+        """Note a metric line parsed from scratch (its last value ends at ``body[end]``): a log
+        prints the same kind of line (the same text up to its last value once numbers and
+        blanks are masked) again and again; a document's prose, table rows and settings each
+        say something else."""
+        self.metric_lines += 1
+        if self.curve:
+            return
+        kind = f"{self.section}\n{_KIND_MASK.sub(' ', body[:end])}"
+        if self.block is not None and self.block[0] == "mapping":
+            kind = f"{self.block[1]}:{kind}"  # "lr" under "optimizer:" and under "scheduler:"
+        if kind in self._kinds:
+            self.curve = True
+        elif len(self._kinds) < _MAX_KINDS:
+            self._kinds.add(kind)
+
+    def _on_axis(self, pairs: list[tuple[str, Any]], x: float | None, is_step: bool) -> None:
+        """A metric seen again at a later epoch (or step) that its own line gives is a curve,
+        whatever the lines look like (``epoch=5 loss=0.3``, then ``Epoch 6: loss: 0.25``)."""
+        if self.curve or x is None:
+            return
+        seen = self._axis_seen
+        for key, _ in pairs:
+            last = seen.get((key, is_step))
+            if last is not None and x > last:
+                self.curve = True
+                return
+            if len(seen) < _MAX_KINDS:
+                seen[key, is_step] = x
 
     def _remember(self, shape: bytes, plan: _Plan) -> None:
         if len(self._plans) >= _MAX_PLANS:
@@ -701,6 +787,13 @@ class _Parser:
             return v if line is None else line[v]
 
         epoch, step, pairs = found
+        if not self.curve:
+            if (epoch is not None and epoch[1] is not None) or (step is not None
+                                                                and step[1] is not None):
+                self.curve = True  # "Epoch [3/50]", "step:7/20000", "200/ 2983 batches"
+            elif step is not None or epoch is not None:
+                x = step[0] if step is not None else epoch[0]
+                self._on_axis(pairs, float(num(x)), step is not None)
         if epoch is not None:
             self._set_epoch(float(num(epoch[0])),
                             int(float(num(epoch[1]))) if epoch[1] is not None else None)
@@ -822,6 +915,7 @@ class _Parser:
             self.b.meta["evaluate"] = dict(pairs)
             return
         self.keras_done.add(self.epoch)
+        self.curve = True  # a Keras epoch's final line
         self._add(pairs, None)
 
     # -- tqdm -------------------------------------------------------------------------------------
@@ -891,6 +985,7 @@ class _Parser:
 
     def _emit_tqdm(self, key: str, pt: list[float | None]) -> None:
         value, step, epoch, _ = pt
+        self.curve = True  # a tqdm bar's postfix
         self.b.add(key, value, step=step, epoch=epoch)  # type: ignore[arg-type]
         self._note_evidence(key, step, epoch)
 
@@ -906,6 +1001,13 @@ class _Parser:
         builders = [b for b in self.runs if len(b) > 0 or b.warnings]
         if not any(len(b) for b in builders):
             return []
+        if not self.curve:
+            lines = "one line" if self.metric_lines == 1 else f"{self.metric_lines} lines"
+            tables = (f"; {self.table_rows} Markdown table rows skipped" if self.table_rows
+                      else "")
+            raise ReadError(self.path, f"no training curve found (metric-like numbers only on "
+                            f"{lines} of a kind printed once, as in prose or settings; a log "
+                            f"prints the same kind of line again and again{tables})")
         builders = [b for b in builders if len(b)] or builders
         if len(builders) > 1:
             for i, b in enumerate(builders, 1):
