@@ -769,6 +769,32 @@ def test_wandb_run_name_with_a_dash(tmp_path: Path) -> None:
     assert run.name == "resnet - lr 0.1" and shape(run) == {"train_loss": ("train/loss", 2)}
 
 
+@pytest.mark.parametrize(("text", "problem"), [
+    ("model,top1_acc,val_loss\nresnet18,69.8,1.25\nresnet50,76.1,0.96\n",
+     "no training curve found (each row is named in the first column 'model' (resnet18, "
+     "resnet50): a table of results to compare, not a curve along steps or epochs)"),
+    (",precision,recall\n0,0.9,0.8\n1,0.8,0.9\naccuracy,0.85,0.85\nmacro avg,0.85,0.85\n",
+     "no training curve found (each row is named in the first column (0, 1, accuracy, …): a "
+     "table of results to compare, not a curve along steps or epochs)"),
+    ("epoch,loss,val_loss\n20,0.031,0.045\n",
+     "no training curve found (one row of numbers: a summary of final values, not a curve)"),
+])
+def test_tables_that_are_no_curve(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(ReadError) as info:
+        read_csv(write(tmp_path, text))
+    assert info.value.problem == problem
+
+
+@pytest.mark.parametrize("text", [
+    "phase,loss\ntrain,0.9\nval,1.0\ntrain,0.7\nval,0.8\n",  # labels repeat: a log
+    "run,epoch,loss\na,1,0.9\nb,2,0.7\n",  # an epoch column: points along it
+    "loss,val_loss\n0.9,1.0\n0.7,0.8\n",  # no axis: the row order is the axis
+])
+def test_tables_that_are_curves(tmp_path: Path, text: str) -> None:
+    (run,) = read_csv(write(tmp_path, text))
+    assert len(run["train_loss"]) == text.count("\n") - 1
+
+
 def test_keras_tab_separator(tmp_path: Path) -> None:
     # CSVLogger(separator="\t"), epoch 2 stopped early: the val cells are NA.
     text = "epoch\tloss\tval_loss\n0\t0.9\t1.0\n1\t0.8\t0.95\n2\t0.7\tNA\n"

@@ -471,6 +471,37 @@ def test_not_claimed(tmp_path: Path, text: str) -> None:
     assert not sniffs(write(tmp_path, "x.json", text))
 
 
+@pytest.mark.parametrize(("doc", "problem"), [
+    # notes on runs: short lists of numbers under metric names, and spans
+    ({"g019": {"labels": ["spike"], "key_points": {"spikes": {"train_loss": [120, 480],
+                                                              "val_loss": [12]}}},
+      "g061": {"key_points": {"plateaus": [{"range": [1, 8], "val_loss": 4.52},
+                                           {"range": [14, 24], "val_loss": 0.347}]}}},
+     "no training curve found (metric-like numbers only here and there in the document"),
+    # a Keras history whose training columns differ in length is not a history
+    ({"loss": [0.9, 0.5, 0.4], "accuracy": [0.7]}, "no training curve found (metric-like"),
+    # one record in a list
+    ({"results": [{"epoch": 3, "eval_loss": 0.41}]},
+     "no training curve found (one record of numbers: a summary"),
+    # records each at its own step, but no metric twice
+    ({"log": [{"step": 1, "loss": 0.9}, {"step": 2, "val_loss": 0.8}]},
+     "no training curve found (no metric is recorded more than once)"),
+])
+def test_documents_without_a_curve(tmp_path: Path, doc: object, problem: str) -> None:
+    p = write(tmp_path, "notes.json", json.dumps(doc, indent=1))
+    with pytest.raises(ReadError) as info:
+        jsonlog.read(p)
+    assert problem in info.value.problem
+
+
+def test_a_history_under_a_key_is_not_read_but_records_are(tmp_path: Path) -> None:
+    nested = {"history": {"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}}
+    assert not sniffs(write(tmp_path, "a.json", json.dumps(nested)))
+    records = {"history": [{"loss": 0.9, "val_loss": 1.0}, {"loss": 0.5, "val_loss": 0.7}]}
+    run = read1(write(tmp_path, "b.json", json.dumps(records)))
+    assert run["val_loss"].values.tolist() == [1.0, 0.7]
+
+
 def test_large_tokenizer_like_json_not_claimed(tmp_path: Path) -> None:
     vocab = {f"tok{i}": i for i in range(20000)} | {"loss": 20001, "epoch": 20002}
     p = write(tmp_path, "tokenizer.json", json.dumps(

@@ -527,6 +527,70 @@ def test_config_lines_are_not_metrics(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Logs, not documents: a training curve or a ReadError
+# --------------------------------------------------------------------------------------------
+
+_NO_CURVE = r"no training curve found \(metric-like numbers only on "
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    ("epoch 1 | loss 0.5\n", "one line"),  # a single point is not a curve
+    ("Final: train_loss=0.21, val_loss=0.35\nbest lr=0.001 after 12 epochs\n", "2 lines"),
+    # the same setting in two sections of a README
+    ("### Small\n- lr: 0.001\n- epochs: 20\n### Large\n- lr: 0.002\n- epochs: 40\n", "2 lines"),
+    # the same key under two names of a YAML mapping
+    ("optimizer:\n  name: adamw\n  lr: 0.001\nscheduler:\n  lr: 0.0001\n", "2 lines"),
+    ("cat:\n  precision: 0.91\n  recall: 0.88\ndog:\n  precision: 0.86\n  recall: 0.9\n",
+     "4 lines"),
+])
+def test_one_off_lines_are_no_curve(tmp_path: Path, text: str, lines: str) -> None:
+    with pytest.raises(ReadError, match=_NO_CURVE + lines + " of a kind printed once"):
+        textlog.read(write(tmp_path, text))
+
+
+def test_markdown_table_rows_are_never_read(tmp_path: Path) -> None:
+    table = ("| run | config | result |\n|---|:---:|---|\n"
+             + "".join(f"| r{i} | lr={10.0 ** -i:g} | loss {1 / i:.2f} |\n" for i in range(1, 6)))
+    with pytest.raises(ReadError, match=r"found \(numbers only in 5 Markdown table rows, which "
+                                        r"are skipped\)$"):
+        textlog.read(write(tmp_path, table))
+    log = "".join(f"| epoch {e} | lr 0.1 | loss {1 / e:.2f}\n" for e in (1, 2, 3))
+    run = one_run(write(tmp_path, table + "\n" + log, "b.log"))  # a log after the table
+    assert list(run["train_loss"].values) == [1.0, 0.5, 0.33]
+    assert list(run["lr"].values) == [0.1] * 3
+
+
+@pytest.mark.parametrize(("text", "metric", "values"), [
+    # the same kind of line again (in the same section, under the same mapping name)
+    ("## Training\nloss: 0.5\nloss: 0.4\n", "train_loss", [0.5, 0.4]),
+    ("Metrics:\n  loss: 0.5\nMetrics:\n  loss: 0.4\n", "train_loss", [0.5, 0.4]),
+    # lines of different kinds, but the same metric at a later epoch that the line gives
+    ("epoch=5 loss=0.3\nEpoch 6: loss: 0.25 (best)\n", "train_loss", [0.3, 0.25]),
+    # forms only training prints, once: a Keras epoch, a tqdm postfix, a counter and its total
+    ("Epoch 1/1\n10/10 [====] - 1s 5ms/step - loss: 0.41\n", "train_loss", [0.41]),
+    ("100%|██████████| 50/50 [00:01<00:00, loss=0.41]\n", "train_loss", [0.41]),
+    ("Epoch [3/50] Average Loss: 0.5709\n", "train_loss", [0.5709]),
+])
+def test_what_makes_a_curve(tmp_path: Path, text: str, metric: str,
+                            values: list[float]) -> None:
+    run = one_run(write(tmp_path, text))
+    assert list(run[metric].values) == values
+
+
+def test_one_off_lines_of_a_log_are_read(tmp_path: Path) -> None:
+    text = ("Epoch 1 | loss: 0.9\nEpoch 2 | loss: 0.7\n"
+            "Test set: Average loss: 0.61, Accuracy: 9687/10000 (97%)\n")
+    run = one_run(write(tmp_path, text))
+    assert list(run["Test Average loss"].values) == [0.61]
+
+
+def test_the_repo_manifests_forced_as_text() -> None:
+    for part, rows in (("generated", 122), ("real", 58)):
+        with pytest.raises(ReadError, match=rf"; {rows} Markdown table rows skipped\)$"):
+            textlog.read(ROOT / "corpus" / part / "MANIFEST.md")
+
+
+# --------------------------------------------------------------------------------------------
 # Bytes: encodings, line ends, partial lines, streaming
 # --------------------------------------------------------------------------------------------
 

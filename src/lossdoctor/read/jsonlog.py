@@ -488,6 +488,23 @@ def _candidates(node: Any, where: _Path, depth: int) -> Iterator[tuple[str, _Pat
                 yield from _candidates(v, (*where, str(k)), depth + 1)
 
 
+def _has_metric_numbers(node: Any, depth: int) -> bool:
+    """Whether a metric-like key holds a number (or a list of numbers) anywhere in `node`."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(node, list):
+        return any(_has_metric_numbers(v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    if not isinstance(node, dict):
+        return False
+    for k, v in node.items():
+        if isinstance(k, str) and _is_metric_like(k) and (
+                _number(v) is not None or (isinstance(v, list) and _numeric_column(v))):
+            return True
+        if isinstance(v, (dict, list)) and _has_metric_numbers(v, depth + 1):
+            return True
+    return False
+
+
 def _add_columns(b: RunBuilder, table: dict[str, Any], prefix: str) -> None:
     cols = {k: _numeric_column(v) or [] for k, v in table.items()}
     step_key = next((k for k in _STEP_KEYS if k in cols), None)
@@ -599,6 +616,10 @@ def _read_document(path: Path) -> list[Run]:
     found = list(_candidates(doc, (), 0))
     if not found and _is_record(doc):
         raise ReadError(path, f"no training curve found ({_SUMMARY})")
+    if not found and _has_metric_numbers(doc, 0):
+        raise ReadError(path, "no training curve found (metric-like numbers only here and "
+                              "there in the document: no list of logged records, Keras history "
+                              "or trainer_state log_history)")
     if not found:
         raise ReadError(path, "unknown format: the JSON holds no metric series (no list of "
                               "metric records, Keras history or trainer_state log_history)")

@@ -559,23 +559,37 @@ class _Restart:
 
 
 class _RowNames:
-    """Whether every data row is named by a different text in the first column (``cat``,
-    ``dog`` …; ``resnet18``, ``vit_b16`` …): then the rows are things compared, not points
-    along a step, epoch or row axis. Gives up (False) at the first number or repeated text;
-    remembers at most `_MAX_ROW_NAMES` names."""
+    """Whether every data row is named by a different label in the first column, some of them
+    text (``cat``, ``dog`` …; ``0`` … ``9``, ``accuracy``, ``macro avg``; ``resnet18``,
+    ``vit_b16`` …): then the rows are things compared, not points along a step, epoch or row
+    axis. Gives up at the first empty or repeated label (numbers must rise, so a step column
+    costs no memory); remembers at most `_MAX_ROW_NAMES` text labels."""
 
     def __init__(self) -> None:
-        self.names: dict[str, None] = {}  # in row order
+        self.first: list[str] = []  # the first three labels, for the message
+        self.texts: set[str] = set()
+        self.last = -math.inf  # the last number
         self.distinct = True
 
+    @property
+    def named(self) -> bool:
+        return self.distinct and bool(self.texts)
+
     def note(self, cell: str) -> None:
-        if not self.distinct or len(self.names) >= _MAX_ROW_NAMES:
+        if not self.distinct or len(self.texts) >= _MAX_ROW_NAMES:
             return
         name = cell.strip()
-        if not name or name in self.names or _number(name) is not None:
+        if len(self.first) < 3:
+            self.first.append(name)
+        v = _number(name) if name else _NAN
+        if v is not None and not v > self.last:  # empty, missing, or not rising
+            self.distinct = False
+        elif v is not None:
+            self.last = v
+        elif name in self.texts:
             self.distinct = False
         else:
-            self.names[name] = None
+            self.texts.add(name)
 
 
 def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
@@ -843,10 +857,10 @@ def _curve(path: Path, segments: list[_Segment], rows: int, row_names: _RowNames
     more, along an axis column or the row order. Rows each named by a different text in the
     first column and no axis column are results to compare (a classification report, a table
     of models, a W&B runs export), and a single row is a summary of final values."""
-    if rows > 1 and row_names.distinct and not any(
+    if rows > 1 and row_names.named and not any(
             c.role != "metric" or seg.layout.coded for seg in segments for c in seg.layout.columns):
         column = segments[0].layout.header[0].strip()
-        names = ", ".join(list(row_names.names)[:3]) + (", …" if rows > 3 else "")
+        names = ", ".join(row_names.first) + (", …" if rows > 3 else "")
         raise ReadError(path, f"no training curve found (each row is named in the first column"
                         f"{f' {column!r}' if column else ''} ({names}): a table of results "
                         f"to compare, not a curve along steps or epochs)")

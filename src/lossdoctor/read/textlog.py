@@ -452,6 +452,7 @@ class _Parser:
         self._axis_seen: dict[tuple[str, bool], float] = {}  # (metric, by step) -> last x
         self.metric_lines = 0  # lines that gave points
         self.table_rows = 0  # Markdown table rows skipped
+        self.table_line = 0  # the line number of the last one
         self.section = ""  # the last Markdown heading, numbers masked (`_heading`)
         self.runs: list[RunBuilder] = []
         self._warned: set[str] = set()
@@ -588,9 +589,11 @@ class _Parser:
         if line[:1] == "#" and commit and _HEADING.match(line):
             self._heading(line)
         if self.block is not None and self.block[0] == "table":
-            if line.lstrip().startswith("|"):  # a row of a Markdown table: not a log line
-                if commit and _HAS_VALUE.search(line):
-                    self.table_rows += 1
+            # A row of a Markdown table (it ends at a blank line): not a log line.
+            if line.lstrip().startswith("|") and self.lineno <= self.table_line + 1:
+                if commit:
+                    self.table_line = self.lineno
+                    self.table_rows += bool(_HAS_VALUE.search(line))
                 return False
             if commit:
                 self.block = None
@@ -619,6 +622,7 @@ class _Parser:
             if commit:
                 if "|" in msg and _MD_RULE.match(msg):
                     self.block, self.header = ("table", None), None
+                    self.table_line = self.lineno
                 else:
                     self._maybe_header(msg)
             return False
@@ -999,6 +1003,9 @@ class _Parser:
         self._flush_keras()
         self._flush_tqdm()
         builders = [b for b in self.runs if len(b) > 0 or b.warnings]
+        if not any(len(b) for b in builders) and self.table_rows:
+            raise ReadError(self.path, f"no training curve found (numbers only in "
+                            f"{self.table_rows} Markdown table rows, which are skipped)")
         if not any(len(b) for b in builders):
             return []
         if not self.curve:
@@ -1155,6 +1162,7 @@ def sniff(path: Path, head: bytes) -> bool:
     parser = _Parser(path)
     cut = max(text.rfind("\n"), text.rfind("\r")) + 1
     for piece in text[:cut].split("\n"):
+        parser.lineno += 1
         parts = piece.rstrip("\r").split("\r")
         for j, seg in enumerate(parts):
             if seg:
@@ -1171,7 +1179,7 @@ def _probe(path: Path) -> bool:
     parser = _Parser(path)
     try:
         with open(path, "rb") as f:
-            for text, ends_line, complete in _segments(f, None, limit=_PROBE_BYTES):
+            for text, ends_line, complete in _segments(f, parser, limit=_PROBE_BYTES):
                 if complete:
                     parser.feed(text, ends_line)
                     if parser.evidence:
