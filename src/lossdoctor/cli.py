@@ -91,18 +91,23 @@ def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
     )
 
 
-def _cmd_diagnose(args: argparse.Namespace) -> int:
+def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
+    """Read `args.paths` and diagnose every run with the --select/--ignore/--metric options."""
     from lossdoctor.diagnose import diagnose_all
+
+    return diagnose_all(
+        _read_all(args.paths, args.format),
+        select=_kinds(args.select) if args.select else None,
+        ignore=_kinds(args.ignore) if args.ignore else None,
+        metric=getattr(args, "metric", None),
+    )
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
     from lossdoctor.messages import default_lang, text
 
     lang = args.lang or default_lang()
-    runs = _read_all(args.paths, args.format)
-    diagnoses = diagnose_all(
-        runs,
-        select=_kinds(args.select) if args.select else None,
-        ignore=_kinds(args.ignore) if args.ignore else None,
-        metric=args.metric,
-    )
+    diagnoses = _diagnose_paths(args)
     if args.json:
         from lossdoctor.report.json import diagnoses_to_json
 
@@ -120,17 +125,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lossdoctor.diagnose import diagnose_all
     from lossdoctor.messages import default_lang, text
     from lossdoctor.report.html import write_html
 
     lang = args.lang or default_lang()
-    runs = _read_all(args.paths, args.format)
-    diagnoses = diagnose_all(
-        runs,
-        select=_kinds(args.select) if args.select else None,
-        ignore=_kinds(args.ignore) if args.ignore else None,
-    )
+    diagnoses = _diagnose_paths(args)
     path = write_html(diagnoses, args.output, lang=lang)
     print(f"{text('wrote_html', lang)}: {path} ({text('runs', lang)}: {len(diagnoses)})")
     return EXIT_OK

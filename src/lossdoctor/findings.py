@@ -70,20 +70,11 @@ class Point:
     def to_dict(self) -> dict[str, Any]:
         return {"step": _num(self.step), "epoch": _num(self.epoch)}
 
-    def label(self) -> str:
-        """``"step 1800 (epoch 18)"``, ``"epoch 18"`` or ``"point 7"``."""
-        step, epoch = _num(self.step), _num(self.epoch)
-        if step is not None and epoch is not None:
-            return f"step {step} (epoch {_fmt(epoch)})"
-        if step is not None:
-            return f"step {step}"
-        if epoch is not None:
-            return f"epoch {_fmt(epoch)}"
-        return f"point {self.index}"
+    def label(self, lang: str = "en") -> str:
+        """``"epoch 18 (step 1800)"``, ``"epoch 18"``, ``"step 1800"`` or ``"point 7"``."""
+        from lossdoctor.messages import point_label
 
-
-def _fmt(v: float | int) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+        return point_label(self, lang)
 
 
 @dataclass

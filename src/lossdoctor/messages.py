@@ -11,7 +11,7 @@ from typing import Any
 
 from lossdoctor.findings import Finding, Point, Remedy
 
-__all__ = ["LANGS", "default_lang", "finding_summary", "remedy_text", "text"]
+__all__ = ["LANGS", "default_lang", "finding_summary", "point_label", "remedy_text", "text"]
 
 LANGS = ("en", "zh")
 
@@ -99,7 +99,8 @@ def _v(x: Any) -> str:
     return str(x)
 
 
-def _at(p: Point | dict[str, Any] | None, lang: str) -> str:
+def point_label(p: Point | dict[str, Any] | None, lang: str = "en") -> str:
+    """Where a point is, in words: ``"epoch 18 (step 1800)"`` / ``"第 18 轮（第 1800 步）"``."""
     if p is None:
         return "?"
     d = p.to_dict() if isinstance(p, Point) else p
@@ -130,7 +131,7 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
     e = f.evidence
     m = f.metric
     zh = lang == "zh"
-    start, end = _at(f.start, lang), _at(f.end, lang)
+    start, end = point_label(f.start, lang), point_label(f.end, lang)
     k = f.kind
     if k == "overfitting":
         if zh:
@@ -172,9 +173,9 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
         size = f"{peak:.3g}× " if isinstance(peak, float) else ""
         if zh:
             return (f"{m} 出现 {e.get('count')} 次尖峰后恢复，最大一次在 "
-                    f"{_at(largest, lang)}（{_v(largest.get('value'))}，为基线的 {size}）。")
+                    f"{point_label(largest, lang)}（{_v(largest.get('value'))}，为基线的 {size}）。")
         return (f"{m} spiked {e.get('count')} time(s) and recovered; the largest at "
-                f"{_at(largest, lang)} ({_v(largest.get('value'))}, {size}the baseline).")
+                f"{point_label(largest, lang)} ({_v(largest.get('value'))}, {size}the baseline).")
     if k == "oscillation":
         if zh:
             return (f"{m} 自 {start} 起在 {_v(e.get('low'))}–{_v(e.get('high'))} 之间来回振荡，"
