@@ -171,11 +171,12 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
         largest = e.get("largest") or {}
         peak = largest.get("times_baseline")
         size = f"{peak:.3g}× " if isinstance(peak, float) else ""
+        where, value = point_label(largest, lang), _v(largest.get("value"))
         if zh:
             return (f"{m} 出现 {e.get('count')} 次尖峰后恢复，最大一次在 "
-                    f"{point_label(largest, lang)}（{_v(largest.get('value'))}，为基线的 {size}）。")
+                    f"{where}（{value}，为基线的 {size}）。")
         return (f"{m} spiked {e.get('count')} time(s) and recovered; the largest at "
-                f"{point_label(largest, lang)} ({_v(largest.get('value'))}, {size}the baseline).")
+                f"{where} ({value}, {size}the baseline).")
     if k == "oscillation":
         if zh:
             return (f"{m} 自 {start} 起在 {_v(e.get('low'))}–{_v(e.get('high'))} 之间来回振荡，"
