@@ -435,6 +435,20 @@ def _pairs(body: str, pos: int, end: int, matcher: re.Pattern[str], prefix: str 
 # --------------------------------------------------------------------------------------------
 
 
+class _DocState:
+    """What tells a log from a document (`_Parser.curve` aside), for `_Parser`."""
+
+    __slots__ = ("axis_seen", "kinds", "metric_lines", "section", "table_line", "table_rows")
+
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()  # the kinds of metric lines seen (`_metric_line`)
+        self.axis_seen: dict[tuple[str, bool], float] = {}  # (metric, by step) -> last x
+        self.metric_lines = 0  # lines that gave points
+        self.table_rows = 0  # Markdown table rows skipped
+        self.table_line = 0  # the line number of the last one
+        self.section = ""  # the last Markdown heading, numbers masked (`_heading`)
+
+
 class _Parser:
     """Turns log lines into points, one line at a time; O(1) state besides the points."""
 
@@ -448,12 +462,8 @@ class _Parser:
         #: True once the file shows a training curve (see `finish`): a metric line of a kind
         #: printed before, a Keras epoch, a tqdm postfix, an epoch/step counter with its total.
         self.curve = False
-        self._kinds: set[str] = set()  # the kinds of metric lines seen (`_metric_line`)
-        self._axis_seen: dict[tuple[str, bool], float] = {}  # (metric, by step) -> last x
-        self.metric_lines = 0  # lines that gave points
-        self.table_rows = 0  # Markdown table rows skipped
-        self.table_line = 0  # the line number of the last one
-        self.section = ""  # the last Markdown heading, numbers masked (`_heading`)
+        self.doc = _DocState()  # (in its own object: attribute access on a parser with more
+        # than 30 attributes is measurably slower in CPython 3.11, no shared-key dict)
         self.runs: list[RunBuilder] = []
         self._warned: set[str] = set()
         self._new_builder()
@@ -586,17 +596,6 @@ class _Parser:
         return bool(self._parse(seg.replace("\x08", ""), True, commit=False))
 
     def _parse(self, line: str, ends_line: bool, *, commit: bool) -> bool:
-        if line[:1] == "#" and commit and _HEADING.match(line):
-            self._heading(line)
-        if self.block is not None and self.block[0] == "table":
-            # A row of a Markdown table (it ends at a blank line): not a log line.
-            if line.lstrip().startswith("|") and self.lineno <= self.table_line + 1:
-                if commit:
-                    self.table_line = self.lineno
-                    self.table_rows += bool(_HAS_VALUE.search(line))
-                return False
-            if commit:
-                self.block = None
         shape: bytes | None = None
         if self.block is None and self.header is None and len(line) <= _MAX_SHAPE:
             # A key/value line of a shape seen before: take its numbers where the plan says.
@@ -609,6 +608,20 @@ class _Parser:
                 if commit:
                     self._apply(plan.found, line)
                 return True
+        # (Headings and table rows never have plans: they are read here, off the fast path.)
+        if line[:1] == "#" and _HEADING.match(line):
+            shape = None
+            if commit:
+                self._heading(line)
+        if self.block is not None and self.block[0] == "table":
+            # A row of a Markdown table (it ends at a blank line): not a log line.
+            if line.lstrip().startswith("|") and self.lineno <= self.doc.table_line + 1:
+                if commit:
+                    self.doc.table_line = self.lineno
+                    self.doc.table_rows += bool(_HAS_VALUE.search(line))
+                return False
+            if commit:
+                self.block = None
         m = _PREFIX.match(line)
         msg = line[m.end():] if m else line
         if not msg or msg.isspace():
@@ -622,7 +635,7 @@ class _Parser:
             if commit:
                 if "|" in msg and _MD_RULE.match(msg):
                     self.block, self.header = ("table", None), None
-                    self.table_line = self.lineno
+                    self.doc.table_line = self.lineno
                 else:
                     self._maybe_header(msg)
             return False
@@ -666,8 +679,8 @@ class _Parser:
         another statement, not a log repeating itself. Line shapes are not shared across
         sections, so that the shape cache changes nothing."""
         title = _KIND_MASK.sub(" ", line)
-        if title != self.section:
-            self.section = title
+        if title != self.doc.section:
+            self.doc.section = title
             self._plans.clear()
 
     def _maybe_header(self, msg: str) -> None:
@@ -755,23 +768,23 @@ class _Parser:
         prints the same kind of line (the same text up to its last value once numbers and
         blanks are masked) again and again; a document's prose, table rows and settings each
         say something else."""
-        self.metric_lines += 1
+        self.doc.metric_lines += 1
         if self.curve:
             return
-        kind = f"{self.section}\n{_KIND_MASK.sub(' ', body[:end])}"
+        kind = f"{self.doc.section}\n{_KIND_MASK.sub(' ', body[:end])}"
         if self.block is not None and self.block[0] == "mapping":
             kind = f"{self.block[1]}:{kind}"  # "lr" under "optimizer:" and under "scheduler:"
-        if kind in self._kinds:
+        if kind in self.doc.kinds:
             self.curve = True
-        elif len(self._kinds) < _MAX_KINDS:
-            self._kinds.add(kind)
+        elif len(self.doc.kinds) < _MAX_KINDS:
+            self.doc.kinds.add(kind)
 
     def _on_axis(self, pairs: list[tuple[str, Any]], x: float | None, is_step: bool) -> None:
         """A metric seen again at a later epoch (or step) that its own line gives is a curve,
         whatever the lines look like (``epoch=5 loss=0.3``, then ``Epoch 6: loss: 0.25``)."""
         if self.curve or x is None:
             return
-        seen = self._axis_seen
+        seen = self.doc.axis_seen
         for key, _ in pairs:
             last = seen.get((key, is_step))
             if last is not None and x > last:
@@ -1003,14 +1016,15 @@ class _Parser:
         self._flush_keras()
         self._flush_tqdm()
         builders = [b for b in self.runs if len(b) > 0 or b.warnings]
-        if not any(len(b) for b in builders) and self.table_rows:
+        if not any(len(b) for b in builders) and self.doc.table_rows:
             raise ReadError(self.path, f"no training curve found (numbers only in "
-                            f"{self.table_rows} Markdown table rows, which are skipped)")
+                            f"{self.doc.table_rows} Markdown table rows, which are skipped)")
         if not any(len(b) for b in builders):
             return []
         if not self.curve:
-            lines = "one line" if self.metric_lines == 1 else f"{self.metric_lines} lines"
-            tables = (f"; {self.table_rows} Markdown table rows skipped" if self.table_rows
+            n = self.doc.metric_lines
+            lines = "one line" if n == 1 else f"{n} lines"
+            tables = (f"; {self.doc.table_rows} Markdown table rows skipped" if self.doc.table_rows
                       else "")
             raise ReadError(self.path, f"no training curve found (metric-like numbers only on "
                             f"{lines} of a kind printed once, as in prose or settings; a log "
