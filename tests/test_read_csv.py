@@ -789,6 +789,8 @@ def test_tables_that_are_no_curve(tmp_path: Path, text: str, problem: str) -> No
     "phase,loss\ntrain,0.9\nval,1.0\ntrain,0.7\nval,0.8\n",  # labels repeat: a log
     "run,epoch,loss\na,1,0.9\nb,2,0.7\n",  # an epoch column: points along it
     "loss,val_loss\n0.9,1.0\n0.7,0.8\n",  # no axis: the row order is the axis
+    "when,loss\n2024-01-01 10:00,0.9\n2024-01-01 11:00,0.7\n",  # dates: a time axis
+    "clock,loss\n10:00:05,0.9\n10:01:05,0.7\n",
 ])
 def test_tables_that_are_curves(tmp_path: Path, text: str) -> None:
     (run,) = read_csv(write(tmp_path, text))

@@ -119,6 +119,7 @@ _TENSOR = re.compile(r"tensor\(\s*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _MAX_ROW_NAMES = 10_000
+_DATE_OR_TIME = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d\d")
 
 
 # --------------------------------------------------------------------------- cells and names
@@ -563,7 +564,8 @@ class _RowNames:
     text (``cat``, ``dog`` …; ``0`` … ``9``, ``accuracy``, ``macro avg``; ``resnet18``,
     ``vit_b16`` …): then the rows are things compared, not points along a step, epoch or row
     axis. Gives up at the first empty or repeated label (numbers must rise, so a step column
-    costs no memory); remembers at most `_MAX_ROW_NAMES` text labels."""
+    costs no memory) and at a date or a clock time (a time axis: ``2024-01-01 10:00``);
+    remembers at most `_MAX_ROW_NAMES` text labels."""
 
     def __init__(self) -> None:
         self.first: list[str] = []  # the first three labels, for the message
@@ -586,7 +588,7 @@ class _RowNames:
             self.distinct = False
         elif v is not None:
             self.last = v
-        elif name in self.texts:
+        elif name in self.texts or _DATE_OR_TIME.search(name):
             self.distinct = False
         else:
             self.texts.add(name)
