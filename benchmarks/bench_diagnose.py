@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from lossdoctor.diagnose import diagnose_all, diagnose_run
+from lossdoctor.diagnosis import diagnose_all, diagnose_run
 from lossdoctor.run import Run, Series
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lossdoctor import read
-from lossdoctor.diagnose import diagnose_run
+from lossdoctor.diagnosis import diagnose_run
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS
 from lossdoctor.run import Run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.diagnose import diagnose_run
+from lossdoctor.diagnosis import diagnose_run
 from lossdoctor.findings import Diagnosis
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run

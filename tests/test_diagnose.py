@@ -11,7 +11,7 @@ import pytest
 
 import lossdoctor
 from lossdoctor.cli import main
-from lossdoctor.diagnose import diagnose, diagnose_all, diagnose_run
+from lossdoctor.diagnosis import diagnose, diagnose_all, diagnose_run
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS
 from lossdoctor.run import Run, Series

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _report_runs import IMG, SCRIPT, diagnosed, overfitting_run, xss_run
 
-from lossdoctor.diagnose import diagnose_all
+from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.findings import Diagnosis
 from lossdoctor.report.html import write_html
 

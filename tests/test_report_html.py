@@ -13,7 +13,7 @@ import pytest
 from _report_runs import IMG, SCRIPT, diagnosed, overfitting_run, xss_run
 
 from lossdoctor.cli import main
-from lossdoctor.diagnose import diagnose_all
+from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
 from lossdoctor.report.html import _markdown, render_html, write_html

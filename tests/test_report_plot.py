@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 import lossdoctor
 from lossdoctor.cli import main
-from lossdoctor.diagnose import diagnose_all
+from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
 from lossdoctor.read._builder import RunBuilder

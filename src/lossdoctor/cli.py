@@ -93,7 +93,7 @@ def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
 
 def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
     """Read `args.paths` and diagnose every run with the --select/--ignore/--metric options."""
-    from lossdoctor.diagnose import diagnose_all
+    from lossdoctor.diagnosis import diagnose_all
 
     return diagnose_all(
         _read_all(args.paths, args.format),

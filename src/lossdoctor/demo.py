@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lossdoctor.diagnose import diagnose_all
+from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
 from lossdoctor.messages import LANGS, default_lang, text

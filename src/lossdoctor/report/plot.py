@@ -111,7 +111,7 @@ def plot(diagnosis: Diagnosis, *, lang: str | None = None) -> Figure:
     """The annotated figure of one diagnosed run.
 
     Args:
-        diagnosis: from `lossdoctor.diagnose.diagnose_run`.
+        diagnosis: from `lossdoctor.diagnosis.diagnose_run`.
         lang: ``"en"`` or ``"zh"`` for every label (default: from the locale).
 
     Returns:

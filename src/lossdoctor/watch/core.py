@@ -2,7 +2,7 @@
 
 Per logged step the watcher appends to growable buffers and runs the online checks (non-finite
 values at once, spikes and explosions against a robust running baseline: O(1)). The full
-diagnosis (`lossdoctor.diagnose.diagnose_run`, O(n) for n points) runs when the number of
+diagnosis (`lossdoctor.diagnosis.diagnose_run`, O(n) for n points) runs when the number of
 logged steps, or of evaluations, has grown by `growth` since the last one, so its total cost
 over a run of n steps is O(n / growth): O(1) amortised per step. A finding is reported once,
 when it first appears, with the step where it was detected (`Finding.detected_at`).
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lossdoctor.diagnose import diagnose_run
+from lossdoctor.diagnosis import diagnose_run
 from lossdoctor.findings import Diagnosis, Finding, Point, Remedy, jsonable
 from lossdoctor.names import canonical_name, direction, normalise, split_phase
 from lossdoctor.run import Run

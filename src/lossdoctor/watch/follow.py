@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lossdoctor.diagnose import diagnose_run
+from lossdoctor.diagnosis import diagnose_run
 from lossdoctor.errors import ReadError
 from lossdoctor.findings import Diagnosis, Finding, Point
 from lossdoctor.read import read
