@@ -1165,7 +1165,8 @@ def sniff(path: Path, head: bytes) -> bool:
     gives False too: a log needs a metric printed at least twice, or a metric line with an
     epoch or step. When `head` is clean text without metric lines but the file goes on (a log
     that starts with 900 KB of compiler warnings), the next bytes are scanned, up to
-    `_PROBE_BYTES` (8 MiB) in all, streaming.
+    `_PROBE_BYTES` (8 MiB) in all, streaming. A head with Markdown table rows of numbers is
+    claimed too, for `read` to say why such a document is not a log.
     """
     encoding, bom = _decoder_for(head)
     if encoding == "utf-8" and b"\x00" in head:
@@ -1183,6 +1184,8 @@ def sniff(path: Path, head: bytes) -> bool:
                 parser.feed(seg, j == len(parts) - 1)
         if parser.evidence:
             return True
+    if parser.doc.table_rows:
+        return True
     if len(head) < _HEAD_BYTES:
         return False
     return _probe(path)
