@@ -5,6 +5,8 @@ the same step."""
 from __future__ import annotations
 
 import math
+import os
+import traceback
 import warnings
 from pathlib import Path
 
@@ -19,14 +21,28 @@ from lossdoctor.watch import Policy, Watch
 
 NAN_STEP = 40
 FAIL_STEP = 15
+_KEEP: list[object] = []
 
 
 def _worker(rank: int, world: int, init: str, out: str) -> None:
+    # The rank ends with os._exit, the DDP model still referenced: freeing a DDP reducer frees
+    # its gloo process group, whose destructor joins a worker thread that may be waiting for
+    # the GIL the joining thread holds (a deadlock seen here about once in ten runs).
+    try:
+        _run_rank(rank, world, init, out)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
+
+
+def _run_rank(rank: int, world: int, init: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         torch.manual_seed(0)  # same initial weights on both ranks
         model = DDP(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)))
+        _KEEP.append(model)
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         w = Watch(model, opt, autopilot=Policy(snapshot_every=10))
         gen = torch.Generator().manual_seed(100 + rank)  # each rank its own batches
@@ -73,8 +89,11 @@ def _worker(rank: int, world: int, init: str, out: str) -> None:
             "disabled_at": disabled_at,
             "warnings": [str(c.message) for c in caught],
         }, f"{out}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
 
 
 @pytest.mark.slow
