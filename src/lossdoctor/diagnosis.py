@@ -65,12 +65,13 @@ def _within(f: Finding, findings: list[Finding]) -> bool:
 
 
 def _not_before(f: Finding, g: Finding) -> bool:
-    """Whether `f` does not start clearly (by a tenth of `g`'s end position) before `g`
-    (compared by step, else epoch; True when the two cannot be compared)."""
+    """Whether `f` reaches into `g`'s span (it ends no earlier than `g` starts; compared by step,
+    else epoch; True when the two cannot be compared): a validation finding that ended before
+    the training run broke is its own story."""
     for unit in ("step", "epoch"):
-        a, b, end = getattr(f.start, unit), getattr(g.start, unit), getattr(g.end, unit)
-        if a is not None and b is not None and end is not None:
-            return bool(a >= b - 0.1 * abs(end))
+        end, start = getattr(f.end, unit), getattr(g.start, unit)
+        if end is not None and start is not None:
+            return bool(end >= start)
     return True
 
 

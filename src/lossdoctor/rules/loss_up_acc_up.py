@@ -28,7 +28,11 @@ def check(ctx: Context) -> list[Finding]:
     k = max(1, min(3, (len(a) - ia) // 3))
     at_best = float(np.median(a.y[max(0, ia - 1) : ia + 2]))
     at_end = float(np.median(a.y[-k:]))
-    tolerance = max(a.noise, 1e-12)
+    # "holds": within its own noise, or one step of its granularity (an accuracy over n samples
+    # moves in steps of 1/n)
+    d = np.abs(np.diff(a.y))
+    step = float(np.min(d[d > 0])) if np.any(d > 0) else 0.0
+    tolerance = max(2 * a.noise, step, 1e-12)
     if at_end - at_best > tolerance:
         return []  # the metric got worse too: a worse model (overfitting), not calibration
     best = v.point(sh.best_point)
