@@ -30,8 +30,10 @@ MAX_PROGRESS_STILL_HIGH = 0.5
 MAX_PROGRESS_SLOW = 0.3
 #: "Never learned": the whole run improved the loss by less than this.
 MAX_PROGRESS_NONE = 0.15
-#: Cross-entropy of a uniform guess over k classes, log(k): a loss stuck there learned nothing.
+#: Cross-entropy of a uniform guess over k classes, log(k): a loss stuck within this fraction
+#: of it, after removing less than half of its start, learned nothing.
 _CHANCE = np.log(np.arange(2, 11))
+CHANCE_TOLERANCE = 0.03
 
 
 def _metric_saturated(ctx: Context) -> bool:
@@ -51,11 +53,27 @@ def _from_start(c: Curve) -> bool:
     return False
 
 
-def _at_chance(c: Curve) -> bool:
+def _at_chance(c: Curve, tolerance: float = 0.005) -> bool:
+    """The second half sits at log(k) for some k in 2..10: a classifier guessing uniformly."""
     if c.direction != "min":
         return False
     level = float(np.median(c.v[len(c.v) // 2 :]))
-    return bool(np.any(np.abs(level - _CHANCE) <= 0.005 * _CHANCE))
+    return bool(np.any(np.abs(level - _CHANCE) <= tolerance * _CHANCE))
+
+
+def _progress(ctx: Context, c: Curve, *, with_val: bool) -> float:
+    """How much of its starting value the training loss has lost; `with_val`: the smaller of
+    that and the validation loss's, when validation was logged from the start (often it is
+    first logged late)."""
+    train = ctx.train or c
+    progress = -relative(train, shape(train).start, shape(train).low)
+    v = ctx.val
+    if with_val and v is not None and v is not train and len(v) >= 6:
+        span = float(train.x[-1] - train.x[0])
+        start = ctx.map_range(v, float(v.x[0]), float(v.x[0]), train)
+        if start is not None and span > 0 and start[0] - float(train.x[0]) <= 0.05 * span:
+            progress = min(progress, -relative(v, shape(v).start, shape(v).low))
+    return progress
 
 
 def _metric_dead(ctx: Context) -> bool:
@@ -70,27 +88,29 @@ def check(ctx: Context) -> list[Finding]:
     c = ctx.val if ctx.val is not None and len(ctx.val) >= 6 else ctx.train
     if c is None or len(c) < 6:
         return []
-    # progress is measured on the training loss (validation is often first logged late)
     train = ctx.train or c
-    progress = -relative(train, shape(train).start, shape(train).low)
+    still_high = _progress(ctx, c, with_val=True)
+    progress = _progress(ctx, c, with_val=False)
     t = tail(c)
     gain = -relative(c, t.level, t.level + t.change)
     first = int(c.bins[0][t.first])
     fast = t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
-    slow = progress < MAX_PROGRESS_SLOW and gain >= MIN_SLOW_GAIN
-    if (t.trend.decreasing and t.trend.tau <= MAX_TAU and progress < MAX_PROGRESS_STILL_HIGH
+    slow = still_high < MAX_PROGRESS_SLOW and gain >= MIN_SLOW_GAIN
+    if (t.trend.decreasing and t.trend.tau <= MAX_TAU and still_high < MAX_PROGRESS_STILL_HIGH
             and (fast or slow) and not _metric_saturated(ctx)):
         return [Finding(
             kind=KIND, metric=c.name, severity="warning", start=c.point(first),
             end=c.point(-1),
             evidence={"form": "still_decreasing", "tail_gain_pct": 100 * gain,
-                      "progress_pct": 100 * progress, "rate_vs_average": t.rate_ratio,
+                      "progress_pct": 100 * still_high, "rate_vs_average": t.rate_ratio,
                       "trend_p": t.trend.p, "end_value": float(c.v[-1])},
             confidence=min(1.0, 0.5 + t.rate_ratio / 2),
         )]
-    if progress < MAX_PROGRESS_NONE and len(train) >= 8:
+    stuck_at_chance = (progress < MAX_PROGRESS_STILL_HIGH and not t.trend.decreasing
+                       and _at_chance(train, CHANCE_TOLERANCE))
+    if (progress < MAX_PROGRESS_NONE or stuck_at_chance) and len(train) >= 8:
         why = [w for w, ok in (("from_start", _from_start(train)),
-                               ("at_chance", _at_chance(train)),
+                               ("at_chance", _at_chance(train, CHANCE_TOLERANCE)),
                                ("metric_not_improving", _metric_dead(ctx))) if ok]
         if why:
             tsh = shape(train)
