@@ -4,10 +4,12 @@ points): noise scales, robust smoothing, equal-count binning and trend tests wit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import ndimage
 
 __all__ = [
     "SAMPLE",
@@ -21,6 +23,7 @@ __all__ = [
 ]
 
 _MAD_TO_SIGMA = 1.4826
+_Z975 = 1.959963984540054  # the 97.5% quantile of the standard normal
 #: Robust scale estimates on longer arrays use an evenly strided sample of this many values:
 #: the MAD of 200,000 values is within ~0.3% of the full one, at a fraction of the cost.
 SAMPLE = 200_000
@@ -125,19 +128,80 @@ class Trend:
         return self.n >= 4 and self.low > 0 and self.p < 0.05
 
 
+def _tie_counts(a: np.ndarray) -> np.ndarray:
+    """Sizes (≥ 2) of the groups of equal values in `a`."""
+    _values, counts = np.unique(a, return_counts=True)
+    return counts[counts > 1].astype(np.int64)
+
+
+@lru_cache(maxsize=64)
+def _inversion_cdf(n: int) -> np.ndarray:
+    """Number of permutations of n items with at most c inversions, c = 0 … n(n-1)/2
+    (Mahonian numbers, cumulated), as float64."""
+    counts = np.zeros(n * (n - 1) // 2 + 1)
+    counts[0] = 1.0
+    for j in range(2, n + 1):  # insert item j: adds 0 … j-1 inversions
+        c = np.cumsum(counts)
+        shifted = np.zeros_like(c)
+        shifted[j:] = c[:-j]
+        counts = c - shifted
+    return np.cumsum(counts)
+
+
+def _kendall_exact_p(n: int, c: int) -> float:
+    """Two-sided exact p-value of Kendall's test with `c` concordant pairs and no ties."""
+    tot = n * (n - 1) // 2
+    c = min(c, tot - c)
+    if 4 * c == n * (n - 1):
+        return 1.0
+    return float(min(1.0, 2.0 * _inversion_cdf(n)[c] / math.factorial(n)))
+
+
 def trend(x: np.ndarray, y: np.ndarray) -> Trend:
-    """Theil–Sen slope with its 95% interval and the Mann–Kendall test (scipy)."""
+    """Theil–Sen slope with its 95% interval (Sen 1968) and the Mann–Kendall test (Kendall's
+    tau-b, exact p-value for up to 33 untied points, else the normal approximation with the
+    tie correction).
+
+    The same numbers as `scipy.stats.theilslopes` and `scipy.stats.kendalltau` (tested); written
+    with numpy because the rules call it hundreds of times on at most 30 points, where scipy's
+    argument handling is 90% of its cost (0.6 ms against 0.06 ms a call).
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
     if n < 3 or np.ptp(x) == 0:
         return Trend(0.0, -np.inf, np.inf, 0.0, 1.0, n)
-    slope, _intercept, low, high = stats.theilslopes(y, x, alpha=0.95)
+    i, j = np.triu_indices(n, 1)
+    dx, dy = x[j] - x[i], y[j] - y[i]
+    moved = dx != 0
+    slopes = np.sort(dy[moved] / dx[moved])
+    slope = float(np.median(slopes))
+    tx, ty = _tie_counts(x), _tie_counts(y)
+    var_s = (n * (n - 1) * (2 * n + 5) - float((tx * (tx - 1) * (2 * tx + 5)).sum())
+             - float((ty * (ty - 1) * (2 * ty + 5)).sum())) / 18.0
+    nt = len(slopes)
+    half = _Z975 * math.sqrt(max(var_s, 0.0))
+    upper = min(int(np.round((nt + half) / 2.0)), nt - 1)
+    lower = max(int(np.round((nt - half) / 2.0)) - 1, 0)
+    low, high = float(slopes[lower]), float(slopes[upper])
     if np.ptp(y) == 0:
-        tau, p = 0.0, 1.0
+        return Trend(slope, low, high, 0.0, 1.0, n)
+    signs = np.sign(dx) * np.sign(dy)
+    s_stat = float(signs.sum())
+    tot = n * (n - 1) // 2
+    xtie = int((tx * (tx - 1) // 2).sum())
+    ytie = int((ty * (ty - 1) // 2).sum())
+    tau = float(np.clip(s_stat / math.sqrt(tot - xtie) / math.sqrt(tot - ytie), -1.0, 1.0))
+    dis = int(np.count_nonzero(signs < 0))
+    if xtie == 0 and ytie == 0 and (n <= 33 or min(dis, tot - dis) <= 1):
+        p = _kendall_exact_p(n, tot - dis)
     else:
-        res = stats.kendalltau(x, y)
-        tau, p = float(res.statistic), float(res.pvalue)
-        if not np.isfinite(p):
-            tau, p = 0.0, 1.0
-    return Trend(float(slope), float(low), float(high), tau, p, n)
+        m = n * (n - 1.0)
+        x0 = float((tx * (tx - 1.0) * (tx - 2)).sum())
+        y0 = float((ty * (ty - 1.0) * (ty - 2)).sum())
+        x1 = float((tx * (tx - 1.0) * (2 * tx + 5)).sum())
+        y1 = float((ty * (ty - 1.0) * (2 * ty + 5)).sum())
+        var = ((m * (2 * n + 5) - x1 - y1) / 18 + (2 * xtie * ytie) / m
+               + x0 * y0 / (9 * m * (n - 2)))
+        p = math.erfc(abs(s_stat) / math.sqrt(var) / math.sqrt(2.0))
+    return Trend(slope, low, high, tau, float(p), n)
