@@ -14,13 +14,11 @@ from lossdoctor.rules.context import Context
 KIND = "oscillation"
 
 #: The bouncing (robust σ around the tail's trend) must be at least this large relative to the
-#: level for curves of evaluation-level points (epoch averages, validation runs) …
+#: level …
 MIN_RELATIVE_AMPLITUDE = 0.03
-#: … and this large for per-step minibatch curves, where noise alone gives a few percent.
-MIN_RELATIVE_AMPLITUDE_STEPS = 0.05
 #: The bouncing must also be wide against the progress the whole run made: a small wobble at
 #: the floor of a curve that came down a long way is convergence, not oscillation …
-MIN_AMPLITUDE_VS_PROGRESS = 0.08
+MIN_AMPLITUDE_VS_PROGRESS = 0.05
 #: … and much wider for a per-step minibatch curve (`Context.minibatch`: a converged minibatch
 #: loss is noisy by nature).
 STEP_AMPLITUDE_VS_PROGRESS = 0.25
@@ -67,7 +65,7 @@ def check(ctx: Context) -> list[Finding]:
             continue
         rel = relative_amplitude(c, a, t.level)
         per_step = ctx.minibatch(c)
-        if rel < (MIN_RELATIVE_AMPLITUDE_STEPS if per_step else MIN_RELATIVE_AMPLITUDE):
+        if rel < MIN_RELATIVE_AMPLITUDE:
             continue
         progress = STEP_AMPLITUDE_VS_PROGRESS if per_step else MIN_AMPLITUDE_VS_PROGRESS
         if a < progress * shape(c).drop:
