@@ -34,9 +34,11 @@ KIND = "plateau"
 #: very start, MIN_FRACTION_START: an eighth of the run).
 MIN_FRACTION = 0.25
 MIN_FRACTION_START = 0.12
-#: A stall at the start moves less than this fraction of the run's whole drop (a loss pinned at
-#: chance barely moves; a slow start that is already accelerating moves more).
-START_FLATNESS = 0.15
+#: The core of a stall at the start moves no more than this many level-noise σ, or this
+#: fraction of the run's whole drop (a loss pinned at chance barely moves; a slow start that is
+#: already accelerating does).
+START_NOISE = 5.0
+START_FLATNESS = 0.02
 #: The slow phase stalled when it improved by less than this (relative).
 SLOW_PHASE_GAIN = 0.15
 #: A validation loss that settled for at least this fraction of the run, this many times above a
@@ -115,8 +117,13 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
             continue
         if from_start and _warming_up(ctx, c, float(bx[st.first]), float(bx[st.last])):
             continue  # a warmup ramp: the LR was still climbing through the flat start
-        if from_start and np.ptp(c.level[st.first : st.last + 1]) > START_FLATNESS * sh.drop:
-            continue  # a slow start that is already moving, not a stall
+        if from_start:
+            # the core of a stall (its first 70%, before any way out) does not move beyond its
+            # noise (or a sliver of the run's drop): a slow start that is already moving is not
+            # one
+            core = c.level[st.first : st.first + max(3, int(0.7 * st.bins))]
+            if np.ptp(core) > max(START_NOISE * c.level_noise, START_FLATNESS * sh.drop):
+                continue
         return _finding(c, p_first, p_last, "stalled_then_dropped",
                         later_low=c.value(later_low), by_schedule=by_schedule)
     return None
