@@ -47,7 +47,7 @@ _TRAIN_EXPLAINS_VAL = {
                    "loss_up_acc_up"},
     "non_finite": {"spike", "oscillation", "plateau", "converged", "loss_rising", "overfitting",
                    "loss_up_acc_up"},
-    "loss_rising": {"oscillation", "converged"},
+    "loss_rising": {"oscillation", "converged", "plateau"},
 }
 
 

@@ -23,6 +23,7 @@ from lossdoctor.analysis import (
     relative,
     shape,
     shifts,
+    window_trend,
 )
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
@@ -46,6 +47,8 @@ SLOW_PHASE_GAIN = 0.15
 VAL_STALL_FRACTION = 0.6
 VAL_GAP = 1.5
 VAL_STALL_MAX_PROGRESS = 0.5
+#: A run whose last tenth is less than this much better than its first tenth made no progress.
+NO_PROGRESS = 0.1
 
 
 def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> Finding:
@@ -137,13 +140,31 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     if n < 12 or sh.knee == 0 or (n - sh.knee) < 0.5 * n:
         return None
     gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
-    if not -0.05 < gain < SLOW_PHASE_GAIN or sh.drop <= 0:
-        return None  # (a slow phase that got worse is a rise, not a stall)
+    if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
+        return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
     lr_at_knee = ctx.schedule(c).lr_ratio(float(bx[0]), float(bx[sh.knee]))
     if lr_at_knee is not None and lr_at_knee <= 0.5:
         return None  # the knee came with an LR decay: the schedule's doing, not a stall
     p_first, p_last = _point_range(c, sh.knee, n - 1)
     return _finding(c, p_first, p_last, "slow_phase_stalled", gain_pct=100 * gain)
+
+
+def _no_progress(c: Curve) -> Finding | None:
+    """The last tenth of the run is no better than the first tenth (within NO_PROGRESS) and
+    the run as a whole has no downward trend: however much it bounces, it went nowhere."""
+    n = len(c)
+    if n < 8:
+        return None
+    k = max(2, n // 10)
+    first, last = float(np.median(c.y[:k])), float(np.median(c.y[-k:]))
+    if -relative(c, first, last) >= NO_PROGRESS:
+        return None
+    _starts, bx, _by = c.bins
+    whole = window_trend(c, float(bx[0]), float(bx[-1]))
+    if whole is None or whole.decreasing:
+        return None
+    return _finding(c, 0, n - 1, "no_progress", start_value=c.value(first),
+                    progress_pct=-100 * relative(c, first, last))
 
 
 def _val_stalled(ctx: Context) -> Finding | None:
@@ -193,7 +214,8 @@ def check(ctx: Context) -> list[Finding]:
             continue
         f = _frozen(c)
         if f is None:
-            f = _stretch(ctx, c) or (_slow_phase(ctx, c) if c is ctx.train else None)
+            f = _stretch(ctx, c) or (
+                (_no_progress(c) or _slow_phase(ctx, c)) if c is ctx.train else None)
         if f is not None and c is ctx.train and f.evidence["form"] != "frozen":
             # judged inside the stall (its last points may already be the way out of it)
             x0, x1 = float(c.series.x[f.start.index]), float(c.series.x[f.end.index])
