@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from lossdoctor.errors import ReadError, ReadWarning
+from lossdoctor.messages_lines import Message
 from lossdoctor.run import Run
 
 __all__ = ["FORMATS", "read"]
@@ -54,7 +55,7 @@ def _module(fmt: str) -> ModuleType:
     try:
         return importlib.import_module(FORMATS[fmt])
     except KeyError:
-        raise ReadError(fmt, f"unknown format; choose one of {', '.join(FORMATS)}") from None
+        raise ReadError(fmt, "read.unknown_format_name", formats=", ".join(FORMATS)) from None
 
 
 def read_head(path: Path, size: int = _HEAD_BYTES) -> bytes:
@@ -63,7 +64,7 @@ def read_head(path: Path, size: int = _HEAD_BYTES) -> bytes:
         with open(path, "rb") as f:
             return f.read(size)
     except OSError as exc:
-        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_open", reason=exc.strerror or exc) from None
 
 
 def _read_file(path: Path, fmt: str | None) -> list[Run]:
@@ -72,19 +73,19 @@ def _read_file(path: Path, fmt: str | None) -> list[Run]:
     else:
         head = read_head(path)
         if not head:
-            raise ReadError(path, "empty file")
+            raise ReadError(path, "empty_file")
         for name in FORMATS:
             module = _module(name)
             if module.sniff(path, head):
                 runs = module.read(path)
                 break
         else:
-            what = "binary data" if b"\x00" in head[:4096] else "no metrics recognised"
-            raise ReadError(path, f"unknown format ({what}); try --format with one of "
-                            f"{', '.join(FORMATS)}")
+            why = Message("read.binary_data" if b"\x00" in head[:4096]
+                          else "read.no_metrics_recognised")
+            raise ReadError(path, "read.unknown_format", why=why, formats=", ".join(FORMATS))
     runs = [r for r in runs if r.series]
     if not runs:
-        raise ReadError(path, "no metric values found")
+        raise ReadError(path, "read.no_values")
     return runs
 
 
@@ -122,7 +123,7 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
                 runs.extend(module.read(p))
             except ReadError as exc:  # one unreadable run does not hide the others
                 errors.append(exc)
-                warnings.warn(str(exc), ReadWarning, stacklevel=3)
+                warnings.warn(ReadWarning(exc.message), stacklevel=3)
     not_logs: list[Path] = []
     if fmt is None or not hasattr(_module(fmt), "find"):
         for p in _walk_files(root, claimed):
@@ -132,14 +133,16 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
                 if exc.problem.startswith(_NOT_A_LOG):
                     not_logs.append(p)  # documentation, settings, results: not a log
                 else:
-                    warnings.warn(str(exc), ReadWarning, stacklevel=3)
+                    warnings.warn(ReadWarning(exc.message), stacklevel=3)
     if not runs and errors:
         raise errors[0]
     if not runs:
         names = ", ".join(p.name for p in not_logs[:3]) + (", …" if len(not_logs) > 3 else "")
-        files = "1 file is" if len(not_logs) == 1 else f"{len(not_logs)} files are"
-        raise ReadError(root, "no training logs found in this directory" + (
-            f" ({files} not training logs: {names})" if not_logs else ""))
+        if not not_logs:
+            raise ReadError(root, "read.no_logs_in_dir")
+        if len(not_logs) == 1:
+            raise ReadError(root, "read.no_logs_in_dir_one", names=names)
+        raise ReadError(root, "read.no_logs_in_dir_many", count=len(not_logs), names=names)
     return runs
 
 
@@ -164,9 +167,10 @@ def read(path: str | os.PathLike[str], *, format: str | None = None) -> list[Run
     """
     p = Path(path)
     if format is not None and format not in FORMATS:
-        raise ReadError(p, f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+        raise ReadError(p, "read.unknown_format_forced", format=format,
+                        formats=", ".join(FORMATS))
     if not p.exists():
-        raise ReadError(p, "no such file or directory")
+        raise ReadError(p, "read.no_such_path")
     if p.is_dir():
         return _read_dir(p, format)
     return _read_file(p, format)

@@ -9,6 +9,7 @@ from os import PathLike, fspath
 
 import numpy as np
 
+from lossdoctor.messages_lines import Message
 from lossdoctor.names import canonical_name, normalise
 from lossdoctor.run import Run, Series
 
@@ -39,7 +40,7 @@ class RunBuilder:
         self.source = fspath(source)
         self.format = format
         self.meta: dict[str, object] = {}
-        self.warnings: list[str] = []
+        self.warnings: list[Message] = []
         self._points: dict[str, _Points] = {}
         self._bulk: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -85,8 +86,12 @@ class RunBuilder:
             s, e, v = (np.concatenate([a, b]) for a, b in zip(old, (s, e, v), strict=True))
         self._bulk[metric] = (s, e, v)
 
-    def warn(self, message: str) -> None:
-        """Record a one-line problem the reader recovered from (shown with the run)."""
+    def warn(self, message: str, /, **params: object) -> None:
+        """Record a one-line problem the reader recovered from (shown with the run): a
+        `Message`, or the code of one with its parameters (``warn("json.not_objects",
+        count=3)``); an unknown code is a ValueError. A line already recorded is not repeated."""
+        if not isinstance(message, Message):
+            message = Message(message, **params)
         if message not in self.warnings:
             self.warnings.append(message)
 
@@ -136,8 +141,8 @@ class RunBuilder:
             if len(v) == 0:
                 continue
             if not np.isfinite(v).any():
-                what = "NaN" if np.isnan(v).all() else "non-finite"
-                self.warn(f"metric {m!r} is {what} at all {len(v)} points")
+                code = "build.all_nan" if np.isnan(v).all() else "build.all_non_finite"
+                self.warn(code, metric=m, count=len(v))
             series[names[m]] = Series(name=names[m], original=m, steps=s, epochs=e, values=v)
         return Run(
             name=self.name,

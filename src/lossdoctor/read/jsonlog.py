@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from lossdoctor.errors import ReadError
+from lossdoctor.messages_lines import Message
 from lossdoctor.names import CANONICAL, canonical_name, direction
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
@@ -524,8 +525,7 @@ def _add_columns(b: RunBuilder, table: dict[str, Any], prefix: str) -> None:
                 b.add_series(prefix + k, values, epochs=[e for e, _ in col])
         else:
             b.add_series(prefix + k, values)
-            b.warn(f"{prefix + k!r} has {len(col)} values for {n} epochs (validation_freq?): "
-                   f"its epochs are unknown")
+            b.warn("json.uneven_column", metric=prefix + k, count=len(col), epochs=n)
 
 
 def _run_name(path: Path) -> str:
@@ -561,15 +561,13 @@ def _read_hf_state(path: Path, doc: dict[str, Any]) -> list[Run]:
             ):
                 hidden.append(_axis(entry, _STEP_KEYS) or math.nan)
     if bad:
-        b.warn(f"skipped {bad} log_history entries that are not objects")
+        b.warn("json.hf_not_objects", count=bad)
     if not len(b):
-        raise ReadError(path, "trainer_state.json has no logged metrics (empty log_history)")
+        raise ReadError(path, "json.hf_empty")
     if hidden:
         # The Trainer's logging_nan_inf_filter (on by default) logs the mean of the finite
         # losses in place of a NaN/inf one; a non-finite grad_norm still shows it.
-        b.warn(f"grad_norm is non-finite at {len(hidden)} logged steps where loss is finite "
-               f"(first at step {hidden[0]:g}): logging_nan_inf_filter may be hiding NaN/inf "
-               f"losses")
+        b.warn("json.hf_hidden_nan", count=len(hidden), step=hidden[0])
     return [b.build()]
 
 
@@ -589,40 +587,35 @@ def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
 def _read_document(path: Path) -> list[Run]:
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
-        raise ReadError(path, f"JSON document of {size / 2**20:.0f} MiB is over the "
-                              f"{MAX_DOCUMENT_BYTES // 2**20} MiB limit; write it as JSONL "
-                              f"(one object per line) to stream it")
+        raise ReadError(path, "json.too_large", mib=size / 2**20,
+                        limit=MAX_DOCUMENT_BYTES // 2**20)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ReadError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise ReadError(path, "not_utf8", offset=exc.start) from None
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise ReadError(path, "invalid JSON: nested too deeply") from None
+        raise ReadError(path, "json.too_deep") from None
     except json.JSONDecodeError as exc:
         if _cut_short(text, exc):
-            raise ReadError(path, "truncated JSON: the document ends before it is complete "
-                                  "(still being written?)") from None
-        raise ReadError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: "
-                              f"{exc.msg}") from None
+            raise ReadError(path, "json.truncated") from None
+        raise ReadError(path, "json.invalid_at", line=exc.lineno, column=exc.colno,
+                        reason=exc.msg) from None
     except ValueError as exc:
-        raise ReadError(path, f"invalid JSON: {exc}") from None
+        raise ReadError(path, "json.invalid", reason=str(exc)) from None
     if _hf_state(doc):
         return _read_hf_state(path, doc)
     if _tb_export(doc):
         return _read_tb_export(path, doc)
     found = list(_candidates(doc, (), 0))
     if not found and _is_record(doc):
-        raise ReadError(path, f"no training curve found ({_SUMMARY})")
+        raise ReadError(path, "no_curve", why=Message("json.one_record"))
     if not found and _has_metric_numbers(doc, 0):
-        raise ReadError(path, "no training curve found (metric-like numbers only here and "
-                              "there in the document: no list of logged records, Keras history "
-                              "or trainer_state log_history)")
+        raise ReadError(path, "no_curve", why=Message("json.scattered"))
     if not found:
-        raise ReadError(path, "unknown format: the JSON holds no metric series (no list of "
-                              "metric records, Keras history or trainer_state log_history)")
+        raise ReadError(path, "json.no_series")
     # Tables under different elements of a list are different runs; tables under different
     # keys of the same run are prefixed with their keys.
     groups: dict[tuple[int, ...], list[tuple[str, _Path, Any]]] = {}
@@ -653,12 +646,9 @@ def _read_document(path: Path) -> list[Run]:
         if len(b):
             runs.append(b.build())
     if not runs:
-        raise ReadError(path, "unknown format: the JSON holds no metric values")
+        raise ReadError(path, "json.no_values")
     one_record = len(found) == 1 and found[0][0] == "records" and len(found[0][2]) == 1
     return _curve(path, runs, one_record)
-
-
-_SUMMARY = "one record of numbers: a summary of final values, not a curve"
 
 
 def _curve(path: Path, runs: list[Run], one_record: bool) -> list[Run]:
@@ -667,8 +657,8 @@ def _curve(path: Path, runs: list[Run], one_record: bool) -> list[Run]:
     a ``metrics.json`` of a pipeline stage) is a summary."""
     if any(len(s) >= 2 for r in runs for s in r.series.values()):
         return runs
-    what = _SUMMARY if one_record else "no metric is recorded more than once"
-    raise ReadError(path, f"no training curve found ({what})")
+    why = Message("json.one_record" if one_record else "json.no_repeat")
+    raise ReadError(path, "no_curve", why=why)
 
 
 # ----------------------------------------------------------------------------------- JSONL
@@ -684,7 +674,7 @@ def _read_jsonl(path: Path) -> list[Run]:
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below; streamed line by line)
     except OSError as exc:
-        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
     with f:
         for lineno, raw in enumerate(f, 1):
             line = raw.strip()
@@ -708,18 +698,17 @@ def _read_jsonl(path: Path) -> list[Run]:
                                    sep="." if fmt == "wandb_history" else "/")
             sink.add(rec)
     if sink is None:  # the file changed since its head was sniffed
-        raise ReadError(path, "no JSON object on any line")
+        raise ReadError(path, "json.no_object_line")
     builders = sink.builders()
     if not builders:
-        raise ReadError(path, "unknown format: no metric values in any JSON line")
+        raise ReadError(path, "json.no_values_lines")
     first = builders[0]
     if bad:
-        first.warn(f"skipped {bad} malformed JSON lines (first at line {first_bad})")
+        first.warn("json.malformed_lines", count=bad, line=first_bad)
     if not_objects:
-        first.warn(f"skipped {not_objects} lines that are JSON but not objects")
+        first.warn("json.not_objects", count=not_objects)
     if truncated:
-        builders[-1].warn(f"last line ({lineno}) is incomplete: the file is still being "
-                          f"written or was cut off")
+        builders[-1].warn("json.last_line_incomplete", line=lineno)
     return _curve(path, [b.build() for b in builders], sum(s.rows for s in sink.segments) == 1)
 
 
@@ -733,18 +722,18 @@ def read(path: Path) -> list[Run]:
         with open(path, "rb") as f:
             head = f.read(_HEAD_BYTES)
     except OSError as exc:
-        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
     if not head.strip():
-        raise ReadError(path, "empty file")
+        raise ReadError(path, "empty_file")
     kind = _kind(path, head)
     if kind is None:
         text = _decode_head(head)
         if b"\x00" in head[:4096]:
-            raise ReadError(path, "not JSON (binary data)")
+            raise ReadError(path, "json.binary")
         if text is None:
             try:
                 head.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ReadError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
-        raise ReadError(path, f"not JSON (starts with {(text or '').lstrip()[:12]!r})")
+                raise ReadError(path, "not_utf8", offset=exc.start) from None
+        raise ReadError(path, "json.starts_with", start=(text or "").lstrip()[:12])
     return _read_jsonl(path) if kind == "jsonl" else _read_document(path)

@@ -199,8 +199,7 @@ def _add_points(b: RunBuilder, key: str, points: list[tuple[float, float, float]
     points.sort(key=lambda p: (p[0], p[1]))
     steps = [p[0] for p in points]
     if len(points) > 1 and steps[0] == steps[-1]:
-        b.warn(f"metric {key!r}: all {len(points)} points are at step {steps[0]:g} (logged "
-               f"without step=); steps ignored, points kept in time order")
+        b.warn("mlflow.one_step", metric=key, count=len(points), step=steps[0])
         b.add_series(key, [p[2] for p in points])
     else:
         b.add_series(key, [p[2] for p in points], steps=steps)
@@ -280,7 +279,7 @@ def _read_file_run(run_dir: Path, experiment: dict[str, Any] | None,
     b.meta["params"] = _read_kv_dir(run_dir / "params")
     b.meta["tags"] = tags
     if meta.get("lifecycle_stage") == "deleted":
-        b.warn("this MLflow run is deleted (lifecycle_stage: deleted)")
+        b.warn("mlflow.deleted_run")
     metrics_dir = run_dir / "metrics"
     bad_files: list[str] = []
     truncated: list[str] = []
@@ -295,7 +294,7 @@ def _read_file_run(run_dir: Path, experiment: dict[str, Any] | None,
             try:
                 points, bad, cut = _read_metric_file(p)
             except OSError as exc:
-                b.warn(f"metric {key!r}: cannot read: {exc.strerror or exc}")
+                b.warn("mlflow.metric_unreadable", metric=key, reason=exc.strerror or str(exc))
                 continue
             if bad:
                 bad_files.append(f"{key!r} ({bad})")
@@ -305,11 +304,9 @@ def _read_file_run(run_dir: Path, experiment: dict[str, Any] | None,
                 series[key] = points
     _add_all(b, series)
     if bad_files:
-        b.warn(f"skipped malformed lines (not '<timestamp> <value> <step>') in metric files: "
-               f"{', '.join(bad_files)}")
+        b.warn("mlflow.malformed_lines", files=", ".join(bad_files))
     if truncated:
-        b.warn(f"last line incomplete (still being written?) in metric files: "
-               f"{', '.join(truncated)}")
+        b.warn("mlflow.last_line_incomplete", files=", ".join(truncated))
     return b.build() if len(b) else None
 
 
@@ -353,7 +350,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         return sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
-        raise ReadError(path, f"cannot open the SQLite database: {exc}") from None
+        raise ReadError(path, "mlflow.sqlite_open", reason=str(exc)) from None
 
 
 def _tables(con: sqlite3.Connection) -> set[str]:
@@ -373,7 +370,7 @@ def _read_db(path: Path) -> list[Run]:
         with closing(_connect(path)) as con:
             return _read_db_tables(path, con)
     except sqlite3.Error as exc:
-        raise ReadError(path, f"cannot read the MLflow database: {exc}") from None
+        raise ReadError(path, "mlflow.db_unreadable", reason=str(exc)) from None
 
 
 def _group(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, str]]:
@@ -386,11 +383,10 @@ def _group(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, str]]:
 def _read_db_tables(path: Path, con: sqlite3.Connection) -> list[Run]:
     tables = _tables(con)
     if not {"metrics", "runs"} <= tables:
-        raise ReadError(path, "SQLite database is not an MLflow tracking store (no 'metrics' "
-                              "and 'runs' tables)")
+        raise ReadError(path, "mlflow.not_tracking_db")
     mcols = _columns(con, "metrics")
     if not {"key", "value", "run_uuid"} <= mcols:
-        raise ReadError(path, "the 'metrics' table lacks key/value/run_uuid columns")
+        raise ReadError(path, "mlflow.metrics_columns")
     rcols = _columns(con, "runs")
     experiments: dict[str, tuple[str | None, str | None]] = {}
     if "experiments" in tables:
@@ -441,8 +437,7 @@ def _read_db_tables(path: Path, con: sqlite3.Connection) -> list[Run]:
         _add_all(b, run_series)
     runs = [b.build() for b in builders.values() if len(b)]
     if not runs:
-        what = " (only deleted runs)" if deleted else ""
-        raise ReadError(path, f"MLflow database has no logged metrics{what}")
+        raise ReadError(path, "mlflow.db_only_deleted" if deleted else "mlflow.db_no_metrics")
     return sorted(runs, key=_order)
 
 
@@ -461,7 +456,7 @@ def _db_builder(path: Path, run_uuid: str, meta: dict[str, Any], experiment: str
     b.meta["params"] = params
     b.meta["tags"] = tags
     if not meta:
-        b.warn(f"run {run_uuid} has metrics but no row in the 'runs' table")
+        b.warn("mlflow.no_runs_row", run=run_uuid)
     return b
 
 
@@ -490,24 +485,21 @@ def read(path: Path) -> list[Run]:
     if path.is_dir():
         runs = list(_iter_found(path))
         if not runs:
-            what = "no logged metrics" if find(path) else (
-                "not an MLflow store (no mlruns experiment or run directories)")
-            raise ReadError(path, what)
+            raise ReadError(path, "mlflow.no_metrics" if find(path) else "mlflow.not_store_dir")
         return runs
     try:
         with open(path, "rb") as f:
             head = f.read(len(_SQLITE_MAGIC))
     except OSError as exc:
-        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
     if head == _SQLITE_MAGIC:
         return _read_db(path)
     found = _metric_file_run(path)
     if found is None:
         if not head:
-            raise ReadError(path, "empty file")
-        raise ReadError(path, "not an MLflow store (neither a SQLite database nor a metric "
-                              "file of an mlruns run)")
+            raise ReadError(path, "empty_file")
+        raise ReadError(path, "mlflow.not_store_file")
     run = _read_file_run(found[0], None, only=found[1])
     if run is None:
-        raise ReadError(path, "no metric values in this MLflow metric file")
+        raise ReadError(path, "mlflow.empty_metric_file")
     return [run]

@@ -76,6 +76,7 @@ from pathlib import Path
 import numpy as np
 
 from lossdoctor.errors import ReadError
+from lossdoctor.messages_lines import Message
 from lossdoctor.names import CANONICAL, canonical_name, direction, normalise
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
@@ -641,10 +642,11 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                 if seg is not None:
                     seg.malformed.note(reader.line_num, str(exc))
                 if csv_errors > 100:
-                    raise ReadError(path, f"line {reader.line_num}: {exc}") from None
+                    raise ReadError(path, "csv.line_error", line=reader.line_num,
+                                    reason=str(exc)) from None
                 continue
             except OSError as exc:
-                raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+                raise ReadError(path, "cannot_read", reason=exc.strerror or str(exc)) from None
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line
             line = reader.line_num
@@ -666,7 +668,8 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                     seg = start(row, line)  # the header of another table
                     continue
                 elif len(row) > width:
-                    seg.malformed.note(line, f"{len(row)} cells where the header has {width}")
+                    seg.malformed.note(line, Message("csv.cell_count", cells=len(row),
+                                                     width=width))
                     continue
                 else:
                     seg.short.note(line)
@@ -729,7 +732,7 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                 seg.short.count -= 1
                 seg.incomplete = reader.line_num
     if layout is None:
-        raise ReadError(path, "no header row")
+        raise ReadError(path, "csv.no_header")
     return segments
 
 
@@ -806,25 +809,22 @@ def _run_name(path: Path) -> str:
     return path.stem
 
 
-def _warnings(seg: _Segment, dropped: set[str]) -> list[str]:
+def _warnings(seg: _Segment, dropped: set[str]) -> list[Message]:
     out = []
     if seg.bad_bytes.count:
-        out.append(f"line {seg.bad_bytes.line}: non-UTF-8 bytes on {seg.bad_bytes.count} "
-                   "row(s) replaced")
+        out.append(Message("csv.bad_bytes", line=seg.bad_bytes.line, count=seg.bad_bytes.count))
     if seg.malformed.count:
-        out.append(f"line {seg.malformed.line}: skipped {seg.malformed.count} malformed "
-                   f"row(s) ({seg.malformed.detail})")
+        out.append(Message("csv.malformed", line=seg.malformed.line, count=seg.malformed.count,
+                           detail=seg.malformed.detail))
     if seg.incomplete:
-        out.append(f"line {seg.incomplete}: the last row is cut short (a file still being "
-                   "written?); skipped")
+        out.append(Message("csv.last_row_cut", line=seg.incomplete))
     if seg.short.count:
-        out.append(f"line {seg.short.line}: {seg.short.count} row(s) shorter than the header; "
-                   "their missing cells read as empty")
+        out.append(Message("csv.short_rows", line=seg.short.line, count=seg.short.count))
     for k, p in seg.texts.items():
         name = seg.layout.columns[k].name
         if name not in dropped:
-            out.append(f"line {p.line}: column {name!r} has {p.count} non-numeric cell(s) "
-                       f"read as missing (first {p.detail!r})")
+            out.append(Message("csv.text_cells", line=p.line, column=name, count=p.count,
+                               first=p.detail))
     return out
 
 
@@ -846,7 +846,7 @@ def _column_rules(path: Path, series: list[_Series]) -> tuple[dict[str, float], 
     for name, n in numbers.items():
         if texts[name] > n:
             if canonical_name(name) in CANONICAL and n:
-                raise ReadError(path, f"column {name!r} is mostly non-numeric")
+                raise ReadError(path, "csv.mostly_text", column=name)
             dropped_text.append(name)
         elif n >= 3 and constant[name] and not _metric_like(name):
             constants[name] = first[name]
@@ -863,13 +863,12 @@ def _curve(path: Path, segments: list[_Segment], rows: int, row_names: _RowNames
             c.role != "metric" or seg.layout.coded for seg in segments for c in seg.layout.columns):
         column = segments[0].layout.header[0].strip()
         names = ", ".join(row_names.first) + (", …" if rows > 3 else "")
-        raise ReadError(path, f"no training curve found (each row is named in the first column"
-                        f"{f' {column!r}' if column else ''} ({names}): a table of results "
-                        f"to compare, not a curve along steps or epochs)")
+        why = (Message("csv.named_rows_in", column=column, names=names) if column
+               else Message("csv.named_rows", names=names))
+        raise ReadError(path, "no_curve", why=why)
     if not any(len(s.values) >= 2 for s in series):
-        what = ("one row of numbers: a summary of final values, not a curve" if rows == 1
-                else "no metric has two values or more")
-        raise ReadError(path, f"no training curve found ({what})")
+        why = Message("csv.one_row" if rows == 1 else "csv.no_repeat")
+        raise ReadError(path, "no_curve", why=why)
 
 
 def read(path: Path) -> list[Run]:
@@ -879,24 +878,25 @@ def read(path: Path) -> list[Run]:
         with open(path, "rb") as f:
             head = f.read(_HEAD_BYTES)
     except OSError as exc:
-        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
     if not head.strip():
-        raise ReadError(path, "empty file")
+        raise ReadError(path, "empty_file")
     delimiter = _detect(head) or _detect(head, lenient=True)
     if delimiter is None:
-        raise ReadError(path, "not a CSV/TSV table of metrics (no header row of column "
-                        "names followed by numeric rows)")
+        raise ReadError(path, "csv.not_a_table")
     row_names = _RowNames()
     segments = _scan(path, delimiter, row_names)
     rows = sum(seg.rows for seg in segments)
     malformed = sum(seg.malformed.count for seg in segments)
     if malformed > rows:
         first = next(s.malformed for s in segments if s.malformed.count)
-        what = (f"no readable rows: {malformed} row(s) malformed" if not rows else
-                f"ragged table: {malformed} of {malformed + rows} rows cannot be read")
-        raise ReadError(path, f"{what}, first at line {first.line} ({first.detail})")
+        if not rows:
+            raise ReadError(path, "csv.no_readable_rows", count=malformed, line=first.line,
+                            detail=first.detail)
+        raise ReadError(path, "csv.ragged", count=malformed, total=malformed + rows,
+                        line=first.line, detail=first.detail)
     if not rows:
-        raise ReadError(path, "header only, no data rows")
+        raise ReadError(path, "csv.header_only")
 
     series = [s for seg in segments if seg.rows for s in _series(seg)]
     constants, dropped_text = _column_rules(path, series)
@@ -904,9 +904,9 @@ def read(path: Path) -> list[Run]:
               if len(s.values) and s.name not in constants and s.name not in dropped_text]
     if not series:
         if dropped_text:
-            raise ReadError(path, "no numeric metric columns (non-numeric data in "
-                            f"{', '.join(repr(n) for n in dropped_text[:3])})")
-        raise ReadError(path, "no metric values found (only step/epoch or bookkeeping columns)")
+            raise ReadError(path, "csv.no_numeric_columns",
+                            columns=", ".join(repr(n) for n in dropped_text[:3]))
+        raise ReadError(path, "csv.only_axes")
     _curve(path, segments, rows, row_names, series)
 
     groups: dict[tuple[int, str | None], list[_Series]] = {}

@@ -91,6 +91,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from lossdoctor.errors import ReadError
+from lossdoctor.messages_lines import Message
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -499,11 +500,12 @@ class _Parser:
         self._flush_tqdm()
         self._new_builder()
 
-    def warn(self, key: str, message: str) -> None:
-        """Record `message` on the current run, once per `key` for the whole file."""
+    def warn_once(self, key: str, code: str, /, **params: object) -> None:
+        """Record the message `code` (`lossdoctor.messages_lines`) on the current run, once per
+        `key` for the whole file."""
         if key not in self._warned:
             self._warned.add(key)
-            self.b.warn(message)
+            self.b.warn(code, **params)
 
     # -- context ------------------------------------------------------------------------------
     def _set_epoch(self, epoch: float, total: int | None = None) -> None:
@@ -515,8 +517,8 @@ class _Parser:
             elif epoch <= first:
                 self._restart()
             else:
-                self.warn("epoch-back", f"line {self.lineno}: the epoch counter went back from "
-                          f"{self.epoch:g} to {epoch:g} (a resumed run?); kept in the same run")
+                self.warn_once("epoch-back", "text.epoch_back", line=self.lineno, old=self.epoch,
+                               new=epoch)
         if self.epoch is not None and epoch != self.epoch:
             self._flush_keras()
         self.epoch = epoch
@@ -533,8 +535,8 @@ class _Parser:
                     and self._has_points()):
                 self._restart()
             elif self.last_raw_step is not None and raw < self.last_raw_step:
-                self.warn("step-back", f"line {self.lineno}: the step counter went back from "
-                          f"{self.last_raw_step:g} to {raw:g}; kept in the same run")
+                self.warn_once("step-back", "text.step_back", line=self.lineno,
+                               old=self.last_raw_step, new=raw)
         elif (not self.within_epoch and self.last_step_epoch is not None
               and self.epoch is not None and self.epoch > self.last_step_epoch
               and self.last_raw_step is not None and raw < self.last_raw_step):
@@ -548,8 +550,7 @@ class _Parser:
         if not (per_epoch or self.within_epoch) or self.epoch is None:
             return raw
         if total is None:
-            self.warn("no-epoch-length", "the step counter restarts every epoch and the log "
-                      "gives no epoch length, so those points keep their epoch but no step")
+            self.warn_once("no-epoch-length", "text.no_epoch_length")
             return None
         first = self.first_epoch if self.first_epoch is not None else self.epoch
         return (self.epoch - first) * total + raw
@@ -577,8 +578,7 @@ class _Parser:
         if unknown_total:
             self._keras_epoch(pairs)
         else:
-            self.warn("keras-unfinished", f"{where}: a Keras progress bar stopped before the end "
-                      f"of its epoch; its running values were not used")
+            self.warn_once("keras-unfinished", "text.keras_unfinished", where=where)
 
     # -- feeding ------------------------------------------------------------------------------
     def feed(self, seg: str, ends_line: bool) -> None:
@@ -892,8 +892,8 @@ class _Parser:
                 phase = p
             if key in seen:
                 if phase is None or p is not None or f"{phase} {key}" in seen:
-                    self.warn(f"dup:{key}", f"line {self.lineno}: metric {key!r} appears twice "
-                              f"on one line; kept the first")
+                    self.warn_once(f"dup:{key}", "text.duplicate_key", line=self.lineno,
+                                   metric=key)
                     continue
                 key = f"{phase} {key}"
             seen.add(key)
@@ -918,7 +918,8 @@ class _Parser:
         final = ends_line and not unknown_total and (k["n"] is None or k["n"] == k["t"])
         self.b.format = KERAS_FORMAT
         if not final:
-            where = self.keras_pending[0] if self.keras_pending else f"line {self.lineno + 1}"
+            where = (self.keras_pending[0] if self.keras_pending
+                     else Message("line", line=self.lineno + 1))
             self.keras_pending = (where, pairs, unknown_total)
             return True
         self.keras_pending = None
@@ -1017,18 +1018,17 @@ class _Parser:
         self._flush_tqdm()
         builders = [b for b in self.runs if len(b) > 0 or b.warnings]
         if not any(len(b) for b in builders) and self.doc.table_rows:
-            raise ReadError(self.path, f"no training curve found (numbers only in "
-                            f"{self.doc.table_rows} Markdown table rows, which are skipped)")
+            raise ReadError(self.path, "no_curve", why=Message(
+                "text.table_rows_only", rows=self.doc.table_rows))
         if not any(len(b) for b in builders):
             return []
         if not self.curve:
             n = self.doc.metric_lines
-            lines = "one line" if n == 1 else f"{n} lines"
-            tables = (f"; {self.doc.table_rows} Markdown table rows skipped" if self.doc.table_rows
-                      else "")
-            raise ReadError(self.path, f"no training curve found (metric-like numbers only on "
-                            f"{lines} of a kind printed once, as in prose or settings; a log "
-                            f"prints the same kind of line again and again{tables})")
+            lines = Message("text.one_line") if n == 1 else Message("text.n_lines", count=n)
+            skipped = (Message("text.table_rows_skipped", rows=self.doc.table_rows)
+                       if self.doc.table_rows else "")
+            raise ReadError(self.path, "no_curve", why=Message(
+                "text.one_off_lines", lines=lines, skipped=skipped))
         builders = [b for b in builders if len(b)] or builders
         if len(builders) > 1:
             for i, b in enumerate(builders, 1):
@@ -1083,8 +1083,8 @@ def _segments(f: BinaryIO, parser: _Parser | None, *, limit: int | None = None,
         except UnicodeDecodeError as exc:
             bad_line = lineno + data[: exc.start].count(b"\n") + carry.count("\n") + 1
             if parser is not None:
-                parser.warn("utf8", f"line {bad_line}: bytes that are not valid {encoding.upper()} "
-                            f"were replaced (U+FFFD); the file is not a clean text log")
+                parser.warn_once("utf8", "text.bad_encoding", line=bad_line,
+                                 encoding=encoding.upper())
             decoder = codecs.getincrementaldecoder(encoding)("replace")
             text = decoder.decode(data, final=eof)
         text = carry + text
@@ -1096,8 +1096,8 @@ def _segments(f: BinaryIO, parser: _Parser | None, *, limit: int | None = None,
             carry = text
             if len(carry) > _MAX_LINE and not eof:
                 if parser is not None:
-                    parser.warn("long-line", f"line {lineno + 1}: longer than "
-                                f"{_MAX_LINE // 1024} KiB without a line break; skipped")
+                    parser.warn_once("long-line", "text.long_line", line=lineno + 1,
+                                     kib=_MAX_LINE // 1024)
                 carry = ""
                 skipping = True
             if eof:
@@ -1144,16 +1144,15 @@ def _parse_file(path: Path) -> list[Run]:
             first = f.read(4096)
             encoding, _ = _decoder_for(first)
             if encoding == "utf-8" and b"\x00" in first:
-                raise ReadError(path, "binary data (NUL bytes), not a text log")
+                raise ReadError(path, "text.binary")
             f.seek(0)
             for text, ends_line, complete in _segments(f, parser):
                 if complete:
                     parser.feed(text, ends_line)
                 elif parser.has_values(text):
-                    parser.warn("partial", f"line {parser.lineno + 1}: the last line has no line "
-                                f"end (file still being written?); its values were ignored")
+                    parser.warn_once("partial", "text.partial_line", line=parser.lineno + 1)
     except OSError as exc:
-        raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_read", reason=exc.strerror or str(exc)) from None
     return parser.finish()
 
 

@@ -58,6 +58,7 @@ import crc32c
 import numpy as np
 
 from lossdoctor.errors import ReadError, ReadWarning
+from lossdoctor.messages_lines import Message
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -184,7 +185,7 @@ class _Frames:
 
     offsets: np.ndarray  # int64
     lengths: np.ndarray  # int64
-    stop: tuple[int, str] | None = None  # (byte offset, problem) where reading stopped
+    stop: tuple[int, Message] | None = None  # (byte offset, problem) where reading stopped
 
 
 _MAX_PERIOD = 1024  # records: up to this many tags logged in a fixed order
@@ -284,21 +285,20 @@ def _frame(buf: bytes | mmap.mmap, u8: np.ndarray) -> _Frames:
         bad = np.flatnonzero(_masked_np(crc) != stored)
         if len(bad):
             i = int(bad[0])
-            return _Frames(offs[:i], lengths[:i], (int(offs[i]), "CRC mismatch in the record "
-                                                   "header (corrupt file)"))
+            return _Frames(offs[:i], lengths[:i], (int(offs[i]), Message("tb.crc_header")))
     frames = _Frames(offs, lengths)
     if pos < n:
         rest = n - pos
         if rest < _HEADER:
-            frames.stop = (pos, f"truncated record header ({rest} of {_HEADER} bytes)")
+            frames.stop = (pos, Message("tb.truncated_header", got=rest, size=_HEADER))
         else:
             (length,) = struct.unpack_from("<Q", buf, pos)
             (stored_crc,) = struct.unpack_from("<I", buf, pos + 8)
             if _masked(crc32c.crc32c(bytes(buf[pos : pos + 8]))) != stored_crc:
-                frames.stop = (pos, "CRC mismatch in the record header (corrupt file)")
+                frames.stop = (pos, Message("tb.crc_header"))
             else:
-                frames.stop = (pos, f"truncated record ({rest - _HEADER} of "
-                                    f"{length + _FOOTER} bytes after the header)")
+                frames.stop = (pos, Message("tb.truncated_record", got=rest - _HEADER,
+                                            size=length + _FOOTER))
     return frames
 
 
@@ -312,7 +312,7 @@ class _Value:
     kind: str  # "simple", "tensor", "histogram", "image", "audio" or "" (no value)
     plugin: str | None  # plugin of the metadata in this value; None when it has none
     number: float | None = None  # the value, when it is one real number
-    problem: str | None = None  # why a tensor is not one real number
+    problem: Message | None = None  # why a tensor is not one real number
     slot: tuple[int, int, str] | None = None  # (offset, width, code) of the number's bytes
 
 
@@ -472,16 +472,16 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
             fields.setdefault(number, []).append((wire, start, stop))
     if dtype not in _DTYPES:
         name = _DTYPE_NAMES.get(dtype, f"type {dtype}")
-        value.problem = f"a {name} tensor, not a real number"
+        value.problem = Message("tb.tensor_dtype", dtype=name)
         return
     np_dtype, number, convert = _DTYPES[dtype]
     if size != 1:
-        value.problem = f"a tensor of {size} elements, not one number"
+        value.problem = Message("tb.tensor_size", size=size)
         return
     if content is not None and content[1] > content[0]:
         width = 2 if np_dtype == "bf16" else np.dtype(np_dtype).itemsize
         if content[1] - content[0] != width:
-            value.problem = f"tensor_content of {content[1] - content[0]} bytes for one element"
+            value.problem = Message("tb.content_bytes", size=content[1] - content[0])
             return
         value.slot = (content[0], width, np_dtype)
         value.number = float(_fixed(b[content[0] : content[1]], np_dtype)[0])
@@ -500,7 +500,7 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
                 elems.append(start)
             # any other wire type: an unknown field, skipped as protobuf does
         if len(elems) != 1:
-            value.problem = f"{len(elems)} values for one element"
+            value.problem = Message("tb.values_for_one", count=len(elems))
             return
         value.slot = (elems[0], width, code)
         value.number = float(_fixed(b[elems[0] : elems[0] + width], code)[0])
@@ -517,7 +517,7 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
             raw, q = _varint(b, start, stop)
             ints.append((raw, start, q))
     if len(ints) != 1:
-        value.problem = f"{len(ints)} values for one element"
+        value.problem = Message("tb.values_for_one", count=len(ints))
         return
     raw, start, stop = ints[0]
     value.slot = (start, stop - start, "v" + convert)
@@ -574,7 +574,7 @@ class _Collected:
     # First metadata of each tag: (order key, plugin).
     plugins: dict[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
     # Tensors that are not one number: (member, tag) → (first order key, problem).
-    problems: dict[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
+    problems: dict[tuple[int, str], tuple[int, Message]] = field(default_factory=dict)
     other: dict[tuple[int, str], str] = field(default_factory=dict)  # skipped kinds
 
     def plugin(self, key: tuple[int, str], order: int, plugin: str) -> None:
@@ -654,7 +654,7 @@ class _FileDecoder:
                 values.append(v.number)
             elif v.kind == "tensor":
                 if key not in self.out.problems or order < self.out.problems[key][0]:
-                    self.out.problems[key] = (order, v.problem or "not a number")
+                    self.out.problems[key] = (order, v.problem or Message("tb.not_a_number"))
             elif v.kind:
                 self.out.other.setdefault(key, v.kind)
 
@@ -1071,7 +1071,7 @@ def _metric_name(run_dir: Path, directory: Path, how: str | None, tag: str) -> s
 class _FileResult:
     path: Path
     records: int  # complete, valid records read
-    stop: tuple[int, str] | None = None  # (byte offset or -1, problem) where reading stopped
+    stop: tuple[int, Message] | None = None  # (byte offset or -1, problem) where it stopped
     malformed: tuple[int, int] | None = None  # (count, first byte offset) of undecodable events
 
 
@@ -1086,14 +1086,14 @@ def _read_file_into(path: Path, member: int, first_record: int, out: _Collected)
                     mm.close()
             buf = f.read()
     except OSError as exc:
-        raise ReadError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise ReadError(path, "cannot_read", reason=exc.strerror or str(exc)) from None
     return _decode_buffer(path, buf, member, first_record, out)
 
 
 def _decode_buffer(path: Path, buf: bytes | mmap.mmap, member: int, first_record: int,
                    out: _Collected) -> _FileResult:
     if not len(buf):
-        return _FileResult(path, 0, (-1, "empty event file (nothing written yet)"))
+        return _FileResult(path, 0, (-1, Message("tb.empty_file")))
     scratch = _Collected()
     u8 = np.frombuffer(buf, dtype=np.uint8)
     try:
@@ -1106,8 +1106,7 @@ def _decode_buffer(path: Path, buf: bytes | mmap.mmap, member: int, first_record
     if decoder.crc_bad:
         first_bad = min(decoder.crc_bad)
         result.records = first_bad
-        result.stop = (int(frames.offsets[first_bad]), "CRC mismatch in the record data "
-                                                       "(corrupt file)")
+        result.stop = (int(frames.offsets[first_bad]), Message("tb.crc_data"))
     malformed = sorted(i for i in decoder.malformed if i < result.records)
     if malformed:
         result.malformed = (len(malformed), int(frames.offsets[malformed[0]]))
@@ -1152,7 +1151,7 @@ def _read_run(name: str, source: Path, run_dir: Path,
             record += result.records
             results.append(result)
     if not results:
-        raise ReadError(source, "no event files")
+        raise ReadError(source, "tb.no_event_files")
     if record == 0:
         first = next((r for r in results if r.stop is not None), results[0])
         raise ReadError(first.path, _stopped(first))
@@ -1160,13 +1159,14 @@ def _read_run(name: str, source: Path, run_dir: Path,
     builder = RunBuilder(name=name, source=source, format=NAME)
     for r in results:
         where = _where(r.path, run_dir)
-        if r.stop is not None:
-            tail = f"; read the {r.records} records before it" if r.records else ""
-            builder.warn(f"{where}: {_stopped(r)}{tail}")
+        if r.stop is not None and r.records:
+            builder.warn("tb.file_stopped_after", file=where, problem=_stopped(r),
+                         count=r.records)
+        elif r.stop is not None:
+            builder.warn("tb.file_stopped", file=where, problem=_stopped(r))
         if r.malformed is not None:
             count, offset = r.malformed
-            builder.warn(f"{where}: {count} records are not valid Event messages (first at "
-                         f"byte {offset}); skipped")
+            builder.warn("tb.malformed_records", file=where, count=count, offset=offset)
 
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # metric → (steps, values)
     skipped: dict[str, str] = {}
@@ -1187,8 +1187,7 @@ def _read_run(name: str, source: Path, run_dir: Path,
         chunks = [c for c in out.chunks.get(key, [])
                   if c.kind == "simple" or plugin == "scalars"]
         if key in out.problems and plugin == "scalars":
-            builder.warn(f"{metric!r}: skipped values that are not one number "
-                         f"({out.problems[key][1]})")
+            builder.warn("tb.not_one_number", metric=metric, problem=out.problems[key][1])
         if not chunks:
             skipped[metric] = plugin or out.other.get(key) or "tensor"
             continue
@@ -1199,11 +1198,10 @@ def _read_run(name: str, source: Path, run_dir: Path,
         series[metric] = (steps, values)
     if not series:
         kinds = sorted(set(skipped.values()))
-        what = f" (only {', '.join(kinds)})" if kinds else ""
         bad = sum(r.malformed[0] for r in results if r.malformed is not None)
-        if bad:
-            what += f"; {bad} records are not valid Event messages"
-        raise ReadError(source, f"no scalar summaries in {len(results)} event file(s){what}")
+        raise ReadError(source, "tb.no_scalars", count=len(results),
+                        only=Message("tb.only_kinds", kinds=", ".join(kinds)) if kinds else "",
+                        bad=Message("tb.bad_records", count=bad) if bad else "")
 
     epoch_axis = series.pop("epoch", None) if len(series) > 1 else None
     for metric, (steps, values) in series.items():
@@ -1211,8 +1209,8 @@ def _read_run(name: str, source: Path, run_dir: Path,
         back = np.flatnonzero(np.diff(steps) < 0)
         if len(back):
             i = int(back[0])
-            builder.warn(f"{metric!r}: the step goes back from {steps[i]:.0f} to "
-                         f"{steps[i + 1]:.0f} at point {i + 1} (a restarted run?)")
+            builder.warn("tb.step_back", metric=metric, old=steps[i], new=steps[i + 1],
+                         point=i + 1)
         builder.add_series(metric, values, steps=steps, epochs=epochs)
     builder.meta["event_files"] = len(results)
     if skipped:
@@ -1222,11 +1220,11 @@ def _read_run(name: str, source: Path, run_dir: Path,
     return builder.build()
 
 
-def _stopped(result: _FileResult) -> str:
+def _stopped(result: _FileResult) -> Message:
     if result.stop is None:
-        return "no records"
+        return Message("tb.no_records")
     offset, problem = result.stop
-    return problem if offset < 0 else f"{problem} at byte {offset}"
+    return problem if offset < 0 else Message("tb.at_byte", problem=problem, offset=offset)
 
 
 def _epochs_at(steps: np.ndarray, epoch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -1261,9 +1259,9 @@ def read(path: Path) -> list[Run]:
                 runs.append(_read_run(_run_name(r), r, r, _members(r)))
             except ReadError as exc:
                 errors.append(exc)
-                warnings.warn(str(exc), ReadWarning, stacklevel=2)
+                warnings.warn(ReadWarning(exc.message), stacklevel=2)
         if not runs:
-            raise errors[0] if errors else ReadError(path, "no TensorBoard event files here")
+            raise errors[0] if errors else ReadError(path, "tb.no_event_files_here")
         return runs
     parent = path.parent
     phase = parent.name.lower() in PHASE_DIRS
