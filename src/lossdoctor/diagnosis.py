@@ -8,6 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS, Diagnosis, Finding, severity_rank
+from lossdoctor.messages_lines import Message
 from lossdoctor.prescribe import prescribe
 from lossdoctor.read import read
 from lossdoctor.rules import rule
@@ -132,12 +133,9 @@ def diagnose_run(
     notes = []
     for main in {id(c): c for c in (ctx.train, ctx.val) if c is not None}.values():
         if main.superseded:
-            notes.append(
-                f"{main.name}: {main.superseded} points were re-logged at steps already seen "
-                "(a resumed run or duplicates); the later values were used"
-            )
+            notes.append(Message("diagnose.relogged", metric=main.name, count=main.superseded))
     if not any(s.direction is not None for s in run.series.values()):
-        notes.append("no loss or metric with a known direction to diagnose")
+        notes.append(Message("diagnose.no_direction"))
     views = {}
     names = ["train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"]
     names += [c.name for c in (ctx.train, ctx.val, ctx.val_metric) if c is not None]
