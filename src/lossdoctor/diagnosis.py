@@ -130,7 +130,7 @@ def diagnose_run(
     findings = [f for f in findings if (sel is None or f.kind in sel) and f.kind not in ign]
     for f in findings:
         f.remedies = prescribe(f, ctx)
-    notes = []
+    notes: list[str] = []
     for main in {id(c): c for c in (ctx.train, ctx.val) if c is not None}.values():
         if main.superseded:
             notes.append(Message("diagnose.relogged", metric=main.name, count=main.superseded))
