@@ -20,6 +20,7 @@ import numpy as np
 
 from lossdoctor.diagnosis import diagnose_run
 from lossdoctor.findings import Diagnosis, Finding, Point, Remedy, jsonable
+from lossdoctor.messages_lines import Message
 from lossdoctor.names import canonical_name, direction, normalise, split_phase
 from lossdoctor.run import Run
 from lossdoctor.watch.autopilot import Action, Autopilot, Plan
@@ -550,9 +551,8 @@ class Watch:
         for f in d.findings:
             f.detected_at = self._episodes.detected_at(f)
         for to, at in self.history.rolled_back:
-            since = "the start" if to == -math.inf else f"step {to:g}"
-            d.notes.append(f"the model was rolled back to its state at {since} at step {at:g}; "
-                           "the points logged in between were dropped (see the action log)")
+            d.notes.append(Message("watch.rolled_back_to_start", at=at) if to == -math.inf
+                           else Message("watch.rolled_back", to=to, at=at))
         self._cached = (version, d)
         return d
 

@@ -130,7 +130,7 @@ def follow(
     except OSError:
         final = None
     if final is None and result.reads == 0:
-        result.error = ReadError(p, "no such file (waited for it to appear)")
+        result.error = ReadError(p, "watch.no_file")
     elif final is not None and final != read_sig:
         diagnose_now(final)
     return result
