@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
 from lossdoctor import __version__
 from lossdoctor.errors import LossdoctorError, ReadWarning
 from lossdoctor.findings import Diagnosis
+from lossdoctor.messages_lines import Message
 from lossdoctor.read import FORMATS, read
 from lossdoctor.run import Run
 
@@ -33,14 +34,21 @@ def _read_all(paths: Sequence[str], fmt: str | None) -> list[Run]:
     return runs
 
 
+def _lang(args: argparse.Namespace) -> str:
+    """The language of every text: ``--lang`` when the command has it, else the locale's."""
+    from lossdoctor.messages import default_lang
+
+    return getattr(args, "lang", None) or default_lang()
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from lossdoctor.report.show import runs_to_json, show_runs
 
     runs = _read_all(args.paths, args.format)
     if args.json:
-        print(runs_to_json(runs))
+        print(runs_to_json(runs, _lang(args)))
     else:
-        show_runs(runs, _console())
+        show_runs(runs, _console(), lang=_lang(args))
     return EXIT_OK
 
 
@@ -56,7 +64,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                            outliers=outliers, epochs=args.epochs,
                            probabilities=not args.no_probabilities)
     except ValueError as exc:
-        raise LossdoctorError(f"recommend: {exc}") from None
+        raise LossdoctorError(Message("cli.recommend", problem=str(exc))) from None
     if args.json:
         print(json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -68,6 +76,20 @@ def _kinds(value: str) -> list[str]:
     return [k.strip() for k in value.split(",") if k.strip()]
 
 
+def _check_kind_options(args: argparse.Namespace) -> None:
+    """--select, --ignore and --fail-on name known kinds (checked before any log is read)."""
+    from lossdoctor.findings import KINDS
+
+    for option in ("select", "ignore"):
+        value = getattr(args, option, None)
+        unknown = sorted(set(_kinds(value)) - set(KINDS)) if value else []
+        if unknown:
+            raise LossdoctorError(Message("diagnose.unknown_kinds", option=option,
+                                          unknown=", ".join(unknown), known=", ".join(KINDS)))
+    if getattr(args, "fail_on", None) is not None:
+        _fails([], args.fail_on)
+
+
 def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
     """Whether any finding is at or above the --fail-on severity or of a --fail-on kind."""
     from lossdoctor.findings import KINDS, SEVERITIES, severity_rank
@@ -77,10 +99,8 @@ def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
         return False
     unknown = [t for t in tokens if t not in SEVERITIES and t not in KINDS]
     if unknown:
-        raise LossdoctorError(
-            f"--fail-on: unknown {', '.join(unknown)}; give kinds ({', '.join(KINDS)}), a "
-            f"severity ({', '.join(SEVERITIES)}) or 'never'"
-        )
+        raise LossdoctorError(Message("cli.fail_on", unknown=", ".join(unknown),
+                                      kinds=", ".join(KINDS), severities=", ".join(SEVERITIES)))
     severities = [severity_rank(t) for t in tokens if t in SEVERITIES]
     threshold = min(severities) if severities else None
     kinds = {t for t in tokens if t in KINDS}
@@ -95,8 +115,16 @@ def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
     """Read `args.paths` and diagnose every run with the --select/--ignore/--metric options."""
     from lossdoctor.diagnosis import diagnose_all
 
+    _check_kind_options(args)
+    runs = _read_all(args.paths, args.format)
+    metric = getattr(args, "metric", None)
+    for run in runs:
+        if metric is not None and metric not in run.series:
+            raise LossdoctorError(Message(
+                "diagnose.no_metric", source=run.source, metric=metric,
+                metrics=", ".join(run.series) if run.series else Message("none")))
     return diagnose_all(
-        _read_all(args.paths, args.format),
+        runs,
         select=_kinds(args.select) if args.select else None,
         ignore=_kinds(args.ignore) if args.ignore else None,
         metric=getattr(args, "metric", None),
@@ -104,9 +132,9 @@ def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    from lossdoctor.messages import default_lang, text
+    from lossdoctor.messages import text
 
-    lang = args.lang or default_lang()
+    lang = _lang(args)
     diagnoses = _diagnose_paths(args)
     if args.json:
         from lossdoctor.report.json import diagnoses_to_json
@@ -125,10 +153,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lossdoctor.messages import default_lang, text
+    from lossdoctor.messages import text
     from lossdoctor.report.html import write_html
 
-    lang = args.lang or default_lang()
+    lang = _lang(args)
     diagnoses = _diagnose_paths(args)
     path = write_html(diagnoses, args.output, lang=lang)
     print(f"{text('wrote_html', lang)}: {path} ({text('runs', lang)}: {len(diagnoses)})")
@@ -145,9 +173,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from lossdoctor.explain import explanation, title
     from lossdoctor.findings import KINDS
-    from lossdoctor.messages import default_lang
 
-    lang = args.lang or default_lang()
+    lang = _lang(args)
     console = _console()
     if args.kind is None:
         for k in KINDS:
@@ -165,26 +192,31 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_watch(args: argparse.Namespace) -> int:
     from lossdoctor.findings import Finding
-    from lossdoctor.messages import default_lang
+    from lossdoctor.messages import point_label, text
     from lossdoctor.report.terminal import render_diagnoses
     from lossdoctor.watch.follow import follow
 
-    lang = args.lang or default_lang()
+    lang = _lang(args)
+    _check_kind_options(args)
     console = _console()
 
     def emit(f: Finding, d: Diagnosis) -> None:
-        at = f.detected_at.label() if f.detected_at is not None else "?"
-        console.print(f"[{at}] {f.severity} {f.kind} on {f.metric}: {f.summary(lang)}",
-                      markup=False)
+        at = point_label(f.detected_at, lang)
+        if lang == "en":
+            line = f"[{at}] {f.severity} {f.kind} on {f.metric}: {f.summary(lang)}"
+        else:
+            line = (f"[{at}] {text(f.severity, lang)} {text('kind.' + f.kind, lang)}"
+                    f"（{f.metric}）：{f.summary(lang)}")
+        console.print(line, markup=False)
 
     try:
         result = follow(args.path, format=args.format, idle=args.idle, interval=args.interval,
                         select=_kinds(args.select) if args.select else None,
                         ignore=_kinds(args.ignore) if args.ignore else None, emit=emit)
     except ValueError as exc:
-        raise LossdoctorError(f"watch: {exc}") from None
+        raise LossdoctorError(Message("cli.watch", problem=str(exc))) from None
     if not result.diagnoses:
-        raise result.error or LossdoctorError(f"{args.path}: nothing could be read")
+        raise result.error or LossdoctorError(Message("cli.nothing_read", path=args.path))
     render_diagnoses(result.diagnoses, console, lang=lang, code=False)
     return EXIT_FOUND if _fails(result.diagnoses, args.fail_on) else EXIT_OK
 
@@ -203,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", metavar="FORMAT",
                       help=f"force a reader: {', '.join(FORMATS)}")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show.add_argument("--lang", choices=["en", "zh"], help="language (default: from the locale)")
     show.set_defaults(func=_cmd_show)
 
     diag = sub.add_parser("diagnose", help="say what the training is doing and what to change")
@@ -281,21 +314,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _warn_one_line(message: Warning | str, category: type[Warning], *_args: object,
-                   **_kwargs: object) -> None:
-    tag = "warning" if issubclass(category, ReadWarning) else category.__name__
-    print(f"lossdoctor: {tag}: {message}", file=sys.stderr)
+def _one_line_warnings(lang: str) -> Callable[..., None]:
+    """A `warnings.showwarning` printing ``lossdoctor: warning: <message>`` in `lang` (other
+    categories than `ReadWarning` are tagged with their class name)."""
+
+    def show(message: Warning | str, category: type[Warning], *_args: object,
+             **_kwargs: object) -> None:
+        if issubclass(category, ReadWarning):
+            body = message.args[0] if isinstance(message, Warning) and message.args else message
+            line = Message("cli.warning", message=body).text(lang)
+        else:
+            line = f"lossdoctor: {category.__name__}: {message}"
+        print(line, file=sys.stderr)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 findings at/above --fail-on, 2 bad input)."""
+    """Run the CLI; returns the exit code (0 ok, 1 findings at/above --fail-on, 2 bad input).
+
+    Errors and warnings are one line on stderr, in the command's ``--lang`` (else the
+    locale's language)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.showwarning = _warn_one_line
+    lang = _lang(args)
+    warnings.showwarning = _one_line_warnings(lang)
     try:
         return int(args.func(args))
     except LossdoctorError as exc:
-        print(f"lossdoctor: error: {exc}", file=sys.stderr)
+        print(Message("cli.error", message=exc.message).text(lang), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

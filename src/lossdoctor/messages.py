@@ -56,6 +56,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_help": "Drag to zoom, double-click to reset, click a legend entry to hide it.",
         "no_chart": "no finite value to draw", "best_col": "best",
         "wrote_html": "HTML report", "wrote_png": "PNG plot",
+        # lossdoctor show: the table's columns
+        "show.metric": "metric", "show.original": "original", "show.points": "points",
+        "show.steps": "steps", "show.epochs": "epochs", "show.values": "values",
+        "show.non_finite": "non-finite",
     },
     "zh": {
         "healthy": "健康", "unhealthy": "需要处理", "info": "提示", "warning": "警告",
@@ -82,6 +86,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_help": "拖动可放大，双击复原，点击图例可隐藏曲线。",
         "no_chart": "没有可画的有限值", "best_col": "最佳",
         "wrote_html": "HTML 报告", "wrote_png": "PNG 图",
+        # lossdoctor show：表格各列
+        "show.metric": "指标", "show.original": "原名", "show.points": "点数",
+        "show.steps": "步数范围", "show.epochs": "轮数范围", "show.values": "数值范围",
+        "show.non_finite": "非有限值",
     },
 }
 

@@ -42,6 +42,7 @@ from lossdoctor.errors import LossdoctorError
 from lossdoctor.explain import explanation
 from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, Point, jsonable
 from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages_lines import Message, localise
 from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
@@ -162,7 +163,7 @@ def _run_section(d: Diagnosis, i: int, lang: str) -> str:
     warnings = list(run.warnings) + list(d.notes)
     warn_html = ""
     if warnings:
-        items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        items = "".join(f"<li>{_e(localise(w, lang))}</li>" for w in warnings)
         warn_html = (f'<details class="warnings"><summary>{_e(text("read_warnings", lang))} '
                      f"({len(warnings)})</summary><ul>{items}</ul></details>")
     return (
@@ -259,7 +260,7 @@ def render_html(diagnoses: Sequence[Diagnosis], *, lang: str | None = None,
     """
     lang = lang or default_lang()
     if lang not in LANGS:
-        raise LossdoctorError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
     diagnoses = list(diagnoses)
     if not diagnoses or not all(isinstance(d, Diagnosis) for d in diagnoses):
         raise TypeError("render_html() takes a non-empty sequence of Diagnosis objects")
@@ -305,5 +306,6 @@ def write_html(diagnoses: Sequence[Diagnosis], path: str | os.PathLike[str], *,
     try:
         out.write_text(render_html(diagnoses, lang=lang), encoding="utf-8")
     except OSError as exc:
-        raise LossdoctorError(f"{out}: cannot write the report ({exc.strerror})") from None
+        raise LossdoctorError(Message("report.cannot_write_html", path=out,
+                                      reason=exc.strerror)) from None
     return out

@@ -34,6 +34,7 @@ from matplotlib.transforms import blended_transform_factory
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
 from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages_lines import Message
 from lossdoctor.report.chart import (
     SEVERITY_COLORS,
     Panel,
@@ -103,7 +104,7 @@ def _tail(s: str, n: int) -> str:
 def _check_lang(lang: str | None) -> str:
     lang = lang or default_lang()
     if lang not in LANGS:
-        raise LossdoctorError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
     return lang
 
 
@@ -279,5 +280,6 @@ def save_plots(diagnoses: Sequence[Diagnosis], path: str | os.PathLike[str], *,
         try:
             plot(d, lang=lang).savefig(p, format="png")
         except OSError as exc:
-            raise LossdoctorError(f"{p}: cannot write the plot ({exc.strerror})") from None
+            raise LossdoctorError(Message("report.cannot_write_plot", path=p,
+                                          reason=exc.strerror)) from None
     return paths

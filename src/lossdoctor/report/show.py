@@ -9,26 +9,29 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lossdoctor.messages import text
+from lossdoctor.messages_lines import localise
 from lossdoctor.run import Run
 
 __all__ = ["runs_to_json", "show_runs"]
 
 
-def run_to_dict(run: Run) -> dict[str, Any]:
-    """The JSON-ready description of one run (no values, only counts and ranges)."""
+def run_to_dict(run: Run, lang: str = "en") -> dict[str, Any]:
+    """The JSON-ready description of one run (no values, only counts and ranges); the
+    warnings in `lang`."""
     return {
         "name": run.name,
         "source": run.source,
         "format": run.format,
         "metrics": {name: s.summary() for name, s in run.series.items()},
-        "warnings": list(run.warnings),
+        "warnings": [localise(w, lang) for w in run.warnings],
     }
 
 
-def runs_to_json(runs: list[Run]) -> str:
-    """``{"schema": 1, "runs": [...]}`` as indented JSON."""
-    return json.dumps({"schema": 1, "runs": [run_to_dict(r) for r in runs]}, indent=2,
-                      allow_nan=False)
+def runs_to_json(runs: list[Run], lang: str = "en") -> str:
+    """``{"schema": 1, "runs": [...]}`` as indented JSON (UTF-8 text, not ``\\u`` escapes)."""
+    return json.dumps({"schema": 1, "runs": [run_to_dict(r, lang) for r in runs]}, indent=2,
+                      ensure_ascii=False, allow_nan=False)
 
 
 def _range(a: Any, b: Any) -> str:
@@ -37,18 +40,19 @@ def _range(a: Any, b: Any) -> str:
     return f"{a:g}" if a == b else f"{a:g}..{b:g}"
 
 
-def show_runs(runs: list[Run], console: Console) -> None:
-    """Print one table per run: metric, original name, points, step and epoch ranges."""
+def show_runs(runs: list[Run], console: Console, *, lang: str = "en") -> None:
+    """Print one table per run: metric, original name, points, step and epoch ranges; headers
+    and warnings in `lang`."""
     for i, run in enumerate(runs):
         if i:
             console.print()
         console.print(f"[bold]{escape(run.name)}[/]  [dim]{escape(run.source)}[/]  "
-                      f"format=[cyan]{escape(run.format)}[/]")
+                      f"{text('format', lang)}=[cyan]{escape(run.format)}[/]")
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col, justify in (("metric", "left"), ("original", "left"), ("points", "right"),
                              ("steps", "right"), ("epochs", "right"), ("values", "right"),
-                             ("non-finite", "right")):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+                             ("non_finite", "right")):
+            table.add_column(text(f"show.{col}", lang), justify=justify)  # type: ignore[arg-type]
         for name, s in run.series.items():
             d = s.summary()
             table.add_row(
@@ -62,4 +66,4 @@ def show_runs(runs: list[Run], console: Console) -> None:
             )
         console.print(table)
         for w in run.warnings:
-            console.print(f"  [yellow]warning:[/] {escape(w)}")
+            console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(localise(w, lang))}")

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from lossdoctor.findings import Diagnosis, Finding
 from lossdoctor.messages import text
+from lossdoctor.messages_lines import localise
 from lossdoctor.names import CANONICAL
 
 __all__ = ["render_diagnoses"]
@@ -65,7 +66,7 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
                     console.print(Text("\n".join(" " * 9 + line for line in
                                                   r.code.splitlines())), soft_wrap=True)
     for w in run.warnings + d.notes:
-        console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(w)}")
+        console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(localise(w, lang))}")
 
 
 def render_diagnoses(diagnoses: list[Diagnosis], console: Console, *, lang: str = "en",
