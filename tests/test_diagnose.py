@@ -27,6 +27,12 @@ def _real(rid: str) -> list[Run]:
     return lossdoctor.read(files[0])
 
 
+def _generated(rid: str) -> list[Run]:
+    d = next((ROOT / "corpus" / "generated").glob(f"{rid}_*"))
+    files = [p for p in d.iterdir() if p.is_file() and p.name != "README.md"]
+    return lossdoctor.read(files[0])
+
+
 def _kinds(runs: list[Run]) -> set[str]:
     return {f.kind for r in runs for f in diagnose_run(r).findings} - {"converged"}
 
@@ -112,6 +118,27 @@ def test_appended_runs_stuck_at_chance() -> None:
     assert len(runs) == 2
     for run in runs:
         assert {"plateau", "underfitting"} <= _kinds([run])
+
+
+def test_dead_network_wobbling_at_chance_is_underfitting() -> None:
+    # g009: SGD lr=0.8 kills the ReLUs in epoch 1; the loss then sits at ln 10 (+-2.5%)
+    assert {"plateau", "underfitting"} <= _kinds(_generated("g009"))
+
+
+@pytest.mark.parametrize("rid", ["g021", "g024", "g068"])
+def test_a_loss_passing_near_log_k_is_not_at_chance(rid: str) -> None:
+    # their second-half medians are within 2% of ln 7 / ln 4, but they bounce or still fall
+    assert "underfitting" not in _kinds(_generated(rid))
+
+
+def test_a_tail_levelling_off_is_not_underfitting() -> None:
+    # 027: the validation loss falls from 0.69 to 0.43 and flattens over its last tenth
+    assert "underfitting" not in _kinds(_real("027"))
+
+
+def test_a_fall_that_wins_back_a_spike_is_not_underfitting() -> None:
+    # g031: the validation loss's last third mostly recovers the bump of epochs 15-17
+    assert "underfitting" not in _kinds(_generated("g031"))
 
 
 def test_val_oscillation_real_run() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import relative, shape, tail
+from lossdoctor.analysis import Tail, relative, shape, tail
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
@@ -28,10 +28,16 @@ MAX_PROGRESS_STILL_HIGH = 0.5
 #: A run that improved the loss by less than this and is still improving has hardly started,
 #: however much its progress slowed down.
 MAX_PROGRESS_SLOW = 0.3
+#: "Still": the last half of the tail falls at least this fraction as fast as the whole tail
+#: (a curve levelling off within its own tail is converging, not waiting for more epochs) …
+MIN_LATE_RATE = 0.5
+#: … and at least this fraction of the tail's fall is new ground, below the best level before
+#: the tail (a fall that mostly wins back a bump or a spike is a recovery).
+MIN_NEW_GROUND = 0.5
 #: "Never learned": the whole run improved the loss by less than this.
 MAX_PROGRESS_NONE = 0.15
-#: Cross-entropy of a uniform guess over k classes, log(k): a loss stuck within this fraction
-#: of it, after removing less than half of its start, learned nothing.
+#: Cross-entropy of a uniform guess over k classes, log(k): a loss that sits within this
+#: fraction of it, after removing less than half of its start, learned nothing.
 _CHANCE = np.log(np.arange(2, 11))
 CHANCE_TOLERANCE = 0.03
 
@@ -54,11 +60,28 @@ def _from_start(c: Curve) -> bool:
 
 
 def _at_chance(c: Curve, tolerance: float = 0.005) -> bool:
-    """The second half sits at log(k) for some k in 2..10: a classifier guessing uniformly."""
+    """The second half sits at log(k) for some k in 2..10, a classifier guessing uniformly: its
+    median within `tolerance` of log(k) and half its interquartile range within `tolerance` of
+    it too (log(k) for consecutive k are only 5-10% apart, so a median alone would match
+    almost any loss between 1.5 and 2.4)."""
     if c.direction != "min":
         return False
-    level = float(np.median(c.v[len(c.v) // 2 :]))
-    return bool(np.any(np.abs(level - _CHANCE) <= tolerance * _CHANCE))
+    q25, level, q75 = np.percentile(c.v[len(c.v) // 2 :], [25, 50, 75])
+    band = tolerance * _CHANCE
+    return bool(np.any((np.abs(level - _CHANCE) <= band) & ((q75 - q25) / 2 <= band)))
+
+
+def _still_falling(c: Curve, t: Tail) -> bool:
+    """The tail's fall is not levelling off and is mostly new ground (see MIN_LATE_RATE and
+    MIN_NEW_GROUND)."""
+    n = len(c.bins[2])
+    late = tail(c, min(t.first + (n - t.first) // 2, n - 5))
+    if t.trend.slope >= 0 or late.trend.slope > MIN_LATE_RATE * t.trend.slope:
+        return False
+    lv = c.level
+    fall = float(lv[t.first] - lv[-1])
+    before = float(np.min(lv[: t.first])) if t.first > 0 else float(lv[0])
+    return fall > 0 and before - float(lv[-1]) >= MIN_NEW_GROUND * fall
 
 
 def _progress(ctx: Context, c: Curve, *, with_val: bool) -> float:
@@ -97,7 +120,7 @@ def check(ctx: Context) -> list[Finding]:
     fast = t.rate_ratio >= MIN_RATE_RATIO and gain >= MIN_TAIL_GAIN
     slow = still_high < MAX_PROGRESS_SLOW and gain >= MIN_SLOW_GAIN
     if (t.trend.decreasing and t.trend.tau <= MAX_TAU and still_high < MAX_PROGRESS_STILL_HIGH
-            and (fast or slow) and not _metric_saturated(ctx)):
+            and (fast or slow) and _still_falling(c, t) and not _metric_saturated(ctx)):
         return [Finding(
             kind=KIND, metric=c.name, severity="warning", start=c.point(first),
             end=c.point(-1),
