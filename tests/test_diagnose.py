@@ -141,6 +141,19 @@ def test_a_fall_that_wins_back_a_spike_is_not_underfitting() -> None:
     assert "underfitting" not in _kinds(_generated("g031"))
 
 
+@pytest.mark.parametrize(("corpus", "rid"), [("real", "003"), ("real", "012"),
+                                             ("generated", "g046")])
+def test_a_climb_bigger_than_the_bouncing_is_not_oscillation(corpus: str, rid: str) -> None:
+    # the validation loss drifts up by more than it bounces (3-13% of its level) after its best
+    runs = _real(rid) if corpus == "real" else _generated(rid)
+    assert "oscillation" not in _kinds(runs)
+
+
+def test_wild_bouncing_is_oscillation_across_a_climb() -> None:
+    # 028: three appended Keras runs; the validation loss bounces between 0.8 and 6.6
+    assert "oscillation" in _kinds(_real("028"))
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -22,6 +22,9 @@ MIN_AMPLITUDE_VS_PROGRESS = 0.05
 #: … and much wider for a per-step minibatch curve (`Context.minibatch`: a converged minibatch
 #: loss is noisy by nature).
 STEP_AMPLITUDE_VS_PROGRESS = 0.25
+#: Bouncing by at least this fraction of the level is oscillation even across a climb bigger
+#: than the bouncing (below it, such a climb is a rise that the rising kinds judge).
+WILD_AMPLITUDE = 0.2
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
 MIN_DIRECTION_CHANGES = 0.3
 
@@ -64,6 +67,10 @@ def check(ctx: Context) -> list[Finding]:
                 and lv[t.first] - float(np.min(lv[t.first:])) > 2 * a):
             continue
         rel = relative_amplitude(c, a, t.level)
+        # a climb across the stretch bigger than the bouncing is a rise (left to the rising
+        # kinds), unless the bouncing is wild enough to be the story whatever the drift
+        if t.change > a and rel < WILD_AMPLITUDE:
+            continue
         per_step = ctx.minibatch(c)
         if rel < MIN_RELATIVE_AMPLITUDE:
             continue
