@@ -154,6 +154,11 @@ def test_wild_bouncing_is_oscillation_across_a_climb() -> None:
     assert "oscillation" in _kinds(_real("028"))
 
 
+def test_two_high_minibatches_in_heavy_tailed_noise_are_not_a_spike() -> None:
+    # 022 (healthy): per-step losses spread over three decades; two batches at 13x the baseline
+    assert _kinds(_real("022")) == set()
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

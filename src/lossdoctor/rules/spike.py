@@ -20,9 +20,10 @@ SINGLE_POINT = 1.5
 #: minibatch, not an event: a spike there must span two logged points or more, or be extreme
 #: (SINGLE_STEP_RATIO times its baseline).
 SINGLE_STEP_RATIO = 20.0
-#: When the minibatch noise of a per-step curve is itself heavy-tailed (the 90th percentile of
-#: the points' heights above HEAVY_TAIL noise units, against ~1.3 for Gaussian noise), the
-#: threshold grows with that tail.
+#: On a per-step curve the threshold grows with the tail of the minibatch noise beyond
+#: TAIL_SCALE (the 90th percentile of the points' heights in noise units: ~1.3 for Gaussian
+#: noise); when that tail is heavy (above HEAVY_TAIL) an event must also last 3 points.
+TAIL_SCALE = 1.5
 HEAVY_TAIL = 2.5
 #: For positive losses, the peak must also be this many times the baseline …
 MIN_RATIO = 1.5
@@ -44,9 +45,11 @@ def check(ctx: Context) -> list[Finding]:
             continue
         per_step = ctx.minibatch(c)
         keep_z = np.ones(len(sp.at), bool)
-        if per_step and sp.tail > HEAVY_TAIL:
-            # in heavy-tailed minibatch noise an event must stand out of the tail and last
-            keep_z = (sp.z >= thr * sp.tail / 1.5) & (sp.width >= 3)
+        if per_step:
+            # in heavy-tailed minibatch noise an event must stand out of the tail (and last)
+            keep_z = sp.z >= thr * max(1.0, sp.tail / TAIL_SCALE)
+            if sp.tail > HEAVY_TAIL:
+                keep_z &= sp.width >= 3
         if per_step:
             # per-step: an event lasts (the loss stays elevated over several logged points) or
             # is extreme; a lone outlier minibatch is noise
