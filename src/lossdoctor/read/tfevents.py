@@ -312,7 +312,9 @@ class _Value:
     kind: str  # "simple", "tensor", "histogram", "image", "audio" or "" (no value)
     plugin: str | None  # plugin of the metadata in this value; None when it has none
     number: float | None = None  # the value, when it is one real number
-    problem: Message | None = None  # why a tensor is not one real number
+    # Why a tensor is not one real number: a message code and its parameters (the `Message`
+    # is made only for the first such value of a tag: text summaries give one per record).
+    problem: tuple[str, dict[str, object]] | None = None
     slot: tuple[int, int, str] | None = None  # (offset, width, code) of the number's bytes
 
 
@@ -472,16 +474,16 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
             fields.setdefault(number, []).append((wire, start, stop))
     if dtype not in _DTYPES:
         name = _DTYPE_NAMES.get(dtype, f"type {dtype}")
-        value.problem = Message("tb.tensor_dtype", dtype=name)
+        value.problem = ("tb.tensor_dtype", {"dtype": name})
         return
     np_dtype, number, convert = _DTYPES[dtype]
     if size != 1:
-        value.problem = Message("tb.tensor_size", size=size)
+        value.problem = ("tb.tensor_size", {"size": size})
         return
     if content is not None and content[1] > content[0]:
         width = 2 if np_dtype == "bf16" else np.dtype(np_dtype).itemsize
         if content[1] - content[0] != width:
-            value.problem = Message("tb.content_bytes", size=content[1] - content[0])
+            value.problem = ("tb.content_bytes", {"size": content[1] - content[0]})
             return
         value.slot = (content[0], width, np_dtype)
         value.number = float(_fixed(b[content[0] : content[1]], np_dtype)[0])
@@ -500,7 +502,7 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
                 elems.append(start)
             # any other wire type: an unknown field, skipped as protobuf does
         if len(elems) != 1:
-            value.problem = Message("tb.values_for_one", count=len(elems))
+            value.problem = ("tb.values_for_one", {"count": len(elems)})
             return
         value.slot = (elems[0], width, code)
         value.number = float(_fixed(b[elems[0] : elems[0] + width], code)[0])
@@ -517,7 +519,7 @@ def _parse_tensor(b: bytes, pos: int, end: int, value: _Value) -> None:
             raw, q = _varint(b, start, stop)
             ints.append((raw, start, q))
     if len(ints) != 1:
-        value.problem = Message("tb.values_for_one", count=len(ints))
+        value.problem = ("tb.values_for_one", {"count": len(ints)})
         return
     raw, start, stop = ints[0]
     value.slot = (start, stop - start, "v" + convert)
@@ -654,7 +656,8 @@ class _FileDecoder:
                 values.append(v.number)
             elif v.kind == "tensor":
                 if key not in self.out.problems or order < self.out.problems[key][0]:
-                    self.out.problems[key] = (order, v.problem or Message("tb.not_a_number"))
+                    code, params = v.problem or ("tb.not_a_number", {})
+                    self.out.problems[key] = (order, Message(code, **params))
             elif v.kind:
                 self.out.other.setdefault(key, v.kind)
 
