@@ -668,8 +668,8 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                     seg = start(row, line)  # the header of another table
                     continue
                 elif len(row) > width:
-                    seg.malformed.note(line, Message("csv.cell_count", cells=len(row),
-                                                     width=width))
+                    seg.malformed.note(line, "" if seg.malformed.count else Message(
+                        "csv.cell_count", cells=len(row), width=width))  # only the first kept
                     continue
                 else:
                     seg.short.note(line)
