@@ -159,6 +159,11 @@ def test_two_high_minibatches_in_heavy_tailed_noise_are_not_a_spike() -> None:
     assert _kinds(_real("022")) == set()
 
 
+def test_a_loss_recovering_from_spikes_is_not_a_plateau() -> None:
+    # g035: two bursts of corrupted batches leave the loss above its knee, falling again
+    assert _kinds(_generated("g035")) == {"spike"}
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -23,6 +23,7 @@ from lossdoctor.analysis import (
     relative,
     shape,
     shifts,
+    tail,
     window_trend,
 )
 from lossdoctor.curve import Curve
@@ -142,6 +143,8 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
     if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
+    if gain < 0 and tail(c).trend.decreasing:
+        return None  # worse than at the knee but falling again: recovering from a setback
     lr_at_knee = ctx.schedule(c).lr_ratio(float(bx[0]), float(bx[sh.knee]))
     if lr_at_knee is not None and lr_at_knee <= 0.5:
         return None  # the knee came with an LR decay: the schedule's doing, not a stall
