@@ -164,6 +164,21 @@ def test_a_loss_recovering_from_spikes_is_not_a_plateau() -> None:
     assert _kinds(_generated("g035")) == {"spike"}
 
 
+def test_spikes_after_a_rise_peaked_are_their_own_events() -> None:
+    # g038: a corrupted shard at epoch 12 knocks the model out of its minimum (a rise); the
+    # later ones at epochs 25 and 33 stand out of the raised level and recover
+    (run,) = _generated("g038")
+    d = diagnose_run(run)
+    rising = next(f for f in d.findings if f.kind == "loss_rising")
+    spikes = next(f for f in d.findings if f.kind == "spike" and f.metric == "train_loss")
+    assert rising.evidence["peak"]["index"] < min(p["index"] for p in spikes.evidence["at"][1:])
+
+
+def test_a_jump_at_the_onset_of_a_rise_is_part_of_it() -> None:
+    # g044: LR x10 at epoch 15; the jump it causes is where the rise starts, not a spike
+    assert _kinds(_generated("g044")) == {"loss_rising"}
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

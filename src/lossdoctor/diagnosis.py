@@ -52,15 +52,15 @@ _TRAIN_EXPLAINS_VAL = {
 }
 
 
-# Kinds that explain these kinds on the same metric when they happen inside their span (the
-# jumps of a loss on its way up are part of the rise).
-_SUPERSEDES_WITHIN = {"loss_rising": {"spike"}}
-
-
 def _within(f: Finding, findings: list[Finding]) -> bool:
+    """Spikes on a loss's way up are part of its rise: all of them between the rise's best and
+    its peak. (A spike that stands out after the peak is an event of its own.)"""
+    if f.kind != "spike":
+        return False
+    at = [p["index"] for p in f.evidence["at"]]
     return any(
-        g.metric == f.metric and f.kind in _SUPERSEDES_WITHIN.get(g.kind, ())
-        and f.start.index >= g.start.index
+        g.kind == "loss_rising" and g.metric == f.metric
+        and all(g.start.index <= i <= g.evidence["peak"]["index"] for i in at)
         for g in findings
     )
 

@@ -64,6 +64,8 @@ def check(ctx: Context) -> list[Finding]:
         if sched.near(x_best, float(c.x[-1]), "rise"):
             continue  # a warm restart raised the LR: the schedule, not a problem
         lr_ratio = sched.lr_ratio(x_best, float(c.x[-1]))
+        top = int(c.bins[0][sh.best + int(np.argmax(c.level[sh.best :]))])
+        peak = c.point(top)
         evidence = {
             "best_step": best.step,
             "best_epoch": best.epoch,
@@ -72,6 +74,7 @@ def check(ctx: Context) -> list[Finding]:
             "rise_pct": rise_pct(c),
             "rise_sigma": r.z,
             "given_back_pct": 100 * r.frac if r.frac != float("inf") else None,
+            "peak": {**peak.to_dict(), "index": peak.index, "value": c.value(c.y[top])},
             "lr_change": lr_ratio,
         }
         out.append(Finding(
