@@ -179,6 +179,19 @@ def test_a_jump_at_the_onset_of_a_rise_is_part_of_it() -> None:
     assert _kinds(_generated("g044")) == {"loss_rising"}
 
 
+def test_peaks_of_wild_bouncing_are_not_spikes() -> None:
+    # g115: per-step regression at the edge of stability bouncing over three decades
+    kinds = _kinds(_generated("g115"))
+    assert "oscillation" in kinds and "spike" not in kinds
+
+
+def test_a_spike_far_out_of_a_narrow_band_is_kept() -> None:
+    # g019: the validation loss bounces 0.9-1.6 and jumps once to 6.6
+    (run,) = _generated("g019")
+    kinds = {(f.kind, f.metric) for f in diagnose_run(run).findings}
+    assert {("oscillation", "val_loss"), ("spike", "val_loss")} <= kinds
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

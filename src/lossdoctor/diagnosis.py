@@ -13,6 +13,7 @@ from lossdoctor.prescribe import prescribe
 from lossdoctor.read import read
 from lossdoctor.rules import rule
 from lossdoctor.rules.context import Context
+from lossdoctor.rules.oscillation import WILD_AMPLITUDE
 from lossdoctor.run import Run
 
 __all__ = ["diagnose", "diagnose_all", "diagnose_run"]
@@ -65,6 +66,16 @@ def _within(f: Finding, findings: list[Finding]) -> bool:
     )
 
 
+def _in_wild_bouncing(f: Finding, findings: list[Finding]) -> bool:
+    """Spikes of a loss that oscillates wildly (by at least `WILD_AMPLITUDE` of its level) are
+    its peaks, not events of their own."""
+    return f.kind == "spike" and any(
+        g.kind == "oscillation" and g.metric == f.metric
+        and g.evidence["relative_amplitude_pct"] >= 100 * WILD_AMPLITUDE
+        for g in findings
+    )
+
+
 def _not_before(f: Finding, g: Finding) -> bool:
     """Whether `f` reaches into `g`'s span (it ends no earlier than `g` starts; compared by step,
     else epoch; True when the two cannot be compared): a validation finding that ended before
@@ -89,7 +100,7 @@ def _resolve(findings: list[Finding], train: str | None, val: str | None) -> lis
         if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(g.kind, ())
                                    and _not_before(f, g) for g in on_train):
             continue  # what the validation loss does after the training run broke
-        if _within(f, findings):
+        if _within(f, findings) or _in_wild_bouncing(f, findings):
             continue
         out.append(f)
     order = {k: i for i, k in enumerate(KINDS)}
