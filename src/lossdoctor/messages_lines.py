@@ -282,7 +282,7 @@ _ZH: dict[str, str] = {
     "text.epoch_back": "第 {line} 行：轮数计数从 {old:g} 回退到 {new:g}（恢复训练？）；"
                        "仍算作同一次运行",
     "text.step_back": "第 {line} 行：步数计数从 {old:g} 回退到 {new:g}；仍算作同一次运行",
-    "text.no_epoch_length": "步数计数每轮从零开始，而日志没有给出每轮的步数，"
+    "text.no_epoch_length": "步数计数每轮重新开始，而日志没有给出每轮的步数，"
                             "因此这些点只有轮数、没有步数",
     "text.keras_unfinished": "{where}：Keras 进度条在该轮结束前就中断了；"
                              "其中的滑动平均值没有采用",
@@ -323,15 +323,15 @@ _ZH: dict[str, str] = {
     "json.no_object_line": "没有任何一行是 JSON 对象",
     "json.no_values_lines": "无法识别格式：所有 JSON 行中都没有指标数值",
     "json.malformed_lines": "跳过了 {count} 行格式错误的 JSON（首次在第 {line} 行）",
-    "json.not_objects": "跳过了 {count} 行是 JSON 但不是对象的内容",
+    "json.not_objects": "跳过了 {count} 行不是对象的 JSON",
     "json.last_line_incomplete": "最后一行（第 {line} 行）不完整：文件仍在写入或已被截断",
     "json.binary": "不是 JSON（二进制数据）",
     "json.starts_with": "不是 JSON（开头为 {start!r}）",
     # -- CSV/TSV -----------------------------------------------------------------------------
     "csv.line_error": "第 {line} 行：{reason}",
     "csv.no_header": "没有表头行",
-    "csv.bad_bytes": "第 {line} 行：{count} 行中的非 UTF-8 字节已被替换",
-    "csv.malformed": "第 {line} 行：跳过了 {count} 行格式错误的行（{detail}）",
+    "csv.bad_bytes": "第 {line} 行：有 {count} 行含非 UTF-8 字节，已替换",
+    "csv.malformed": "第 {line} 行：跳过了 {count} 个格式错误的行（{detail}）",
     "csv.cell_count": "有 {cells} 个单元格，而表头有 {width} 列",
     "csv.last_row_cut": "第 {line} 行：最后一行不完整（文件仍在写入？）；已跳过",
     "csv.short_rows": "第 {line} 行：有 {count} 行比表头短；缺少的单元格按空值读取",
@@ -350,7 +350,7 @@ _ZH: dict[str, str] = {
                   "（{detail}）",
     "csv.header_only": "只有表头，没有数据行",
     "csv.no_numeric_columns": "没有数值型的指标列（{columns} 中是非数值数据）",
-    "csv.only_axes": "没有找到指标数值（只有 step/epoch 或记录性质的列）",
+    "csv.only_axes": "没有找到指标数值（只有 step/epoch 列或记录用的辅助列）",
     # -- MLflow ------------------------------------------------------------------------------
     "mlflow.one_step": "指标 {metric!r}：全部 {count} 个点都在第 {step:g} 步（记录时没有传 "
                        "step=）；忽略步数，按时间顺序保留这些点",
@@ -378,12 +378,12 @@ _ZH: dict[str, str] = {
     "tb.crc_data": "记录数据的 CRC 校验不匹配（文件已损坏）",
     "tb.truncated_header": "记录头被截断（只有 {got}/{size} 字节）",
     "tb.truncated_record": "记录被截断（记录头之后只有 {got}/{size} 字节）",
-    "tb.at_byte": "{problem}，位于第 {offset} 字节",
+    "tb.at_byte": "{problem}，位于字节偏移 {offset} 处",
     "tb.no_records": "没有任何记录",
     "tb.file_stopped": "{file}：{problem}",
     "tb.file_stopped_after": "{file}：{problem}；已读取此前的 {count} 条记录",
     "tb.malformed_records": "{file}：有 {count} 条记录不是有效的 Event 消息"
-                            "（首次在第 {offset} 字节）；已跳过",
+                            "（第一条位于字节偏移 {offset} 处）；已跳过",
     "tb.not_one_number": "{metric!r}：跳过了不是单个数字的值（{problem}）",
     "tb.tensor_dtype": "{dtype} 类型的张量，不是实数",
     "tb.tensor_size": "有 {size} 个元素的张量，不是单个数字",
