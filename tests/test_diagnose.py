@@ -192,6 +192,26 @@ def test_a_spike_far_out_of_a_narrow_band_is_kept() -> None:
     assert {("oscillation", "val_loss"), ("spike", "val_loss")} <= kinds
 
 
+@pytest.mark.parametrize("rid", ["g054", "g083"])
+def test_a_decay_steepest_at_its_start_is_not_a_stall(rid: str) -> None:
+    assert "plateau" not in _kinds(_generated(rid))
+
+
+def test_a_noisy_exponential_decay_watched_early_is_not_a_stall() -> None:
+    # the first 1,350 steps of 2 exp(-t/1500) + 0.2 with 10% noise (the watcher's view of a
+    # healthy run): the first 13% fall by less than five level-noise sigma, but faster than
+    # the curve falls after them
+    rng = np.random.default_rng(4)
+    x = np.arange(1350.0)
+    loss = (2.0 * np.exp(-x / 1500) + 0.2) * np.exp(0.1 * rng.standard_normal(len(x)))
+    assert _kinds([_run(_series(loss, steps=x))]) == set()
+
+
+def test_a_stall_at_chance_then_learning_is_a_plateau() -> None:
+    # g067: stuck at ln 10 for ~650 steps of 1,840, then it learns
+    assert "plateau" in _kinds(_generated("g067"))
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -41,6 +41,8 @@ MIN_FRACTION_START = 0.12
 #: already accelerating does).
 START_NOISE = 5.0
 START_FLATNESS = 0.02
+#: … and its trend falls at most this fraction as fast as the curve falls after it.
+START_RATE = 0.25
 #: The slow phase stalled when it improved by less than this (relative).
 SLOW_PHASE_GAIN = 0.15
 #: A validation loss that settled for at least this fraction of the run, this many times above a
@@ -127,6 +129,14 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
             # one
             core = c.level[st.first : st.first + max(3, int(0.7 * st.bins))]
             if np.ptp(core) > max(START_NOISE * c.level_noise, START_FLATNESS * sh.drop):
+                continue
+            # … and falls much more slowly than the curve does on its way out of it (a
+            # decay that is steepest at the start is not a stall, however noisy)
+            inside = window_trend(c, float(bx[st.first]), float(bx[st.last]))
+            low_at = st.last + int(np.argmin(c.level[st.last :]))
+            out_rate = (float(c.level[st.last]) - later_low) / max(
+                float(bx[low_at] - bx[st.last]), 1e-300)
+            if inside is not None and -inside.slope > START_RATE * out_rate:
                 continue
         return _finding(c, p_first, p_last, "stalled_then_dropped",
                         later_low=c.value(later_low), by_schedule=by_schedule)

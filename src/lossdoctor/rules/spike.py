@@ -20,6 +20,10 @@ SINGLE_POINT = 1.5
 #: minibatch, not an event: a spike there must span two logged points or more, or be extreme
 #: (SINGLE_STEP_RATIO times its baseline).
 SINGLE_STEP_RATIO = 20.0
+#: … or far out of the noise (SINGLE_STEP_Z times the threshold, in noise units) and at least
+#: double its baseline.
+SINGLE_STEP_Z = 4.0
+SINGLE_STEP_DOUBLE = 2.0
 #: On a per-step curve the threshold grows with the tail of the minibatch noise beyond
 #: TAIL_SCALE (the 90th percentile of the points' heights in noise units: ~1.3 for Gaussian
 #: noise); when that tail is heavy (above HEAVY_TAIL) an event must also last 3 points.
@@ -54,7 +58,8 @@ def check(ctx: Context) -> list[Finding]:
             # per-step: an event lasts (the loss stays elevated over several logged points) or
             # is extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
-            single_ok = (sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO)
+            single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
+                         | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)))
         else:
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr

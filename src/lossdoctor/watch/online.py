@@ -21,7 +21,9 @@ from lossdoctor.rules.spike import (
     MIN_HEIGHT,
     MIN_RATIO,
     SINGLE_POINT,
+    SINGLE_STEP_DOUBLE,
     SINGLE_STEP_RATIO,
+    SINGLE_STEP_Z,
     THRESHOLD,
 )
 
@@ -38,8 +40,9 @@ SPIKE_SIGMA = THRESHOLD * SINGLE_POINT
 RECOVER_SIGMA = 3.0
 #: … within this many points; a jump that stays up longer is not a spike (see `EXPLODE_POINTS`).
 #: A recovered spike is reported, as the spike rule does on a per-step curve, when it lasted two
-#: points or more or peaked at SINGLE_STEP_RATIO times the baseline: one noisy minibatch is not
-#: an event (`Watch.should_skip` still skips it).
+#: points or more, peaked at SINGLE_STEP_RATIO times the baseline, or stood SINGLE_STEP_Z times
+#: the threshold out of the noise at double the baseline: one noisy minibatch is not an event
+#: (`Watch.should_skip` still skips it).
 MAX_SPIKE_WIDTH = 8
 #: This many consecutive values above the divergence threshold make an explosion.
 EXPLODE_POINTS = 5
@@ -147,7 +150,10 @@ class OnlineLoss:
             if sp is not None:
                 if value <= sp["median"] + RECOVER_SIGMA * sp["sigma"]:
                     med = sp["median"]
-                    if sp["width"] >= 2 or (med > 0 and sp["value"] >= SINGLE_STEP_RATIO * med):
+                    if sp["width"] >= 2 or (med > 0 and (
+                            sp["value"] >= SINGLE_STEP_RATIO * med
+                            or (sp["z"] >= SINGLE_STEP_Z * THRESHOLD
+                                and sp["value"] >= SINGLE_STEP_DOUBLE * med))):
                         events = [self._spike_event(sp)]
                     self._spike = None
                 elif index - sp["index"] >= MAX_SPIKE_WIDTH:
