@@ -113,7 +113,8 @@ def test_plain_lossdoctor_errors_are_shown_as_they_are() -> None:
 _SITES = {"ReadError": 1, "warn": 0, "warn_once": 1, "Message": 0}
 # Files whose errors and notes must be catalogued too (not only reader warnings and errors).
 _LOSSDOCTOR_ERRORS = ["cli.py", "report/html.py", "report/plot.py", "report/show.py",
-                      "report/terminal.py", "report/json.py", "errors.py"]
+                      "report/terminal.py", "report/json.py", "errors.py", "diagnosis.py",
+                      "explain.py", "demo.py"]
 _NOTES = ["diagnosis.py", "watch/core.py"]
 
 
@@ -244,6 +245,24 @@ def test_renderers_show_warnings_and_notes_in_the_chosen_language(jsonl: Path) -
     assert diagnoses_to_dict([d], "en")["runs"][0]["warnings"] == EN
     page = render_html([d], lang="zh")
     assert all(w in page for w in ZH) and EN[0] not in page
+
+
+def test_python_api_errors_and_dicts_in_both_languages(jsonl: Path) -> None:
+    from lossdoctor.errors import LossdoctorError
+    from lossdoctor.explain import explanation
+
+    (run,) = lossdoctor.read(jsonl)
+    assert diagnose_run(run).to_dict("zh")["warnings"] == ZH
+    with pytest.raises(LossdoctorError) as info:
+        diagnose_run(run, select=["nope"])
+    assert info.value.text("zh").startswith("select 中有未知的类型：nope；")
+    with pytest.raises(LossdoctorError) as info:
+        diagnose_run(run, metric="nope")
+    assert info.value.text("zh") == f"{jsonl}：没有指标 'nope'；已有的指标：train_loss"
+    with pytest.raises(LossdoctorError) as info:
+        explanation("nope")
+    assert str(info.value).startswith("unknown kind 'nope'; known: ")
+    assert info.value.text("zh").startswith("未知类型 'nope'；已知类型：")
 
 
 def test_tensorboard_truncated_record_in_chinese(tmp_path: Path) -> None:

@@ -78,14 +78,12 @@ def _kinds(value: str) -> list[str]:
 
 def _check_kind_options(args: argparse.Namespace) -> None:
     """--select, --ignore and --fail-on name known kinds (checked before any log is read)."""
-    from lossdoctor.findings import KINDS
+    from lossdoctor.diagnosis import check_kinds
 
     for option in ("select", "ignore"):
         value = getattr(args, option, None)
-        unknown = sorted(set(_kinds(value)) - set(KINDS)) if value else []
-        if unknown:
-            raise LossdoctorError(Message("diagnose.unknown_kinds", option=option,
-                                          unknown=", ".join(unknown), known=", ".join(KINDS)))
+        if value:
+            check_kinds(_kinds(value), option)
     if getattr(args, "fail_on", None) is not None:
         _fails([], args.fail_on)
 
@@ -113,16 +111,13 @@ def _fails(diagnoses: list[Diagnosis], fail_on: str) -> bool:
 
 def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
     """Read `args.paths` and diagnose every run with the --select/--ignore/--metric options."""
-    from lossdoctor.diagnosis import diagnose_all
+    from lossdoctor.diagnosis import check_metric, diagnose_all
 
     _check_kind_options(args)
     runs = _read_all(args.paths, args.format)
     metric = getattr(args, "metric", None)
     for run in runs:
-        if metric is not None and metric not in run.series:
-            raise LossdoctorError(Message(
-                "diagnose.no_metric", source=run.source, metric=metric,
-                metrics=", ".join(run.series) if run.series else Message("none")))
+        check_metric(run, metric)
     return diagnose_all(
         runs,
         select=_kinds(args.select) if args.select else None,

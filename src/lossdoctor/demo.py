@@ -20,6 +20,7 @@ from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
 from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages_lines import Message
 from lossdoctor.read import read
 from lossdoctor.run import Run
 
@@ -42,13 +43,13 @@ def example_runs() -> list[Run]:
     with ExitStack() as stack:
         root = stack.enter_context(resources.as_file(resources.files("lossdoctor") / "examples"))
         if not root.is_dir():
-            raise LossdoctorError(f"{root}: no examples are installed with lossdoctor")
+            raise LossdoctorError(Message("demo.no_examples", path=root))
         for folder in sorted(p for p in root.iterdir() if not p.name.startswith((".", "_"))):
             if folder.is_dir() or not folder.name.lower().startswith("readme"):
                 runs.extend(r for r in read(folder)
                             if not Path(r.source).name.lower().startswith("readme"))
     if not runs:
-        raise LossdoctorError(f"{root}: the examples folder holds no training log")
+        raise LossdoctorError(Message("demo.no_logs", path=root))
     return runs
 
 
@@ -69,14 +70,14 @@ def run_demo(out: str | os.PathLike[str] = ".", *, lang: str | None = None,
 
     lang = lang or default_lang()
     if lang not in LANGS:
-        raise LossdoctorError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
     console = console or Console(highlight=False, soft_wrap=True)
     out_dir = Path(out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LossdoctorError(f"{out_dir}: cannot create the output folder ({exc.strerror})"
-                              ) from None
+        raise LossdoctorError(Message("demo.cannot_create", path=out_dir,
+                                      reason=exc.strerror)) from None
     diagnoses = diagnose_all(example_runs())
     render_diagnoses(diagnoses, console, lang=lang)
     plotted = next((d for d in diagnoses if not d.healthy), diagnoses[0])

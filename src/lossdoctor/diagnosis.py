@@ -29,17 +29,26 @@ _SUPERSEDES = {
 }
 
 
-def _check_kinds(kinds: Iterable[str] | None, what: str) -> set[str] | None:
+def check_kinds(kinds: Iterable[str] | None, option: str) -> set[str] | None:
+    """`kinds` as a set (None stays None); `LossdoctorError` naming `option` when one of them
+    is not a finding kind."""
     if kinds is None:
         return None
     out = set(kinds)
     unknown = out - set(KINDS)
     if unknown:
-        raise LossdoctorError(
-            f"unknown kind(s) in {what}: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(KINDS)}"
-        )
+        raise LossdoctorError(Message("diagnose.unknown_kinds", option=option,
+                                      unknown=", ".join(sorted(unknown)),
+                                      known=", ".join(KINDS)))
     return out
+
+
+def check_metric(run: Run, metric: str | None) -> None:
+    """`LossdoctorError` when `metric` is given and `run` has no series of that name."""
+    if metric is not None and metric not in run.series:
+        raise LossdoctorError(Message(
+            "diagnose.no_metric", source=run.source, metric=metric,
+            metrics=", ".join(run.series) if run.series else Message("none")))
 
 
 # Kinds on the training loss that explain these kinds on the validation loss when they start
@@ -126,12 +135,9 @@ def diagnose_run(
     Returns:
         The `Diagnosis`, findings most severe first, each with ranked remedies.
     """
-    sel = _check_kinds(select, "select")
-    ign = _check_kinds(ignore, "ignore") or set()
-    if metric is not None and metric not in run.series:
-        raise LossdoctorError(
-            f"{run.source}: no metric {metric!r}; it has {', '.join(run.series) or 'none'}"
-        )
+    sel = check_kinds(select, "select")
+    ign = check_kinds(ignore, "ignore") or set()
+    check_metric(run, metric)
     ctx = Context(run, metric=metric)
     findings: list[Finding] = []
     for kind in KINDS:
@@ -173,9 +179,8 @@ def diagnose(
     else:
         runs = read(run_or_path)
         if len(runs) != 1:
-            raise LossdoctorError(
-                f"{os.fspath(run_or_path)}: holds {len(runs)} runs; use diagnose_all()"
-            )
+            raise LossdoctorError(Message("diagnose.many_runs", path=os.fspath(run_or_path),
+                                          count=len(runs)))
         run = runs[0]
     return diagnose_run(run, select=select, ignore=ignore, metric=metric)
 

@@ -7,6 +7,7 @@ from importlib import resources
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS
 from lossdoctor.messages import LANGS
+from lossdoctor.messages_lines import Message
 
 __all__ = ["explanation", "title"]
 
@@ -14,14 +15,14 @@ __all__ = ["explanation", "title"]
 def explanation(kind: str, lang: str = "en") -> str:
     """The Markdown text explaining `kind` in `lang` (``"en"`` or ``"zh"``)."""
     if kind not in KINDS:
-        raise LossdoctorError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+        raise LossdoctorError(Message("explain.unknown_kind", kind=kind, known=", ".join(KINDS)))
     if lang not in LANGS:
-        raise LossdoctorError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
     path = resources.files("lossdoctor") / "explanations" / lang / f"{kind}.md"
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LossdoctorError(f"no {lang} explanation of {kind} is installed") from None
+        raise LossdoctorError(Message("explain.not_installed", lang=lang, kind=kind)) from None
 
 
 def title(kind: str, lang: str = "en") -> str:

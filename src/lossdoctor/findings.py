@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lossdoctor.messages_lines import localise
 from lossdoctor.run import Run
 
 __all__ = ["KINDS", "SEVERITIES", "Diagnosis", "Finding", "Point", "Remedy", "SeriesView",
@@ -233,5 +234,5 @@ class Diagnosis:
             "healthy": self.healthy,
             "counts": self.counts(),
             "findings": [f.to_dict(lang) for f in self.findings],
-            "warnings": list(self.run.warnings) + list(self.notes),
+            "warnings": [localise(w, lang) for w in (*self.run.warnings, *self.notes)],
         })

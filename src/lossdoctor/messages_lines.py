@@ -233,6 +233,7 @@ _EN: dict[str, str] = {
     "diagnose.no_direction": "no loss or metric with a known direction to diagnose",
     "diagnose.unknown_kinds": "unknown kind(s) in {option}: {unknown}; known: {known}",
     "diagnose.no_metric": "{source}: no metric {metric!r}; it has {metrics}",
+    "diagnose.many_runs": "{path}: holds {count} runs; use diagnose_all()",
     # -- watch ---------------------------------------------------------------------------------
     "watch.rolled_back_to_start": "the model was rolled back to its state at the start at step "
                                   "{at:g}; the points logged in between were dropped (see the "
@@ -251,6 +252,11 @@ _EN: dict[str, str] = {
     "report.unknown_lang": "unknown language {lang!r}; choose one of {langs}",
     "report.cannot_write_plot": "{path}: cannot write the plot ({reason})",
     "report.cannot_write_html": "{path}: cannot write the report ({reason})",
+    "explain.unknown_kind": "unknown kind {kind!r}; known: {known}",
+    "explain.not_installed": "no {lang} explanation of {kind} is installed",
+    "demo.no_examples": "{path}: no examples are installed with lossdoctor",
+    "demo.no_logs": "{path}: the examples folder holds no training log",
+    "demo.cannot_create": "{path}: cannot create the output folder ({reason})",
 }
 
 _ZH: dict[str, str] = {
@@ -403,6 +409,7 @@ _ZH: dict[str, str] = {
     "diagnose.no_direction": "没有可诊断的损失，也没有方向已知的指标",
     "diagnose.unknown_kinds": "{option} 中有未知的类型：{unknown}；已知类型：{known}",
     "diagnose.no_metric": "{source}：没有指标 {metric!r}；已有的指标：{metrics}",
+    "diagnose.many_runs": "{path}：包含 {count} 个运行；请使用 diagnose_all()",
     # -- 监控（watch）-------------------------------------------------------------------------
     "watch.rolled_back_to_start": "模型在第 {at:g} 步被回滚到训练开始时的状态；"
                                   "其间记录的点已丢弃（见动作日志）",
@@ -420,6 +427,11 @@ _ZH: dict[str, str] = {
     "report.unknown_lang": "未知语言 {lang!r}；可选：{langs}",
     "report.cannot_write_plot": "{path}：无法写入图片（{reason}）",
     "report.cannot_write_html": "{path}：无法写入报告（{reason}）",
+    "explain.unknown_kind": "未知类型 {kind!r}；已知类型：{known}",
+    "explain.not_installed": "未安装 {kind} 的 {lang} 说明",
+    "demo.no_examples": "{path}：lossdoctor 没有安装示例",
+    "demo.no_logs": "{path}：示例文件夹中没有训练日志",
+    "demo.cannot_create": "{path}：无法创建输出文件夹（{reason}）",
 }
 
 #: language → code → template (``str.format`` fields).

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from lossdoctor.findings import Diagnosis, jsonable
-from lossdoctor.messages_lines import localise
 
 __all__ = ["SCHEMA", "diagnoses_to_dict", "diagnoses_to_json"]
 
@@ -14,18 +13,12 @@ __all__ = ["SCHEMA", "diagnoses_to_dict", "diagnoses_to_json"]
 SCHEMA = 1
 
 
-def _run_dict(d: Diagnosis, lang: str) -> dict[str, Any]:
-    out = d.to_dict(lang)
-    out["warnings"] = [localise(w, lang) for w in out["warnings"]]  # read warnings, then notes
-    return out
-
-
 def diagnoses_to_dict(diagnoses: list[Diagnosis], lang: str = "en") -> dict[str, Any]:
     """The JSON-ready object for several diagnosed runs; every text in `lang`."""
     return {
         "schema": SCHEMA,
         "healthy": all(d.healthy for d in diagnoses),
-        "runs": [jsonable(_run_dict(d, lang)) for d in diagnoses],
+        "runs": [jsonable(d.to_dict(lang)) for d in diagnoses],
     }
 
 
