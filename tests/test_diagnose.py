@@ -212,6 +212,12 @@ def test_a_stall_at_chance_then_learning_is_a_plateau() -> None:
     assert "plateau" in _kinds(_generated("g067"))
 
 
+def test_a_language_model_jump_that_gives_back_half_its_progress_is_a_spike() -> None:
+    # 046: a 2-layer GRU at 5.2 nats jumps to 7.6 in epoch 4 (1.5x, half the run's drop); the
+    # LR is then cut 20 -> 5 -> 1.25 -> 0.31 in steps: the slow finish is the schedule's floor
+    assert _kinds(_real("046")) == {"spike"}
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -39,19 +39,23 @@ class Schedule:
 
     Attributes:
         drops: axis positions where the logged LR fell by ≥ 1.5× from one point to the next.
+        step_drops: those of `drops` where the LR had held (within 1%) over the step before:
+            a step decay or a ReduceLROnPlateau cut, not the tail of a smooth decay to zero.
         rises: axis positions where it rose by ≥ 1.5× after the warmup (warm restarts).
         warmup_end: axis position where an initial LR ramp peaks, or None.
         lr: (x, lr) of the LR series on the same axis, or None when no LR was logged.
     """
 
     drops: np.ndarray
+    step_drops: np.ndarray
     rises: np.ndarray
     warmup_end: float | None
     lr: tuple[np.ndarray, np.ndarray] | None
 
     def near(self, x0: float, x1: float, kind: str = "any") -> bool:
-        """True if an event of `kind` (``"drop"``, ``"rise"``, ``"any"``) lies in [x0, x1]."""
-        events = {"drop": self.drops, "rise": self.rises}.get(
+        """True if an event of `kind` (``"drop"``, ``"step_drop"``, ``"rise"``, ``"any"``) lies
+        in [x0, x1]."""
+        events = {"drop": self.drops, "step_drop": self.step_drops, "rise": self.rises}.get(
             kind, np.concatenate([self.drops, self.rises])
         )
         return bool(np.any((events >= x0) & (events <= x1)))
@@ -65,7 +69,7 @@ class Schedule:
         return float(b / a) if a > 0 else None
 
 
-_NO_SCHEDULE = Schedule(np.zeros(0), np.zeros(0), None, None)
+_NO_SCHEDULE = Schedule(np.zeros(0), np.zeros(0), np.zeros(0), None, None)
 
 
 class Context:
@@ -262,6 +266,9 @@ class Context:
         peak = int(np.argmax(v))
         warmup_end = float(x[peak]) if peak > 0 and np.all(r[:peak] >= -1e-12) else None
         after = np.arange(1, len(x)) > peak if warmup_end is not None else np.ones(len(r), bool)
-        drops = x[1:][(r <= -big)]
+        drop = r <= -big
+        drops = x[1:][drop]
+        held = np.concatenate([[False], np.abs(r[:-1]) <= 0.01])
         rises = x[1:][(r >= big) & after]
-        return Schedule(drops=drops, rises=rises, warmup_end=warmup_end, lr=(x, v))
+        return Schedule(drops=drops, step_drops=x[1:][drop & held], rises=rises,
+                        warmup_end=warmup_end, lr=(x, v))

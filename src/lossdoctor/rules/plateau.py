@@ -155,9 +155,12 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
     if gain < 0 and tail(c).trend.decreasing:
         return None  # worse than at the knee but falling again: recovering from a setback
-    lr_at_knee = ctx.schedule(c).lr_ratio(float(bx[0]), float(bx[sh.knee]))
+    sched = ctx.schedule(c)
+    lr_at_knee = sched.lr_ratio(float(bx[0]), float(bx[sh.knee]))
     if lr_at_knee is not None and lr_at_knee <= 0.5:
         return None  # the knee came with an LR decay: the schedule's doing, not a stall
+    if sched.near(float(bx[sh.knee]), float(bx[-1]), "step_drop"):
+        return None  # step decays or ReduceLROnPlateau cuts during it: the schedule's floors
     p_first, p_last = _point_range(c, sh.knee, n - 1)
     return _finding(c, p_first, p_last, "slow_phase_stalled", gain_pct=100 * gain)
 

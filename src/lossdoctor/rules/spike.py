@@ -33,6 +33,9 @@ HEAVY_TAIL = 2.5
 MIN_RATIO = 1.5
 #: … and rise by at least this fraction of the progress the curve made (its drop).
 MIN_HEIGHT = 0.1
+#: A jump that gives back at least this fraction of the drop is a spike whatever its ratio (a
+#: language model at 5 nats jumping to 7.6 is 1.5x its baseline but loses half its progress).
+BIG_HEIGHT = 0.5
 #: On a minibatch curve, more spike events than this fraction of its points is noise.
 MAX_FRACTION = 0.05
 
@@ -64,7 +67,7 @@ def check(ctx: Context) -> list[Finding]:
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr
         keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z
-        keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO)
+        keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO) | (sp.height >= BIG_HEIGHT)
         keep &= sp.height >= MIN_HEIGHT
         sched = ctx.schedule(c)
         if len(sched.rises):
