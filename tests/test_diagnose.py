@@ -218,6 +218,38 @@ def test_a_language_model_jump_that_gives_back_half_its_progress_is_a_spike() ->
     assert _kinds(_real("046")) == {"spike"}
 
 
+def _decay(seed: int, noise: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """3,000 per-step minibatch losses of 3 exp(-t/150) + 0.3 with `noise` log-normal noise."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(3000.0)
+    return x, (3.0 * np.exp(-x / 150) + 0.3) * np.exp(noise * rng.standard_normal(len(x)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_a_bump_in_the_initial_descent_below_the_start_is_not_a_spike(seed: int) -> None:
+    # four minibatches at 1.6x the falling baseline near step 100, still below the first loss
+    x, loss = _decay(seed)
+    loss[100:104] *= 1.6
+    assert loss[100:104].max() < loss[:5].min()
+    assert _kinds([_run(_series(loss, steps=x))]) == set()
+
+
+def test_an_early_blow_up_above_the_start_is_a_spike() -> None:
+    x, loss = _decay(0)
+    loss[40:44] *= np.array([2.5, 3.0, 3.0, 2.5])
+    assert loss[40:44].max() > loss[:5].max()
+    assert _kinds([_run(_series(loss, steps=x))]) == {"spike"}
+
+
+def test_a_spike_filling_most_of_a_short_bin_is_seen() -> None:
+    # 3,000 points are summarised in bins of five: four spiked points of five must not be read
+    # as that bin's own noise
+    x, loss = _decay(7)
+    loss[1500:1504] *= np.array([3.0, 4.0, 4.0, 3.0])
+    (f,) = [f for f in diagnose_run(_run(_series(loss, steps=x))).findings if f.kind == "spike"]
+    assert 1500 <= f.evidence["largest"]["step"] <= 1503
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

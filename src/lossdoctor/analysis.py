@@ -326,7 +326,12 @@ def _linear_baseline(c: Curve, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray
         size = int(np.min(counts))
         cols = np.unique(np.linspace(0, size - 1, min(size, 256)).astype(np.int64))
         block = dev[starts[:, None] + cols[None, :]]
-        sig = np.repeat(1.4826 * np.median(block, axis=1), counts)
+        # … and the median of five neighbouring bins: a spike filling most of a short bin must
+        # not count as that bin's noise
+        bin_sig = 1.4826 * np.median(block, axis=1)
+        if len(bin_sig) >= 5:
+            bin_sig = rolling_median(bin_sig, 5)
+        sig = np.repeat(bin_sig, counts)
     floor = 0.5 * noise_sigma(vals) + 1e-12 * float(np.median(np.abs(vals)) or 1.0)
     return base, np.maximum(sig, floor)
 

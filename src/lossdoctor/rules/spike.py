@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import spikes
+from lossdoctor.analysis import shape, spikes
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 
@@ -69,6 +69,11 @@ def check(ctx: Context) -> list[Finding]:
         keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z
         keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO) | (sp.height >= BIG_HEIGHT)
         keep &= sp.height >= MIN_HEIGHT
+        if per_step:
+            # during the initial fast descent of minibatch losses a jump that stays below where
+            # the curve started is part of the descent (an early blow-up above it is not)
+            sh = shape(c)
+            keep &= (sp.at >= int(c.bins[0][sh.knee])) | (c.y[sp.at] > sh.start)
         sched = ctx.schedule(c)
         if len(sched.rises):
             near_rise = np.array([
