@@ -417,12 +417,70 @@ def test_load_state_dict_rejects_mismatches() -> None:
         EWC(mlp(), ewc_lambda=1.0).load_state_dict({"kind": "separate"})
 
 
+@pytest.mark.parametrize("cls", [EWC, OnlineEWC])
+def test_add_penalty_grad_equals_the_penalty_backward(cls: type[EWC]) -> None:
+    model, (x, y) = mlp(), data(30)
+    ewc = cls(model, ewc_lambda=2.0)
+    for t in range(2):
+        perturb(model, seed=t)
+        ewc.consolidate(loader(*data(30, seed=10 + t)), LOSS)
+    perturb(model, seed=9)
+    (LOSS(model(x), y) + ewc.penalty()).backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    LOSS(model(x), y).backward()
+    ewc.add_penalty_grad_()
+    for w, p in zip(want, model.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, w, rtol=1e-9, atol=1e-12)
+    # a parameter without a gradient gets the penalty's; λ changes and new tasks are picked up
+    model.zero_grad(set_to_none=True)
+    ewc.ewc_lambda = 5.0
+    ewc.consolidate(loader(*data(30, seed=20)), LOSS)
+    perturb(model, seed=11)
+    ewc.penalty().backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    ewc.add_penalty_grad_()
+    for w, p in zip(want, model.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, w, rtol=1e-9, atol=1e-12)
+
+
+def test_add_penalty_grad_in_float32_trains_like_the_penalty() -> None:
+    # float32: λA·θ − λA·m rounds differently from λA(θ − m); both paths train the same way
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 20), torch.randint(0, 5, (64,))
+    models = [nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    ewcs = []
+    for m in models:
+        ewc = EWC(m, ewc_lambda=50.0)
+        ewc.consolidate([(x, y)], LOSS)
+        ewcs.append(ewc)
+    x2, y2 = torch.randn(64, 20), torch.randint(0, 5, (64,))
+    opts = [torch.optim.SGD(m.parameters(), lr=0.05) for m in models]
+    for _ in range(50):
+        for k, (m, ewc, opt) in enumerate(zip(models, ewcs, opts, strict=True)):
+            opt.zero_grad()
+            if k == 0:
+                (LOSS(m(x2), y2) + ewc.penalty()).backward()
+            else:
+                LOSS(m(x2), y2).backward()
+                ewc.add_penalty_grad_()
+            opt.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        assert ewcs[1].penalty().item() == pytest.approx(ewcs[0].penalty().item(), rel=1e-4)
+
+
 # -- bad input -------------------------------------------------------------------------------------
 
 
 def test_penalty_before_consolidate() -> None:
     with pytest.raises(RuntimeError, match=r"penalty\(\) needs a consolidated task"):
         EWC(mlp(), ewc_lambda=1.0).penalty()
+    with pytest.raises(RuntimeError, match=r"add_penalty_grad_\(\) needs a consolidated task"):
+        EWC(mlp(), ewc_lambda=1.0).add_penalty_grad_()
 
 
 def test_parameters_added_removed_or_reshaped_after_consolidation() -> None:
@@ -456,6 +514,8 @@ def test_model_moved_to_another_dtype_or_device() -> None:
         r"Fisher is on cpu/torch.float64",
     ):
         ewc.penalty()
+    with pytest.raises(RuntimeError, match=r"is on cpu/torch\.float32"):
+        ewc.add_penalty_grad_()
     model.double().to("meta")
     with pytest.raises(RuntimeError, match=r"is on meta/torch\.float64"):
         ewc.penalty()
