@@ -250,6 +250,12 @@ def test_a_spike_filling_most_of_a_short_bin_is_seen() -> None:
     assert 1500 <= f.evidence["largest"]["step"] <= 1503
 
 
+def test_a_rise_does_not_explain_away_wild_bouncing() -> None:
+    # 042: a GAN's generator loss climbs from ~0.75 and then bounces 1-6.6 (38% of its level)
+    kinds = {(f.kind, f.metric) for f in diagnose_run(_real("042")[0]).findings}
+    assert {("loss_rising", "Gen Loss"), ("oscillation", "Gen Loss")} <= kinds
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

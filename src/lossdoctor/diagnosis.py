@@ -85,6 +85,15 @@ def _in_wild_bouncing(f: Finding, findings: list[Finding]) -> bool:
     )
 
 
+_RISES = {"loss_rising", "overfitting"}
+
+
+def _wild(f: Finding) -> bool:
+    """An oscillation by at least `WILD_AMPLITUDE` of its level: the rule judged the bouncing to
+    be the story whatever the drift, so a rise of the same metric does not explain it away."""
+    return f.kind == "oscillation" and f.evidence["relative_amplitude_pct"] >= 100 * WILD_AMPLITUDE
+
+
 def _not_before(f: Finding, g: Finding) -> bool:
     """Whether `f` reaches into `g`'s span (it ends no earlier than `g` starts; compared by step,
     else epoch; True when the two cannot be compared): a validation finding that ended before
@@ -104,7 +113,8 @@ def _resolve(findings: list[Finding], train: str | None, val: str | None) -> lis
     out = []
     for f in findings:
         kinds = by_metric[f.metric]
-        if any(f.kind in _SUPERSEDES.get(k, ()) for k in kinds if k != f.kind):
+        by = {k for k in kinds if k != f.kind and f.kind in _SUPERSEDES.get(k, ())}
+        if by and not (_wild(f) and by <= _RISES):
             continue
         if f.metric == val and any(f.kind in _TRAIN_EXPLAINS_VAL.get(g.kind, ())
                                    and _not_before(f, g) for g in on_train):
