@@ -256,6 +256,15 @@ def test_a_rise_does_not_explain_away_wild_bouncing() -> None:
     assert {("loss_rising", "Gen Loss"), ("oscillation", "Gen Loss")} <= kinds
 
 
+@pytest.mark.parametrize("name", ["heldout_cosine_climb.csv", "heldout_exp_lr_climb.log"])
+def test_a_smooth_climb_is_a_rise_not_wild_bouncing(name: str) -> None:
+    # runs of the generator retrained with seed + 1000 (evaluation/holdout.py): an LR that
+    # climbs back (cosine with T_max at half the run) or grows exponentially makes the loss
+    # climb smoothly, far off a straight line but without bouncing from point to point
+    kinds = {f.kind for r in lossdoctor.read(FIX / name) for f in diagnose_run(r).findings}
+    assert "loss_rising" in kinds and "oscillation" not in kinds
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

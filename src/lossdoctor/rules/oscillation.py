@@ -10,6 +10,7 @@ from lossdoctor.analysis import Tail, shape, tail
 from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
+from lossdoctor.stats import noise_sigma
 
 KIND = "oscillation"
 
@@ -25,6 +26,10 @@ STEP_AMPLITUDE_VS_PROGRESS = 0.25
 #: Bouncing by at least this fraction of the level is oscillation even across a climb bigger
 #: than the bouncing (below it, such a climb is a rise that the rising kinds judge).
 WILD_AMPLITUDE = 0.2
+#: … provided the bouncing is from point to point: across a climb, the points' own noise
+#: (second differences) must be at least this fraction of the spread around the trend (about 1
+#: for white noise; a smooth climb's spread is its curvature, with little point noise).
+POINT_NOISE = 0.5
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
 MIN_DIRECTION_CHANGES = 0.3
 
@@ -69,7 +74,7 @@ def check(ctx: Context) -> list[Finding]:
         rel = relative_amplitude(c, a, t.level)
         # a climb across the stretch bigger than the bouncing is a rise (left to the rising
         # kinds), unless the bouncing is wild enough to be the story whatever the drift
-        if t.change > a and rel < WILD_AMPLITUDE:
+        if t.change > a and (rel < WILD_AMPLITUDE or noise_sigma(c.y[p0:]) < POINT_NOISE * a):
             continue
         per_step = ctx.minibatch(c)
         if rel < MIN_RELATIVE_AMPLITUDE:
