@@ -265,6 +265,17 @@ def test_a_smooth_climb_is_a_rise_not_wild_bouncing(name: str) -> None:
     assert "loss_rising" in kinds and "oscillation" not in kinds
 
 
+def test_a_jump_with_no_progress_to_give_back_needs_its_ratio() -> None:
+    # retrained runs (evaluation/holdout.py, seed + 2000): a GRU stuck at ln 10 (a 1% blip is
+    # "half its drop" of 0.07%), and a validation loss that had climbed to 3x its start (a
+    # 1.19x bump on the way up): neither gives back progress, so 1.5x the baseline is required
+    stuck = lossdoctor.read(FIX / "heldout_chance_tb")
+    assert _kinds(stuck) == {"plateau", "underfitting"}
+    climbing = lossdoctor.read(FIX / "heldout_val_blowup.csv")
+    assert "spike" not in _kinds(climbing)
+    assert "spike" in _kinds(_real("046"))  # 1.21x, but from below its start: half its drop
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossdoctor.analysis import shape, spikes
+from lossdoctor.analysis import Shape, Spikes, shape, spikes
+from lossdoctor.curve import Curve
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 
@@ -34,10 +35,23 @@ MIN_RATIO = 1.5
 #: … and rise by at least this fraction of the progress the curve made (its drop).
 MIN_HEIGHT = 0.1
 #: A jump that gives back at least this fraction of the drop is a spike whatever its ratio (a
-#: language model at 5 nats jumping to 7.6 is 1.5x its baseline but loses half its progress).
+#: language model at 5 nats jumping to 7.6 is 1.5x its baseline but loses half its progress) —
+#: when there is progress to give back: the curve fell by at least MIN_PROGRESS of its start
+#: and the jump starts below that start.
 BIG_HEIGHT = 0.5
+MIN_PROGRESS = 0.1
 #: On a minibatch curve, more spike events than this fraction of its points is noise.
 MAX_FRACTION = 0.05
+
+
+def _gives_back(c: Curve, sp: Spikes, sh: Shape) -> np.ndarray:
+    """Per spike: it gives back at least BIG_HEIGHT of a real fall (see BIG_HEIGHT)."""
+    start, low = c.value(sh.start), c.value(sh.low)
+    if abs(start - low) < MIN_PROGRESS * abs(start):
+        return np.zeros(len(sp.at), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = c.v[sp.at] / sp.ratio
+    return (sp.height >= BIG_HEIGHT) & (base < start)
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -67,12 +81,12 @@ def check(ctx: Context) -> list[Finding]:
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr
         keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z
-        keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO) | (sp.height >= BIG_HEIGHT)
+        sh = shape(c)
+        keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO) | _gives_back(c, sp, sh)
         keep &= sp.height >= MIN_HEIGHT
         if per_step:
             # during the initial fast descent of minibatch losses a jump that stays below where
             # the curve started is part of the descent (an early blow-up above it is not)
-            sh = shape(c)
             keep &= (sp.at >= int(c.bins[0][sh.knee])) | (c.y[sp.at] > sh.start)
         sched = ctx.schedule(c)
         if len(sched.rises):
