@@ -276,6 +276,16 @@ def test_a_jump_with_no_progress_to_give_back_needs_its_ratio() -> None:
     assert "spike" in _kinds(_real("046"))  # 1.21x, but from below its start: half its drop
 
 
+def test_a_short_falling_validation_tail_is_progress_not_oscillation() -> None:
+    # retrained runs (evaluation/holdout.py, seed + 3000), validation tails of 5-6 points:
+    # 1.336 1.150 1.111 1.061 1.097 (one reversal: Kendall p = 0.083, never "significant") and
+    # a fall from a bad-batch bump; the second run's bumps themselves are spikes
+    assert "oscillation" not in _kinds(lossdoctor.read(FIX / "heldout_short_val_tail_tb"))
+    flipped = {(f.kind, f.metric) for r in lossdoctor.read(FIX / "heldout_flipped_targets.csv")
+               for f in diagnose_run(r).findings}
+    assert ("oscillation", "val_loss") not in flipped and ("spike", "val_loss") in flipped
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

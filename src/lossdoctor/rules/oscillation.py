@@ -30,6 +30,10 @@ WILD_AMPLITUDE = 0.2
 #: (second differences) must be at least this fraction of the spread around the trend (about 1
 #: for white noise; a smooth climb's spread is its curvature, with little point noise).
 POINT_NOISE = 0.5
+#: A tail of fewer points has little power (Kendall's exact two-sided p for 5 points is at
+#: least 0.017, and 0.083 with a single reversal): there a fall is judged at the 10% level.
+SHORT_TAIL = 8
+SHORT_TAIL_P = 0.1
 #: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
 MIN_DIRECTION_CHANGES = 0.3
 
@@ -62,7 +66,9 @@ def check(ctx: Context) -> list[Finding]:
         if a <= 0:
             continue
         # a downward trend that is small against the bouncing is not progress …
-        if t.trend.decreasing and -t.change > a:
+        falling = t.trend.decreasing or (
+            len(c.y) - p0 < SHORT_TAIL and t.trend.p < SHORT_TAIL_P and t.trend.slope < 0)
+        if falling and -t.change > a:
             continue
         # … but a curve still setting new lows late in the stretch, by more than it bounces,
         # is still progressing
