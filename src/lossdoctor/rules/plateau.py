@@ -166,13 +166,16 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
 
 
 def _no_progress(c: Curve) -> Finding | None:
-    """The last tenth of the run is no better than the first tenth (within NO_PROGRESS) and
+    """The last tenth of the run is no better than its start (within NO_PROGRESS) and
     the run as a whole has no downward trend: however much it bounces, it went nowhere."""
     n = len(c)
     if n < 8:
         return None
     k = max(2, n // 10)
-    first, last = float(np.median(c.y[:k])), float(np.median(c.y[-k:]))
+    # the first tenth, or the very start when the loss fell within that tenth (a fast drop
+    # followed by a flat, noisy floor converged; it did not stand still)
+    first = max(float(np.median(c.y[:k])), shape(c).start)
+    last = float(np.median(c.y[-k:]))
     if -relative(c, first, last) >= NO_PROGRESS:
         return None
     _starts, bx, _by = c.bins
