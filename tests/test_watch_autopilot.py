@@ -16,14 +16,7 @@ from lossdoctor.watch import Policy, Watch
 from lossdoctor.watch.autopilot import Autopilot
 from lossdoctor.watch.target import Snapshots, TorchTarget
 
-
-@pytest.fixture(autouse=True)
-def one_thread():  # type: ignore[no-untyped-def]
-    """Tiny models: threads only contend (a shared, loaded machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny() -> tuple[nn.Module, torch.optim.Optimizer]:

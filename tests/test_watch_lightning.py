@@ -16,7 +16,7 @@ pl = pytest.importorskip("lightning.pytorch")
 
 from lossdoctor.watch.integrations.lightning import LossdoctorCallback  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 EPOCHS = 60
 BEST = 20
@@ -66,14 +66,6 @@ def trainer(epochs: int, cb: LossdoctorCallback, **kw) -> pl.Trainer:  # type: i
     return pl.Trainer(max_epochs=epochs, callbacks=[cb], logger=False, accelerator="cpu",
                       devices=1, enable_progress_bar=False, enable_model_summary=False,
                       num_sanity_val_steps=1, **kw)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_stops_at_overfitting_restores_best_and_resumes_from_checkpoint(tmp_path: Path) -> None:

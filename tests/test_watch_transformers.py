@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 
 from lossdoctor.watch.integrations.transformers import LossdoctorTrainerCallback  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 BEST = 12  # the evaluation at which the (injected) validation loss bottoms
 
@@ -58,14 +58,6 @@ def args(out: Path, **kw: Any) -> Any:
                 lr_scheduler_type="constant")
     base.update(kw)
     return transformers.TrainingArguments(**base)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_trainer_stops_at_overfitting_and_restores_the_best_weights(tmp_path: Path) -> None:

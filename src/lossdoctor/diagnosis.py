@@ -75,23 +75,19 @@ def _within(f: Finding, findings: list[Finding]) -> bool:
     )
 
 
+def _wild(f: Finding) -> bool:
+    """An oscillation by at least `WILD_AMPLITUDE` of its level: the rule judged the bouncing to
+    be the story whatever the drift, so a rise of the same metric does not explain it away, and
+    the spikes of that metric are its peaks."""
+    return f.kind == "oscillation" and f.evidence["relative_amplitude_pct"] >= 100 * WILD_AMPLITUDE
+
+
 def _in_wild_bouncing(f: Finding, findings: list[Finding]) -> bool:
-    """Spikes of a loss that oscillates wildly (by at least `WILD_AMPLITUDE` of its level) are
-    its peaks, not events of their own."""
-    return f.kind == "spike" and any(
-        g.kind == "oscillation" and g.metric == f.metric
-        and g.evidence["relative_amplitude_pct"] >= 100 * WILD_AMPLITUDE
-        for g in findings
-    )
+    """Spikes of a loss that oscillates wildly are its peaks, not events of their own."""
+    return f.kind == "spike" and any(_wild(g) and g.metric == f.metric for g in findings)
 
 
 _RISES = {"loss_rising", "overfitting"}
-
-
-def _wild(f: Finding) -> bool:
-    """An oscillation by at least `WILD_AMPLITUDE` of its level: the rule judged the bouncing to
-    be the story whatever the drift, so a rise of the same metric does not explain it away."""
-    return f.kind == "oscillation" and f.evidence["relative_amplitude_pct"] >= 100 * WILD_AMPLITUDE
 
 
 def _not_before(f: Finding, g: Finding) -> bool:

@@ -65,19 +65,18 @@ def check(ctx: Context) -> list[Finding]:
         if not len(sp.at):
             continue
         per_step = ctx.minibatch(c)
-        keep_z = np.ones(len(sp.at), bool)
         if per_step:
             # in heavy-tailed minibatch noise an event must stand out of the tail (and last)
             keep_z = sp.z >= thr * max(1.0, sp.tail / TAIL_SCALE)
             if sp.tail > HEAVY_TAIL:
                 keep_z &= sp.width >= 3
-        if per_step:
-            # per-step: an event lasts (the loss stays elevated over several logged points) or
-            # is extreme; a lone outlier minibatch is noise
+            # an event lasts (the loss stays elevated over several logged points) or is
+            # extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
             single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
                          | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)))
         else:
+            keep_z = np.ones(len(sp.at), bool)
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr
         keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z

@@ -59,15 +59,15 @@ def _from_start(c: Curve) -> bool:
     return False
 
 
-def _at_chance(c: Curve, tolerance: float = 0.005) -> bool:
+def _at_chance(c: Curve) -> bool:
     """The second half sits at log(k) for some k in 2..10, a classifier guessing uniformly: its
-    median within `tolerance` of log(k) and half its interquartile range within `tolerance` of
-    it too (log(k) for consecutive k are only 5-10% apart, so a median alone would match
-    almost any loss between 1.5 and 2.4)."""
+    median within CHANCE_TOLERANCE of log(k) and half its interquartile range within it too
+    (log(k) for consecutive k are only 5-10% apart, so a median alone would match almost any
+    loss between 1.5 and 2.4)."""
     if c.direction != "min":
         return False
     q25, level, q75 = np.percentile(c.v[len(c.v) // 2 :], [25, 50, 75])
-    band = tolerance * _CHANCE
+    band = CHANCE_TOLERANCE * _CHANCE
     return bool(np.any((np.abs(level - _CHANCE) <= band) & ((q75 - q25) / 2 <= band)))
 
 
@@ -129,11 +129,11 @@ def check(ctx: Context) -> list[Finding]:
                       "trend_p": t.trend.p, "end_value": float(c.v[-1])},
             confidence=min(1.0, 0.5 + t.rate_ratio / 2),
         )]
-    stuck_at_chance = (progress < MAX_PROGRESS_STILL_HIGH and not t.trend.decreasing
-                       and _at_chance(train, CHANCE_TOLERANCE))
+    at_chance = _at_chance(train)
+    stuck_at_chance = progress < MAX_PROGRESS_STILL_HIGH and not t.trend.decreasing and at_chance
     if (progress < MAX_PROGRESS_NONE or stuck_at_chance) and len(train) >= 8:
         why = [w for w, ok in (("from_start", _from_start(train)),
-                               ("at_chance", _at_chance(train, CHANCE_TOLERANCE)),
+                               ("at_chance", at_chance),
                                ("metric_not_improving", _metric_dead(ctx))) if ok]
         if why:
             tsh = shape(train)
