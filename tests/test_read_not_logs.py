@@ -120,3 +120,11 @@ def test_diagnose_on_a_corpus_directory_reports_no_documentation(
                      for r in json.loads(out)["runs"])
     assert sources == sorted(p.name for p in root.glob("g[0-9][0-9][0-9]_*"))  # runs only
     assert err == ""
+
+
+def test_not_a_log_codes_are_catalogued() -> None:
+    # the dispatcher tells "not a log" from "a broken log" by these message codes
+    from lossdoctor.messages_lines import CATALOGUE
+    from lossdoctor.read import _NOT_A_LOG
+
+    assert _NOT_A_LOG.issubset(CATALOGUE["en"])

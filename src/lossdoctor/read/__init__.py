@@ -42,7 +42,11 @@ FORMATS: dict[str, str] = {
 }
 _DIRECTORY_FORMATS = ("mlflow", "tensorboard")
 #: How the problem of a `ReadError` starts when the file is not a training log at all.
-_NOT_A_LOG = ("unknown format", "no training curve found")
+# the problems that say "this file is not a training log" rather than "this log is broken"
+_NOT_A_LOG = frozenset({
+    "no_curve", "read.unknown_format", "read.unknown_format_name", "read.unknown_format_forced",
+    "json.no_series", "json.no_values", "json.no_values_lines",
+})
 _HEAD_BYTES = 65536
 _SKIP_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".pt", ".pth", ".ckpt", ".bin",
@@ -130,7 +134,7 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
             try:
                 runs.extend(_read_file(p, fmt))
             except ReadError as exc:
-                if exc.problem.startswith(_NOT_A_LOG):
+                if exc.problem.code in _NOT_A_LOG:
                     not_logs.append(p)  # documentation, settings, results: not a log
                 else:
                     warnings.warn(ReadWarning(exc.message), stacklevel=3)

@@ -58,6 +58,7 @@ from typing import Any, cast
 from lossdoctor.errors import ReadError
 from lossdoctor.messages_lines import Message
 from lossdoctor.names import CANONICAL, canonical_name, direction
+from lossdoctor.read import read_head
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -95,7 +96,6 @@ _HF_META_KEYS = (
 _MAX_DEPTH = 8  # how deep `_candidates` looks for metric lists in a JSON document
 _MAX_FLATTEN = 3  # how many levels of nested dicts a record is flattened
 _SNIFF_LINES = 20
-_HEAD_BYTES = 65536  # what `read` looks at to tell JSON from JSONL (as the dispatcher sniffs)
 
 _TB_EXPORT_NAME = re.compile(r"run[-_](?P<run>.*?)[-_]?tag[-_](?P<tag>.+)")
 _MIN_WALL_TIME = 1e8  # seconds since 1970 (1973): a TensorBoard export's first column
@@ -333,48 +333,45 @@ def _is_whole(path: Path, head: bytes) -> bool:
         return True
 
 
-def _kind(path: Path, head: bytes) -> str | None:
-    """``"doc"`` (one JSON value), ``"jsonl"`` (one JSON object per line) or None (not JSON)."""
+def _classify(path: Path, head: bytes) -> tuple[str | None, bool, Any]:
+    """(kind, whole, doc): the kind is ``"doc"`` (one JSON value), ``"jsonl"`` (one JSON object
+    per line) or None (not JSON); `whole` tells whether `head` holds the whole file, and `doc`
+    is that whole file parsed (None when it is not whole or does not parse)."""
     text = _decode_head(head)
     if text is None:
-        return None
+        return None, False, None
     text = text.lstrip("\ufeff \t\r\n")
     if not text or text[0] not in "{[":
-        return None
+        return None, False, None
     whole = _is_whole(path, head)
     first, complete = next(_lines(text, 1))
     if whole and (doc := _parse_line(text)) is not None:
         # A one-line file holding one metric dict is JSONL with a single row.
         one_line = isinstance(doc, dict) and first.strip() == text.strip()
         if one_line and _is_record(doc) and not any(True for _ in _candidates(doc, (), 0)):
-            return "jsonl"
-        return "doc"
+            return "jsonl", whole, doc
+        return "doc", whole, doc
     if (complete or whole) and isinstance(_parse_line(first), dict):
-        return "jsonl"
-    return "doc"
+        return "jsonl", whole, None
+    return "doc", whole, None
 
 
 def sniff(path: Path, head: bytes) -> bool:
     """True for JSON/JSONL that holds metric series (not configs, tokenizers, datasets …)."""
-    kind = _kind(path, head)
+    kind, whole, doc = _classify(path, head)
     if kind is None:
         return False
     text = _decode_head(head) or ""
     if kind == "jsonl":
-        whole = _is_whole(path, head)
         lines = [(s, c) for s, c in _lines(text, _SNIFF_LINES) if c or whole]
         parsed = [_parse_line(s) for s, _ in lines]
         valid = [p for p in parsed if isinstance(p, dict)]
         return 2 * len(valid) >= len(parsed) and any(_is_record(p) for p in valid)
-    if _is_whole(path, head):
-        try:
-            doc = json.loads(text.lstrip("\ufeff"))
-        except (ValueError, RecursionError):
-            # A broken or truncated metrics document: claim it so `read` says what is wrong.
-            return _BIG_DOC_HINTS.search(text) is not None
+    if doc is not None:
         # A lone metric record is claimed too, for `read` to say it is a summary.
         return _hf_state(doc) or _tb_export(doc) or _is_record(doc) or any(
             True for _ in _candidates(doc, (), 0))
+    # A broken or truncated metrics document: claim it so `read` says what is wrong.
     return _BIG_DOC_HINTS.search(text) is not None
 
 
@@ -718,14 +715,10 @@ def _read_jsonl(path: Path) -> list[Run]:
 def read(path: Path) -> list[Run]:
     """Read a JSON document or a JSONL file (see the module docstring for the formats)."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError as exc:
-        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
+    head = read_head(path)
     if not head.strip():
         raise ReadError(path, "empty_file")
-    kind = _kind(path, head)
+    kind, _whole, _doc = _classify(path, head)
     if kind is None:
         text = _decode_head(head)
         if b"\x00" in head[:4096]:

@@ -78,6 +78,7 @@ import numpy as np
 from lossdoctor.errors import ReadError
 from lossdoctor.messages_lines import Message
 from lossdoctor.names import CANONICAL, canonical_name, direction, normalise
+from lossdoctor.read import _HEAD_BYTES, read_head
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -86,7 +87,6 @@ __all__ = ["NAME", "read", "sniff"]
 NAME = "csv"
 
 _DELIMITERS = (",", "\t", ";")
-_HEAD_BYTES = 65536
 _SNIFF_ROWS = 200
 _NAN = math.nan
 _MISSING = frozenset({"", "NA", "N/A", "NULL", "NONE", "-", "--"})
@@ -874,11 +874,7 @@ def _curve(path: Path, segments: list[_Segment], rows: int, row_names: _RowNames
 def read(path: Path) -> list[Run]:
     """Every run in a CSV/TSV log (several when runs were appended to one file)."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError as exc:
-        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
+    head = read_head(path)
     if not head.strip():
         raise ReadError(path, "empty_file")
     delimiter = _detect(head) or _detect(head, lenient=True)

@@ -92,6 +92,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from lossdoctor.errors import ReadError
 from lossdoctor.messages_lines import Message
+from lossdoctor.read import _HEAD_BYTES
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -103,7 +104,6 @@ KERAS_FORMAT = "keras_console"
 _BLOCK = 1 << 18  # bytes read at a time
 _MAX_LINE = 1 << 20  # a "line" longer than this (no terminator) is skipped
 _MAX_META = 500  # entries kept in meta["config"] / meta["args"]
-_HEAD_BYTES = 65536  # what the dispatcher gives `sniff`
 _PROBE_BYTES = 8 << 20  # how far `sniff` reads a long text file with no metrics at the top
 
 # --------------------------------------------------------------------------------------------
