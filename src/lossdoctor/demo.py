@@ -19,7 +19,7 @@ from rich.console import Console
 from lossdoctor.diagnosis import diagnose_all
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
-from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages import check_lang, text
 from lossdoctor.messages_lines import Message
 from lossdoctor.read import read
 from lossdoctor.run import Run
@@ -68,9 +68,7 @@ def run_demo(out: str | os.PathLike[str] = ".", *, lang: str | None = None,
     from lossdoctor.report.plot import save_plots
     from lossdoctor.report.terminal import render_diagnoses
 
-    lang = lang or default_lang()
-    if lang not in LANGS:
-        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
+    lang = check_lang(lang)
     console = console or Console(highlight=False, soft_wrap=True)
     out_dir = Path(out)
     try:

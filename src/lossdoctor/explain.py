@@ -6,7 +6,7 @@ from importlib import resources
 
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS
-from lossdoctor.messages import LANGS
+from lossdoctor.messages import check_lang
 from lossdoctor.messages_lines import Message
 
 __all__ = ["explanation", "title"]
@@ -16,8 +16,7 @@ def explanation(kind: str, lang: str = "en") -> str:
     """The Markdown text explaining `kind` in `lang` (``"en"`` or ``"zh"``)."""
     if kind not in KINDS:
         raise LossdoctorError(Message("explain.unknown_kind", kind=kind, known=", ".join(KINDS)))
-    if lang not in LANGS:
-        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
+    check_lang(lang)
     path = resources.files("lossdoctor") / "explanations" / lang / f"{kind}.md"
     try:
         return path.read_text(encoding="utf-8")

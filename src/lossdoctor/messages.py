@@ -9,9 +9,12 @@ import locale
 import os
 from typing import Any
 
+from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Finding, Point, Remedy
+from lossdoctor.messages_lines import Message
 
-__all__ = ["LANGS", "default_lang", "finding_summary", "point_label", "remedy_text", "text"]
+__all__ = ["LANGS", "check_lang", "default_lang", "finding_summary", "point_label",
+           "remedy_text", "text"]
 
 LANGS = ("en", "zh")
 
@@ -25,6 +28,14 @@ def default_lang() -> str:
             return "zh" if v.lower().startswith("zh") else "en"
     loc = locale.getlocale()[0] or ""
     return "zh" if loc.lower().startswith("zh") else "en"
+
+
+def check_lang(lang: str | None) -> str:
+    """`lang`, or `default_lang` when None; `LossdoctorError` when it is not one of `LANGS`."""
+    lang = lang or default_lang()
+    if lang not in LANGS:
+        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
+    return lang
 
 
 _LABELS: dict[str, dict[str, str]] = {
@@ -51,8 +62,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "best_at": "best {value} at {at}", "outlier": "outlier (clamped to the range)",
         "non_finite_points": "NaN/inf", "no_finite": "no finite value",
         "also_found": "not drawn", "report_title": "lossdoctor report",
-        "explanations": "explanations", "params": "parameters", "severity": "severity",
-        "confidence": "confidence", "read_warnings": "warnings",
+        "explanations": "explanations", "confidence": "confidence", "read_warnings": "warnings",
         "chart_help": "Drag to zoom, double-click to reset, click a legend entry to hide it.",
         "no_chart": "no finite value to draw", "best_col": "best",
         "wrote_html": "HTML report", "wrote_png": "PNG plot",
@@ -81,8 +91,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "at.index": "第 {x} 个点", "best_at": "最佳 {value}（{at}）",
         "outlier": "离群点（截断到显示范围）", "non_finite_points": "NaN/inf",
         "no_finite": "没有有限值", "also_found": "未画出", "report_title": "lossdoctor 报告",
-        "explanations": "说明", "params": "参数", "severity": "严重程度",
-        "confidence": "置信度", "read_warnings": "警告",
+        "explanations": "说明", "confidence": "置信度", "read_warnings": "警告",
         "chart_help": "拖动可放大，双击复原，点击图例可隐藏曲线。",
         "no_chart": "没有可画的有限值", "best_col": "最佳",
         "wrote_html": "HTML 报告", "wrote_png": "PNG 图",

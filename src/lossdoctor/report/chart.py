@@ -121,16 +121,22 @@ def _extent(low: float, high: float, log: bool) -> float:
     return float(np.log10(high / low)) if log else high - low
 
 
+def union_range(views: list[SeriesView]) -> tuple[bool, float, float]:
+    """(log, low, high) of an axis shared by `views` (non-empty): log when any of them is drawn
+    in log and all their ranges are positive, the union of their robust ranges."""
+    log = any(v.log for v in views) and all(v.low > 0 for v in views)
+    return log, min(v.low for v in views), max(v.high for v in views)
+
+
 def _comparable(traces: list[Trace]) -> bool:
     """Whether the traces' robust ranges can share a y-axis: their union is at most 10 times
     as tall as the tallest of them (else each would be drawn as a flat line)."""
     views = [t.view for t in traces if t.view is not None]
     if len(views) < 2:
         return True
-    log = any(v.log for v in views) and all(v.low > 0 for v in views)
+    log, low, high = union_range(views)
     tallest = max(_extent(v.low, v.high, log) for v in views)
-    union = _extent(min(v.low for v in views), max(v.high for v in views), log)
-    return union <= 10 * tallest
+    return _extent(low, high, log) <= 10 * tallest
 
 
 def _color(name: str, used: list[str]) -> str:
@@ -227,9 +233,7 @@ def panels(d: Diagnosis, lang: str = "en") -> list[Panel]:
                  else text("loss" if role == "loss" else "metrics", lang))
         p = Panel(role=role, axis=axis, title=title, traces=traces)
         if views:
-            p.log = any(v.log for v in views) and all(v.low > 0 for v in views)
-            p.low = min(v.low for v in views)
-            p.high = max(v.high for v in views)
+            p.log, p.low, p.high = union_range(views)
         drawn = {t.name for t in traces}
         for f in d.findings:
             pos = _position(d, f, axis) if f.metric in drawn else None

@@ -41,9 +41,9 @@ from lossdoctor import __version__
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.explain import explanation
 from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, Point, jsonable
-from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages import check_lang, text
 from lossdoctor.messages_lines import Message, localise
-from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels
+from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels, union_range
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
 
@@ -218,11 +218,11 @@ def _overlays(diagnoses: Sequence[Diagnosis], lang: str) -> list[dict[str, Any]]
                 by_axis.setdefault(v.axis, []).append((i, d))
         for axis, items in by_axis.items():
             views = [d.views[name] for _, d in items]
-            log = any(v.log for v in views) and all(v.low > 0 for v in views)
+            log, low, high = union_range(views)
             out.append({
                 "role": "loss", "axis": axis, "log": log,
                 "title": f"{metric_label(name, lang)} — {text('overlay', lang)}",
-                "low": min(v.low for v in views), "high": max(v.high for v in views),
+                "low": low, "high": high,
                 "traces": [{"name": name, "label": d.run.name,
                             "color": _RUN_COLORS[i % len(_RUN_COLORS)],
                             "x": d.views[name].smooth_x.tolist(),
@@ -258,9 +258,7 @@ def render_html(diagnoses: Sequence[Diagnosis], *, lang: str | None = None,
         lang: ``"en"`` or ``"zh"`` for every text (default: from the locale).
         title: the page title (default: "lossdoctor report", plus the run name for one run).
     """
-    lang = lang or default_lang()
-    if lang not in LANGS:
-        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
+    lang = check_lang(lang)
     diagnoses = list(diagnoses)
     if not diagnoses or not all(isinstance(d, Diagnosis) for d in diagnoses):
         raise TypeError("render_html() takes a non-empty sequence of Diagnosis objects")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lossdoctor.findings import Diagnosis, jsonable
+from lossdoctor.findings import Diagnosis
 
 __all__ = ["SCHEMA", "diagnoses_to_dict", "diagnoses_to_json"]
 
@@ -18,7 +18,7 @@ def diagnoses_to_dict(diagnoses: list[Diagnosis], lang: str = "en") -> dict[str,
     return {
         "schema": SCHEMA,
         "healthy": all(d.healthy for d in diagnoses),
-        "runs": [jsonable(d.to_dict(lang)) for d in diagnoses],
+        "runs": [d.to_dict(lang) for d in diagnoses],
     }
 
 

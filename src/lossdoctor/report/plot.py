@@ -33,7 +33,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import Diagnosis
-from lossdoctor.messages import LANGS, default_lang, text
+from lossdoctor.messages import check_lang, text
 from lossdoctor.messages_lines import Message
 from lossdoctor.report.chart import (
     SEVERITY_COLORS,
@@ -101,13 +101,6 @@ def _tail(s: str, n: int) -> str:
     return s if len(s) <= n else "…" + s[-(n - 1):]
 
 
-def _check_lang(lang: str | None) -> str:
-    lang = lang or default_lang()
-    if lang not in LANGS:
-        raise LossdoctorError(Message("report.unknown_lang", lang=lang, langs=", ".join(LANGS)))
-    return lang
-
-
 def plot(diagnosis: Diagnosis, *, lang: str | None = None) -> Figure:
     """The annotated figure of one diagnosed run.
 
@@ -120,7 +113,7 @@ def plot(diagnosis: Diagnosis, *, lang: str | None = None) -> Figure:
     """
     if not isinstance(diagnosis, Diagnosis):
         raise TypeError(f"plot() takes a Diagnosis, not {type(diagnosis).__name__}")
-    lang = _check_lang(lang)
+    lang = check_lang(lang)
     with matplotlib.rc_context({"font.family": _families(), "axes.unicode_minus": True}):
         return _figure(diagnosis, lang)
 
@@ -274,7 +267,7 @@ def plot_paths(path: str | os.PathLike[str], diagnoses: Sequence[Diagnosis]) -> 
 def save_plots(diagnoses: Sequence[Diagnosis], path: str | os.PathLike[str], *,
                lang: str | None = None) -> list[Path]:
     """Plot every diagnosis and save the PNGs (see `plot_paths` for the names); returns them."""
-    lang = _check_lang(lang)
+    lang = check_lang(lang)
     paths = plot_paths(path, diagnoses)
     for d, p in zip(diagnoses, paths, strict=True):
         try:

@@ -41,7 +41,7 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
               else f"[bold red]{text('unhealthy', lang)}[/]")
     console.print(f"[bold]{escape(run.name)}[/]  [dim]{escape(run.source)} "
                   f"({escape(run.format)})[/]  {status}")
-    names = sorted(run.series, key=lambda n: (n not in CANONICAL, list(run.series).index(n)))
+    names = sorted(run.series, key=lambda n: n not in CANONICAL)  # stable: logged order
     shown = ", ".join(f"{escape(n)}[{len(run.series[n])}]" for n in names[:_MAX_METRICS])
     more = f", +{len(names) - _MAX_METRICS}" if len(names) > _MAX_METRICS else ""
     console.print(f"  [dim]{shown}{more}[/]")

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lossdoctor.findings import Finding, Point
+from lossdoctor.watch.policy import _count
 
 __all__ = ["Episodes", "position"]
 
@@ -48,9 +49,7 @@ class Episodes:
     """
 
     def __init__(self, confirm: int = 2) -> None:
-        if not isinstance(confirm, int) or isinstance(confirm, bool) or confirm < 1:
-            raise ValueError(f"confirm must be an int >= 1, got {confirm!r}")
-        self.confirm = confirm
+        self.confirm = _count("confirm", confirm, 1)
         self._end: dict[tuple[str, str], float] = {}
         self._detected: dict[tuple[str, str], Point] = {}
         self._active: set[tuple[str, str]] = set()

@@ -32,19 +32,14 @@ class _Column:
     def __len__(self) -> int:
         return len(self.values)
 
-    def cut_after(self, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Remove the trailing points logged after `step`; return them (or None)."""
+    def cut_after(self, step: float) -> None:
+        """Remove the trailing points logged after `step`."""
         steps = self.steps
         i = len(steps)
         while i > 0 and steps[i - 1] > step:
             i -= 1
-        if i == len(steps):
-            return None
-        out = tuple(np.array(a[i:], dtype=np.float64) for a in (self.steps, self.epochs,
-                                                                self.values))
         for a in (self.steps, self.epochs, self.values):
             del a[i:]
-        return out  # type: ignore[return-value]
 
 
 class History:
@@ -57,23 +52,6 @@ class History:
     def __init__(self) -> None:
         self._cols: dict[str, _Column] = {}
         self.rolled_back: list[tuple[float, float]] = []
-
-    def __len__(self) -> int:
-        """Total number of points."""
-        return sum(len(c) for c in self._cols.values())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._cols
-
-    def add(self, name: str, step: float, epoch: float, value: float) -> int:
-        """Append one point of `name`; returns its index in that metric."""
-        col = self._cols.get(name)
-        if col is None:
-            col = self._cols[name] = _Column()
-        col.steps.append(step)
-        col.epochs.append(epoch)
-        col.values.append(value)
-        return len(col.values) - 1
 
     def column(self, name: str) -> _Column:
         """The buffers of `name` (created empty if new); appending to them directly is the
@@ -88,10 +66,6 @@ class History:
         col = self._cols.get(name)
         return 0 if col is None else len(col)
 
-    def names(self) -> list[str]:
-        """The metric names, in the order first logged."""
-        return list(self._cols)
-
     def point(self, name: str, i: int) -> tuple[float | None, float | None]:
         """(step, epoch) of point `i` of `name`, None where unknown."""
         col = self._cols[name]
@@ -103,17 +77,13 @@ class History:
         col = self._cols.get(name)
         return np.zeros(0) if col is None else np.array(col.values, dtype=np.float64)
 
-    def roll_back(self, to_step: float, at_step: float) -> int:
+    def roll_back(self, to_step: float, at_step: float) -> None:
         """Drop every point logged after `to_step`: the model was rolled back to its state
         there, so those points belong to a branch of the run that no longer exists. The span
-        is remembered in `rolled_back`. Returns the number of points dropped."""
-        dropped = 0
+        is remembered in `rolled_back`."""
         for col in self._cols.values():
-            cut = col.cut_after(to_step)
-            if cut is not None:
-                dropped += len(cut[0])
+            col.cut_after(to_step)
         self.rolled_back.append((to_step, at_step))
-        return dropped
 
     def to_run(self, *, name: str, source: str = "<live>") -> Run:
         """The `Run` of everything logged so far (the buffers are copied)."""

@@ -130,9 +130,6 @@ class Snapshots:
         self.initial: Any | None = None
         self._items: list[tuple[float, Any]] = []
 
-    def __len__(self) -> int:
-        return len(self._items) + (self.initial is not None)
-
     def steps(self) -> list[float]:
         """The steps of the snapshots held (``-inf`` for the initial state)."""
         return ([-math.inf] if self.initial is not None else []) + [s for s, _ in self._items]

@@ -115,13 +115,15 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
         Watch(**watch_options)  # validate now
         self.options = watch_options
         self.watch: Watch | None = None
+        self._target: KerasTarget | None = None
         self._step = 0
         self._epoch = 0
         self._since_reset = 0
         self._prev_mean: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.watch = Watch(target=KerasTarget(self.model), **self.options)
+        self._target = KerasTarget(self.model)
+        self.watch = Watch(target=self._target, **self.options)
         self._step = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -134,8 +136,8 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        w = self.watch
-        if w is None or w.disabled or not logs or "loss" not in logs:
+        w, target = self.watch, self._target
+        if w is None or target is None or w.disabled or not logs or "loss" not in logs:
             return
         mean = float(_np(logs["loss"]))
         k = self._since_reset
@@ -145,7 +147,7 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
         self._prev_mean, self._since_reset = mean, k + 1
         steps = (self.params or {}).get("steps")
         epoch = self._epoch + ((batch + 1) / steps if steps else 0.0)
-        lrs = KerasTarget(self.model).lrs()
+        lrs = target.lrs()
         n_actions = len(w.actions)
         w.log(self._step, train_loss=loss, lr=lrs[0] if lrs else None, epoch=epoch)
         self._step += 1
