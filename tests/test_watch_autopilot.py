@@ -220,3 +220,22 @@ def test_state_dict_keeps_the_best_weights_counters_and_action_log(tmp_path) -> 
     assert w2._autopilot.retries == w._autopilot.retries == 1  # type: ignore[union-attr]
     assert w2.restore_best() and marker(model2) == 12.0
     assert len(w2.events) == len(w.events)
+
+
+def test_a_rollback_keeps_the_schedule() -> None:
+    # a warmup raised the LR since the snapshot: restoring the weights must not rewind the LR,
+    # nor make the autopilot's set_lrs rescale the scheduler's base LRs by the warmup's growth
+    model, opt = tiny()
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 10))
+    target = TorchTarget(model, opt, sched)
+    snap = target.snapshot()
+    for _ in range(5):
+        train_step(model, opt)
+        sched.step()
+    base, lrs = list(sched.base_lrs), target.lrs()
+    target.restore(snap)
+    assert target.lrs() == lrs
+    target.set_lrs(lrs)  # what Autopilot.apply does after a rollback
+    assert sched.base_lrs == base
+    sched.step()
+    assert target.lrs() == [b * 0.7 for b in base]

@@ -95,10 +95,22 @@ class TorchTarget:
         return snap if _finite(snap) else None
 
     def restore(self, snapshot: dict[str, Any]) -> None:
+        """Load the weights and optimizer state of `snapshot`, keeping the current learning
+        rates: the schedule is not part of a snapshot, so an LR the scheduler moved since then
+        stays (and a later `set_lrs` rescales ``base_lrs`` only by what its caller changes)."""
         self.model.load_state_dict(snapshot["model"])
         if self.optimizer is not None and snapshot["optimizer"] is not None:
+            lrs = self.lrs()
             # the optimizer would alias CPU tensors of the snapshot: give it its own copy
             self.optimizer.load_state_dict(_clone(snapshot["optimizer"]))
+            self._put_lrs(lrs)
+
+    def _put_lrs(self, lrs: list[float]) -> None:
+        for g, lr in zip(self.optimizer.param_groups, lrs, strict=True):
+            if hasattr(g["lr"], "fill_"):  # an LR held in a tensor (capturable optimizers)
+                g["lr"].fill_(lr)
+            else:
+                g["lr"] = lr
 
     def lrs(self) -> list[float]:
         if self.optimizer is None:
@@ -109,11 +121,7 @@ class TorchTarget:
         if self.optimizer is None:
             return
         old = self.lrs()
-        for g, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-            if hasattr(g["lr"], "fill_"):  # an LR held in a tensor (capturable optimizers)
-                g["lr"].fill_(lr)
-            else:
-                g["lr"] = lr
+        self._put_lrs(lrs)
         base = getattr(self.scheduler, "base_lrs", None)
         if isinstance(base, list) and len(base) == len(lrs):
             self.scheduler.base_lrs = [b * (new / o) if o > 0 else b
