@@ -40,8 +40,8 @@ from markdown_it import MarkdownIt
 from lossdoctor import __version__
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.explain import explanation
-from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, Point, jsonable
-from lossdoctor.messages import check_lang, text
+from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, jsonable
+from lossdoctor.messages import check_lang, point_label, text
 from lossdoctor.messages_lines import Message, localise
 from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels, union_range
 
@@ -98,18 +98,6 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def _point(p: Point, lang: str) -> str:
-    d = p.to_dict()
-    step, epoch = d["step"], d["epoch"]
-    if epoch is not None and step is not None:
-        return f"{label_at('epoch', epoch, lang)} ({label_at('step', step, lang)})"
-    if epoch is not None:
-        return label_at("epoch", epoch, lang)
-    if step is not None:
-        return label_at("step", step, lang)
-    return label_at("index", p.index, lang)
-
-
 def _status(d: Diagnosis, lang: str) -> str:
     cls = "healthy" if d.healthy else "unhealthy"
     return f'<span class="status {cls}">{_e(text(cls, lang))}</span>'
@@ -136,9 +124,9 @@ def _finding(f: Finding, run_i: int, j: int, lang: str) -> str:
         remedies.append(f'<li><p>{_e(d["text"])}</p>{code}</li>')
     remedy_html = (f'<div class="remedies"><h4>{_e(text("remedies", lang))}</h4>'
                    f'<ol>{"".join(remedies)}</ol></div>' if remedies else "")
-    span = _point(f.start, lang)
+    span = point_label(f.start, lang)
     if f.end != f.start:
-        span += f" → {_point(f.end, lang)}"
+        span += f" → {point_label(f.end, lang)}"
     return (
         f'<li class="finding sev-{_e(f.severity)}" id="run-{run_i}-finding-{j}">'
         f'<div class="finding-head"><span class="sev">{_e(text(f.severity, lang))}</span> '
