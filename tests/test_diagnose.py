@@ -295,6 +295,18 @@ def test_a_drop_inside_the_first_tenth_is_progress() -> None:
     assert "no_progress" not in forms
 
 
+def test_a_validation_loss_flat_after_the_training_set_is_learnt_has_converged() -> None:
+    # retrained run (seed + 2000): a CNN on digits memorises its training set (loss 2.3 ->
+    # 0.0003) while the validation loss, first evaluated after an epoch at 0.064, settles at
+    # 0.0370 (identical to its 3 printed digits for the second half) at 99.2% accuracy
+    (run,) = lossdoctor.read(FIX / "heldout_memorised_val_flat.log")
+    assert diagnose_run(run).healthy
+    # a validation loss that stalls well above a still-falling training loss is still told
+    forms = {f.evidence.get("form") for f in diagnose_run(_real("031")[0]).findings
+             if f.kind == "plateau"}
+    assert "validation_stalled" in forms
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -2,7 +2,8 @@
 should go.
 
 Forms (``evidence["form"]``):
-- ``frozen``: the logged values do not change at all (LR decayed to ~0, dead units);
+- ``frozen``: the logged values do not change at all (LR decayed to ~0, dead units); not a
+  validation loss once the training loss fell by an order of magnitude (that is convergence);
 - ``no_progress``: no progress from the start to the end of the log;
 - ``stalled_then_dropped``: flat for a long stretch, then falling well below it — unless the
   fall came from the schedule (a logged LR drop, or a sudden level shift) and the stretch did not
@@ -10,7 +11,8 @@ Forms (``evidence["form"]``):
 - ``slow_phase_stalled``: after the initial fast descent the loss improved by under 15% over
   more than half of the run (fine-tuning that stopped making progress);
 - ``validation_stalled``: the validation loss stopped improving, well above the training loss,
-  while the training loss still falls (the generalisation gap widens without a rise).
+  while the training loss still falls (the generalisation gap widens without a rise), having
+  come down less than half from where training started.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ VAL_GAP = 1.5
 VAL_STALL_MAX_PROGRESS = 0.5
 #: A run whose last tenth is less than this much better than its first tenth made no progress.
 NO_PROGRESS = 0.1
+#: A validation loss that freezes once the training loss has come down by at least this fraction
+#: (an order of magnitude) has converged: the training set has little left to teach the model.
+TRAIN_CONVERGED = 0.9
 
 
 def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> Finding:
@@ -69,10 +74,14 @@ def _point_range(c: Curve, first_bin: int, last_bin: int) -> tuple[int, int]:
     return int(starts[first_bin]), p1
 
 
-def _frozen(c: Curve) -> Finding | None:
+def _frozen(ctx: Context, c: Curve) -> Finding | None:
     fz = frozen(c)
     if fz is None:
         return None
+    if c is ctx.val and ctx.train is not None:
+        sh = shape(ctx.train)
+        if -relative(ctx.train, sh.start, sh.end) >= TRAIN_CONVERGED:
+            return None
     a, b = fz
     # half the run doing nothing; a shorter freeze at the end of an annealed run is convergence
     if b - a + 1 < max(5, 0.5 * len(c)):
@@ -194,7 +203,13 @@ def _val_stalled(ctx: Context) -> Finding | None:
     if v is None or t is None or len(v) < 6:
         return None
     vsh = shape(v)
-    if -relative(v, vsh.start, vsh.low) >= VAL_STALL_MAX_PROGRESS:
+    progress = -relative(v, vsh.start, vsh.low)
+    t_start, v_low = t.value(shape(t).start), v.value(vsh.low)
+    if v.direction == t.direction == "min" and t_start > v.value(vsh.start) and v_low > 0:
+        # first evaluated after much of the training loss's descent: count from where training
+        # started (both losses start at the untrained model's)
+        progress = max(progress, 1 - v_low / t_start)
+    if progress >= VAL_STALL_MAX_PROGRESS:
         return None
     final = float(np.median(v.y[-2:]))
     dev = np.array([abs(relative(v, final, y)) for y in v.level])
@@ -231,7 +246,7 @@ def check(ctx: Context) -> list[Finding]:
     for c in (ctx.train, ctx.val):
         if c is None or len(c) < 5:
             continue
-        f = _frozen(c)
+        f = _frozen(ctx, c)
         if f is None:
             f = _stretch(ctx, c) or (
                 (_no_progress(c) or _slow_phase(ctx, c)) if c is ctx.train else None)
