@@ -307,6 +307,14 @@ def test_a_validation_loss_flat_after_the_training_set_is_learnt_has_converged()
     assert "validation_stalled" in forms
 
 
+def test_a_loss_flat_after_falling_an_order_of_magnitude_has_converged() -> None:
+    # retrained run (seed + 4000): SGD with unlogged step decays; the training loss falls from
+    # 0.25 to 0.006 by step 790 (its knee), then stays flat for the last 60% of the run
+    (run,) = lossdoctor.read(FIX / "heldout_step_decay_converged.csv")
+    kinds = {(f.kind, f.metric) for f in diagnose_run(run).findings}
+    assert ("plateau", "train_loss") not in kinds and ("converged", "train_loss") in kinds
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

@@ -9,7 +9,8 @@ Forms (``evidence["form"]``):
   fall came from the schedule (a logged LR drop, or a sudden level shift) and the stretch did not
   begin the run (every stage of a healthy step schedule flattens before its drop);
 - ``slow_phase_stalled``: after the initial fast descent the loss improved by under 15% over
-  more than half of the run (fine-tuning that stopped making progress);
+  more than half of the run (fine-tuning that stopped making progress), the descent having
+  removed less than an order of magnitude;
 - ``validation_stalled``: the validation loss stopped improving, well above the training loss,
   while the training loss still falls (the generalisation gap widens without a rise), having
   come down less than half from where training started.
@@ -54,9 +55,10 @@ VAL_GAP = 1.5
 VAL_STALL_MAX_PROGRESS = 0.5
 #: A run whose last tenth is less than this much better than its first tenth made no progress.
 NO_PROGRESS = 0.1
-#: A validation loss that freezes once the training loss has come down by at least this fraction
-#: (an order of magnitude) has converged: the training set has little left to teach the model.
-TRAIN_CONVERGED = 0.9
+#: A loss that came down by at least this fraction of its start (an order of magnitude) and then
+#: goes flat has converged: neither its slow phase nor a validation loss freezing beside it
+#: (the training set has little left to teach) is a stall.
+CONVERGED = 0.9
 
 
 def _finding(c: Curve, first: int, last: int, form: str, **evidence: object) -> Finding:
@@ -80,7 +82,7 @@ def _frozen(ctx: Context, c: Curve) -> Finding | None:
         return None
     if c is ctx.val and ctx.train is not None:
         sh = shape(ctx.train)
-        if -relative(ctx.train, sh.start, sh.end) >= TRAIN_CONVERGED:
+        if -relative(ctx.train, sh.start, sh.end) >= CONVERGED:
             return None
     a, b = fz
     # half the run doing nothing; a shorter freeze at the end of an annealed run is convergence
@@ -162,6 +164,8 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
     if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
+    if -relative(c, sh.start, float(c.level[sh.knee])) >= CONVERGED:
+        return None  # an order of magnitude down by the knee: converged, not stalled
     if gain < 0 and tail(c).trend.decreasing:
         return None  # worse than at the knee but falling again: recovering from a setback
     sched = ctx.schedule(c)
