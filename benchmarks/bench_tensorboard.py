@@ -15,6 +15,10 @@ It checks that all three readers return the same number of points and prints the
 ratios. Target: lossdoctor ≥ 10× faster than both peers.
 
     .venv/bin/python benchmarks/bench_tensorboard.py [--runs 4 --tags 7 --steps 4000 --repeat 5]
+    .venv/bin/python benchmarks/bench_tensorboard.py --layout keras --runs 100 --tags 2 --steps 200
+
+The second form is many small runs in Keras' ``train/`` + ``validation/`` layout, where working
+out which sub-directories belong to which run is a large share of the reading.
 """
 
 from __future__ import annotations
@@ -33,19 +37,25 @@ from pathlib import Path
 TARGET = 10.0
 
 
-def build_logdir(root: Path, runs: int, tags: int, steps: int) -> int:
+def build_logdir(root: Path, runs: int, tags: int, steps: int, layout: str) -> int:
+    """Write the logdir; ``layout="keras"`` gives each run ``train/`` and ``validation/``
+    sub-directories with the same tags, as Keras' TensorBoard callback does."""
     from torch.utils.tensorboard import SummaryWriter
 
     names = ["train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm",
              "train/loss_step", "val/f1", "samples_per_s", "throughput"]
     names += [f"extra/{i}" for i in range(max(0, tags - len(names)))]
+    if layout == "keras":
+        names = [f"epoch_{i}" for i in range(tags)]
+    subdirs = ["train", "validation"] if layout == "keras" else [""]
     for r in range(runs):
-        w = SummaryWriter(str(root / f"run{r}"))
-        for s in range(steps):
-            for i, tag in enumerate(names[:tags]):
-                w.add_scalar(tag, math.sin(s * 0.01 + i) + r, s)
-        w.close()
-    return runs * tags * steps
+        for sub in subdirs:
+            w = SummaryWriter(str(root / f"run{r}" / sub))
+            for s in range(steps):
+                for i, tag in enumerate(names[:tags]):
+                    w.add_scalar(tag, math.sin(s * 0.01 + i) + r, s)
+            w.close()
+    return runs * len(subdirs) * tags * steps
 
 
 def best(fn: Callable[[], int], repeat: int) -> tuple[float, float, int]:
@@ -68,6 +78,8 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=7)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=5, help="repetitions (best is kept)")
+    parser.add_argument("--layout", choices=["flat", "keras"], default="flat",
+                        help="keras: train/ and validation/ sub-directories in each run")
     args = parser.parse_args()
 
     import crc32c
@@ -76,19 +88,23 @@ def main() -> int:
     from tensorboard.compat.proto import event_pb2
 
     import lossdoctor
+    from lossdoctor.read import tfevents
 
     with tempfile.TemporaryDirectory() as tmp:
         logdir = Path(tmp) / "logdir"
         t0 = time.perf_counter()
-        written = build_logdir(logdir, args.runs, args.tags, args.steps)
+        written = build_logdir(logdir, args.runs, args.tags, args.steps, args.layout)
         files = sorted(logdir.rglob("events.out.tfevents.*"))
         size = sum(f.stat().st_size for f in files)
-        print(f"logdir: {args.runs} runs × {args.tags} tags × {args.steps} steps = {written:,} "
+        print(f"logdir ({args.layout}): {args.runs} runs × {args.tags} tags × {args.steps} steps"
+              f"{' × 2 sub-directories' if args.layout == 'keras' else ''} = {written:,} "
               f"scalars, {len(files)} event files, {size / 1e6:.1f} MB "
               f"(written by torch SummaryWriter in {time.perf_counter() - t0:.1f} s)")
         run_dirs = sorted({f.parent for f in files})
 
         def ours() -> int:
+            # a cold read every time: forget the sub-directory tags cached by the last one
+            tfevents._head_tags.cache_clear()
             return sum(len(s) for run in lossdoctor.read(logdir, format="tensorboard")
                        for s in run)
 

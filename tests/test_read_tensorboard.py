@@ -773,3 +773,22 @@ def test_nested_run_is_not_taken_for_add_scalars(tmp_path: Path) -> None:
     runs = {r.name: r for r in tfevents.read(tmp_path)}
     assert set(runs) == {"exp", "lr_finder"}
     assert len(runs["exp"]["lr"]) == 1 and len(runs["lr_finder"]["train_loss"]) == 5
+
+
+def test_a_sub_directory_is_judged_again_when_its_file_changes(tmp_path: Path) -> None:
+    """The tags at the head of a sub-directory's file are cached by its size and time: a file
+    that grows is read again (here it stops looking like ``add_scalars("lr", …)``)."""
+
+    def scalar(tag: str, step: int) -> event_pb2.Event:
+        value = summary_pb2.Summary.Value(tag=tag, simple_value=1.0 / (step + 1))
+        return event_pb2.Event(wall_time=1.0 + step, step=step,
+                               summary=summary_pb2.Summary(value=[value]))
+
+    w = SummaryWriter(str(tmp_path / "exp"))
+    w.add_scalar("lr", 0.1, 0)
+    w.close()
+    events = tmp_path / "exp" / "lr_finder" / "events.out.tfevents.1.host"
+    write_events(events, [scalar("lr", s) for s in range(5)])
+    assert tfevents.find(tmp_path) == [tmp_path / "exp"]  # joined as lr/finder
+    write_events(events, [scalar("lr", s) for s in range(5)] + [scalar("loss", 5)])
+    assert tfevents.find(tmp_path) == [tmp_path / "exp", tmp_path / "exp" / "lr_finder"]

@@ -941,32 +941,47 @@ def _event_files(directory: Path) -> list[Path]:
     return sorted(files, key=_file_order)
 
 
+@lru_cache(maxsize=4096)
+def _head_tags(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+    """The tags of the summaries in the first 64 records (64 KiB at most) of an event file,
+    stopping at a second tag. Cached by size and modification time: reading a directory asks
+    for each sub-directory's tag several times (finding the runs, then each run's members), and
+    the parse was ~60% of reading a logdir of 100 runs (BENCHMARKS.md)."""
+    del size, mtime_ns  # cache key only: a file that grows or changes is read again
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return frozenset()
+    tags: set[str] = set()
+    pos = 0
+    for _ in range(64):  # records
+        if pos + _HEADER > len(head) or len(tags) > 1:
+            break
+        (length,) = struct.unpack_from("<Q", head, pos)
+        end = pos + _HEADER + length
+        if end > len(head):
+            break
+        try:
+            tags.update(v.tag for v in _parse_event(head[pos + _HEADER : end]).values)
+        except _Malformed:
+            break
+        pos = end + _FOOTER
+    return frozenset(tags)
+
+
 def _only_tag(directory: Path) -> str | None:
-    """The one tag of the summaries in the first 64 records (64 KiB at most) of the
-    directory's first event file holding any, or None when there are several or none
-    (``add_scalars`` writes one tag per sub-directory)."""
+    """The one tag of the summaries at the start of the directory's first event file holding
+    any, or None when there are several or none (``add_scalars`` writes one tag per
+    sub-directory)."""
     for path in _event_files(directory):
         try:
-            with open(path, "rb") as f:
-                head = f.read(65536)
+            st = path.stat()
         except OSError:
             continue
-        tags: set[str] = set()
-        pos = 0
-        for _ in range(64):  # records
-            if pos + _HEADER > len(head) or len(tags) > 1:
-                break
-            (length,) = struct.unpack_from("<Q", head, pos)
-            end = pos + _HEADER + length
-            if end > len(head):
-                break
-            try:
-                tags.update(v.tag for v in _parse_event(head[pos + _HEADER : end]).values)
-            except _Malformed:
-                break
-            pos = end + _FOOTER
+        tags = _head_tags(str(path), st.st_size, st.st_mtime_ns)
         if tags:
-            return tags.pop() if len(tags) == 1 else None
+            return next(iter(tags)) if len(tags) == 1 else None
     return None
 
 
