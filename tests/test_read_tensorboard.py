@@ -792,3 +792,26 @@ def test_a_sub_directory_is_judged_again_when_its_file_changes(tmp_path: Path) -
     assert tfevents.find(tmp_path) == [tmp_path / "exp"]  # joined as lr/finder
     write_events(events, [scalar("lr", s) for s in range(5)] + [scalar("loss", 5)])
     assert tfevents.find(tmp_path) == [tmp_path / "exp", tmp_path / "exp" / "lr_finder"]
+
+
+def test_nested_add_scalars_directories_join_their_run(tmp_path: Path) -> None:
+    """tensorboardX's ``<run>/<main_tag>/<key>/`` form (a main tag with "/" nests deeper), next
+    to Keras-style ``train/`` that is a phase: each is told apart from its head tags."""
+
+    def scalar(tag: str, step: int) -> event_pb2.Event:
+        value = summary_pb2.Summary.Value(tag=tag, simple_value=float(step))
+        return event_pb2.Event(wall_time=1.0 + step, step=step,
+                               summary=summary_pb2.Summary(value=[value]))
+
+    run = tmp_path / "exp"
+    write_events(run / "events.out.tfevents.1.host", [scalar("lr", s) for s in range(3)])
+    for key in ("train", "val"):
+        write_events(run / "acc" / key / "events.out.tfevents.1.host",
+                     [scalar("acc", s) for s in range(3)])
+    write_events(run / "grad" / "norm" / "w" / "events.out.tfevents.1.host",
+                 [scalar("grad/norm", s) for s in range(3)])
+    write_events(run / "train" / "events.out.tfevents.1.host",
+                 [scalar("loss", s) for s in range(3)])
+    assert tfevents.find(tmp_path) == [run]
+    names = set(by_original(only(tfevents.read(tmp_path))))
+    assert names == {"lr", "acc/train", "acc/val", "grad/norm/w", "train/loss"}

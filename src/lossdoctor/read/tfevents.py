@@ -1000,8 +1000,12 @@ def _scalars_parent(directory: Path, event_dirs: set[Path], root: Path) -> Path 
     the tag inside is ``main_tag`` and ``<run>`` has event files of its own.
     """
     parent = directory.parent
-    if not any(d in event_dirs for d in directory.parents if _within(d, root)):
-        return None  # no run above it to belong to: nothing to read
+    # without a run directly above it and a "_" in its name it cannot be torch's form, and
+    # without a run further up it cannot be tensorboardX's: then its files need not be opened
+    torch_form = parent in event_dirs and "_" in directory.name
+    if not torch_form and not any(d in event_dirs for d in directory.parents[1:]
+                                  if _within(d, root)):
+        return None
     tag = _only_tag(directory)
     if tag is None:
         return None
