@@ -16,9 +16,10 @@ ratios. Target: lossdoctor ≥ 10× faster than both peers.
 
     .venv/bin/python benchmarks/bench_tensorboard.py [--runs 4 --tags 7 --steps 4000 --repeat 5]
     .venv/bin/python benchmarks/bench_tensorboard.py --layout keras --runs 100 --tags 2 --steps 200
+    .venv/bin/python benchmarks/bench_tensorboard.py --layout mixed --runs 100 --tags 1 --steps 200
 
-The second form is many small runs in Keras' ``train/`` + ``validation/`` layout, where working
-out which sub-directories belong to which run is a large share of the reading.
+The other forms are many small runs in sub-directories, where the cost per file and working out
+which sub-directories belong to which run are a large share of the reading.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ TARGET = 10.0
 
 def build_logdir(root: Path, runs: int, tags: int, steps: int, layout: str) -> int:
     """Write the logdir; ``layout="keras"`` gives each run ``train/`` and ``validation/``
-    sub-directories with the same tags, as Keras' TensorBoard callback does."""
+    sub-directories with the same tags, as Keras' TensorBoard callback does, and ``"mixed"``
+    adds the run's own file (``lr``) and ``add_scalars("acc", …)``'s two sub-directories."""
     from torch.utils.tensorboard import SummaryWriter
 
     names = ["train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm",
              "train/loss_step", "val/f1", "samples_per_s", "throughput"]
     names += [f"extra/{i}" for i in range(max(0, tags - len(names)))]
-    if layout == "keras":
+    if layout != "flat":
         names = [f"epoch_{i}" for i in range(tags)]
-    subdirs = ["train", "validation"] if layout == "keras" else [""]
+    subdirs = ["train", "validation"] if layout != "flat" else [""]
     for r in range(runs):
         for sub in subdirs:
             w = SummaryWriter(str(root / f"run{r}" / sub))
@@ -55,7 +57,13 @@ def build_logdir(root: Path, runs: int, tags: int, steps: int, layout: str) -> i
                 for i, tag in enumerate(names[:tags]):
                     w.add_scalar(tag, math.sin(s * 0.01 + i) + r, s)
             w.close()
-    return runs * len(subdirs) * tags * steps
+        if layout == "mixed":  # the run's own file, and add_scalars' acc_train/ and acc_val/
+            w = SummaryWriter(str(root / f"run{r}"))
+            for s in range(steps):
+                w.add_scalar("lr", 0.1 / (s + 1), s)
+                w.add_scalars("acc", {"train": s / steps, "val": s / steps / 2}, s)
+            w.close()
+    return runs * steps * (len(subdirs) * tags + (3 if layout == "mixed" else 0))
 
 
 def best(fn: Callable[[], int], repeat: int) -> tuple[float, float, int]:
@@ -78,8 +86,9 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=7)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=5, help="repetitions (best is kept)")
-    parser.add_argument("--layout", choices=["flat", "keras"], default="flat",
-                        help="keras: train/ and validation/ sub-directories in each run")
+    parser.add_argument("--layout", choices=["flat", "keras", "mixed"], default="flat",
+                        help="keras: train/ and validation/ sub-directories in each run; mixed: "
+                             "also the run's own file and add_scalars sub-directories")
     args = parser.parse_args()
 
     import crc32c
@@ -97,7 +106,8 @@ def main() -> int:
         files = sorted(logdir.rglob("events.out.tfevents.*"))
         size = sum(f.stat().st_size for f in files)
         print(f"logdir ({args.layout}): {args.runs} runs × {args.tags} tags × {args.steps} steps"
-              f"{' × 2 sub-directories' if args.layout == 'keras' else ''} = {written:,} "
+              f"{'' if args.layout == 'flat' else ' × 2 sub-directories'}"
+              f"{' + lr and add_scalars' if args.layout == 'mixed' else ''} = {written:,} "
               f"scalars, {len(files)} event files, {size / 1e6:.1f} MB "
               f"(written by torch SummaryWriter in {time.perf_counter() - t0:.1f} s)")
         run_dirs = sorted({f.parent for f in files})
