@@ -442,6 +442,15 @@ def test_json_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     assert any("\u4e00" <= ch <= "\u9fff" for ch in summary)
 
 
+def test_several_runs_end_with_a_count(capsys: pytest.CaptureFixture[str]) -> None:
+    healthy = next(REAL.glob("021_*/metrics.csv"))
+    sick = next(REAL.glob("030_*/training_log.csv"))
+    main(["diagnose", str(healthy), str(sick)])
+    assert capsys.readouterr().out.rstrip().endswith("2 runs: 1 healthy, 1 needing attention")
+    main(["diagnose", str(healthy), str(sick), "--lang", "zh"])
+    assert capsys.readouterr().out.rstrip().endswith("2 个运行：1 个健康，1 个需要处理")
+
+
 def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     healthy = next(REAL.glob("021_*/metrics.csv"))
     sick = next(REAL.glob("030_*/training_log.csv"))

@@ -231,6 +231,7 @@ _EN: dict[str, str] = {
     "diagnose.relogged": "{metric}: {count} points were re-logged at steps already seen (a "
                          "resumed run or duplicates); the later values were used",
     "diagnose.no_direction": "no loss or metric with a known direction to diagnose",
+    "diagnose.summary": "{runs} runs: {healthy} healthy, {bad} needing attention",
     "diagnose.unknown_kinds": "unknown kind(s) in {option}: {unknown}; known: {known}",
     "diagnose.no_metric": "{source}: no metric {metric!r}; it has {metrics}",
     "diagnose.many_runs": "{path}: holds {count} runs; use diagnose_all()",
@@ -407,6 +408,7 @@ _ZH: dict[str, str] = {
     "diagnose.relogged": "{metric}：有 {count} 个点在已出现过的步上被重新记录"
                          "（恢复训练或重复记录）；采用了较晚的值",
     "diagnose.no_direction": "没有可诊断的损失，也没有方向已知的指标",
+    "diagnose.summary": "{runs} 个运行：{healthy} 个健康，{bad} 个需要处理",
     "diagnose.unknown_kinds": "{option} 中有未知的类型：{unknown}；已知类型：{known}",
     "diagnose.no_metric": "{source}：没有指标 {metric!r}；已有的指标：{metrics}",
     "diagnose.many_runs": "{path}：包含 {count} 个运行；请使用 diagnose_all()",

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from lossdoctor.findings import Diagnosis, Finding
 from lossdoctor.messages import text
-from lossdoctor.messages_lines import localise
+from lossdoctor.messages_lines import Message, localise
 from lossdoctor.names import CANONICAL
 
 __all__ = ["render_diagnoses"]
@@ -78,6 +78,5 @@ def render_diagnoses(diagnoses: list[Diagnosis], console: Console, *, lang: str 
         _render_one(d, console, lang=lang, code=code)
     if len(diagnoses) > 1:
         bad = sum(not d.healthy for d in diagnoses)
-        console.print(f"\n{len(diagnoses)} {text('runs', lang)}: "
-                      f"{len(diagnoses) - bad} {text('healthy', lang)}, "
-                      f"{bad} {text('unhealthy', lang)}")
+        console.print("\n" + Message("diagnose.summary", runs=len(diagnoses),
+                                      healthy=len(diagnoses) - bad, bad=bad).text(lang))
