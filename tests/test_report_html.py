@@ -114,6 +114,7 @@ def test_summary_counts_and_chart_data(overfit: Diagnosis) -> None:
     c = overfit.counts()
     assert f'<span class="count sev-warning">warning <b>{c["warning"]}</b></span>' in page
     assert '<span class="status unhealthy">needs attention</span>' in page
+    assert '<p class="summary-line">1 run: needs attention · ' in page
     panels = _data(page)["runs"][0]
     assert [p["role"] for p in panels] == ["loss", "metric", "lr"]
     loss = panels[0]
@@ -135,6 +136,9 @@ def test_chinese(overfit: Diagnosis) -> None:
 def test_several_runs_comparison_and_overlay(overfit: Diagnosis) -> None:
     other = diagnose_all([next(next(REAL.glob("051_*")).iterdir())])
     page = render_html([overfit, *other], lang="en")
+    bad = sum(not d.healthy for d in other) + 1
+    assert (f'<p class="summary-line">{1 + len(other)} runs: {1 + len(other) - bad} healthy, '
+            f"{bad} needing attention · ") in page
     table = page.split('<table class="compare">')[1].split("</table>")[0]
     assert table.count("<tr><td>") == 1 + len(other)
     assert '<a href="#run-1">model_training_log#1</a>' in table

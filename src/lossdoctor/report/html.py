@@ -265,8 +265,10 @@ def render_html(diagnoses: Sequence[Diagnosis], *, lang: str | None = None,
     csp = (f"default-src 'none'; script-src {_csp_hash(uplot_js)} {_csp_hash(app_js)}; "
            f"style-src {_csp_hash(css)}; img-src data:; base-uri 'none'; form-action 'none'")
     healthy = sum(d.healthy for d in diagnoses)
-    summary = (f"{text('runs', lang)}: {len(diagnoses)} · {text('healthy', lang)}: {healthy} · "
-               f"{text('unhealthy', lang)}: {len(diagnoses) - healthy}")
+    summary = (Message("diagnose.summary", runs=len(diagnoses), healthy=healthy,
+                       bad=len(diagnoses) - healthy) if len(diagnoses) > 1 else
+               Message("diagnose.summary_one", status=text(
+                   "healthy" if healthy else "unhealthy", lang))).text(lang)
     body = "".join(_run_section(d, i, lang) for i, d in enumerate(diagnoses))
     return (
         f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
