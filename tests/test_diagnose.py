@@ -4,6 +4,7 @@ logs, and on degenerate input; the JSON shape and the CLI's exit codes."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -364,6 +365,22 @@ def test_all_nan_is_non_finite_only() -> None:
     assert [f.kind for f in d.findings] == ["non_finite"]
     assert d.findings[0].evidence["from_start"] is True
     json.dumps(d.to_dict(), allow_nan=False)  # raises on a NaN or inf number
+
+
+@pytest.mark.parametrize(("name", "values"), [
+    ("val_loss", [0.5421, 0.1125, -np.inf, 0.9841, np.nan, np.nan, 0.6413, np.nan, 1e300, np.nan,
+                  np.nan, 1e300, np.inf]),
+    ("train_loss", [0.0, 388113.9, 4869732.3, 40.34, -np.inf, 1e300, -np.inf, 1e300]),
+    ("val_loss", list(np.random.default_rng(1).random(40) * 1.7e308)),
+])
+def test_values_near_the_float_limit_do_not_overflow(name: str, values: list[float]) -> None:
+    # found by fuzzing: a loss mixing ordinary values with 1e300 (a logger's garbage) is read on
+    # a log scale; turning its levels back into values overflowed a Python float, and values
+    # near 1.7e308 made numpy warn about overflows in the middle of the analysis
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        d = diagnose_run(_run(_series(values, steps=np.arange(len(values)) * 80.0, name=name)))
+    json.dumps(d.to_dict(), allow_nan=False)
 
 
 def test_resumed_run_with_steps_going_backwards() -> None:

@@ -8,6 +8,7 @@ positive metric spans orders of magnitude, and summarises long curves into at mo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -18,10 +19,15 @@ from lossdoctor.findings import Point, SeriesView
 from lossdoctor.run import Series
 from lossdoctor.stats import bin_reduce, mad_sigma, noise_sigma, rolling_median, strided
 
-__all__ = ["MAX_BINS", "Curve"]
+__all__ = ["MAX_BINS", "Curve", "pow10"]
 
 #: Long curves are summarised into at most this many bins for trend and shape analysis.
 MAX_BINS = 400
+
+
+def pow10(y: float) -> float:
+    """10**y for an analysis value on a log10 scale, inf where that overflows a float."""
+    return 10.0**y if y < 308.25 else math.inf
 
 
 def _suffix_keep(x: np.ndarray) -> np.ndarray:
@@ -109,8 +115,8 @@ class Curve:
         return a if len(a) and np.isfinite(a).all() else None
 
     def value(self, y: float) -> float:
-        """Convert an analysis value back to the metric's own units."""
-        o = 10.0**y if self.log else y
+        """Convert an analysis value back to the metric's own units (±inf beyond float range)."""
+        o = pow10(y) if self.log else y
         return float(o if self.direction == "min" else -o)
 
     def at_x(self, x: float) -> int:
@@ -133,7 +139,7 @@ class Curve:
             lo, hi = (float(np.min(pos)), float(np.max(pos))) if len(pos) else (1e-12, 1.0)
             q1, q99 = np.percentile(np.log10(pos), [1, 99]) if len(pos) else (0.0, 0.0)
             span = q99 - q1
-            lo, hi = max(lo, 10 ** (q1 - 0.5 * span)), min(hi, 10 ** (q99 + 0.5 * span))
+            lo, hi = max(lo, pow10(q1 - 0.5 * span)), min(hi, pow10(q99 + 0.5 * span))
         else:
             q1, q50, q99 = np.percentile(v, [1, 50, 99])
             span = max(q99 - q1, 1e-12 * max(abs(q50), 1.0))

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
+
 from lossdoctor.errors import LossdoctorError
 from lossdoctor.findings import KINDS, Diagnosis, Finding, severity_rank
 from lossdoctor.messages_lines import Message
@@ -123,6 +125,9 @@ def _resolve(findings: list[Finding], train: str | None, val: str | None) -> lis
     return out
 
 
+# Values near the float limit (1e308) overflow to ±inf in intermediate sums and differences;
+# the analysis is written for IEEE semantics, so numpy's warnings about it are only noise.
+@np.errstate(over="ignore", invalid="ignore")
 def diagnose_run(
     run: Run,
     *,

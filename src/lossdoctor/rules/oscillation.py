@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from lossdoctor.analysis import Tail, shape, tail
-from lossdoctor.curve import Curve
+from lossdoctor.curve import Curve, pow10
 from lossdoctor.findings import Finding
 from lossdoctor.rules.context import Context
 from lossdoctor.stats import noise_sigma
@@ -41,7 +41,7 @@ MIN_DIRECTION_CHANGES = 0.3
 def relative_amplitude(c: Curve, a: float, level: float) -> float:
     """Amplitude `a` (analysis units) relative to the level."""
     if c.log:
-        return float(10.0**a - 1.0)
+        return pow10(a) - 1.0
     lv = abs(c.value(level))
     return a / lv if lv > 0 else np.inf
 
