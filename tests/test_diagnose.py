@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lossdoctor
 from lossdoctor.cli import main
@@ -517,3 +519,41 @@ def test_rounded_values_are_not_frozen() -> None:
     v = np.concatenate([np.exp(-np.arange(30) / 4.0), np.full(30, 1e-4)])
     d = diagnose_run(_run(_series(np.round(v, 4), epochs=np.arange(60))))
     assert not any(f.evidence.get("form") == "frozen" for f in d.findings)
+
+
+# -- fuzz: any values, any axes -------------------------------------------------------------
+_FUZZ_NAMES = ["train_loss", "val_loss", "val_acc", "lr", "grad_norm", "val_wer"]
+_SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1e300, -1e300, 1.7e308, 5e-324])
+
+
+@st.composite
+def _fuzz_series(draw: st.DrawFn, name: str) -> Series:
+    n = draw(st.sampled_from([0, 1, 2, 3, 6, 13, 40, 200]))
+    base = draw(st.sampled_from(["noise", "decay", "constant", "wide", "walk"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = np.arange(n, dtype=float)
+    values = {"noise": rng.standard_normal(n), "decay": np.exp(-x / 20) + 0.05 * rng.random(n),
+              "constant": np.full(n, 0.3127), "wide": np.exp(rng.standard_normal(n) * 30),
+              "walk": np.cumsum(rng.standard_normal(n)) * 1e6}[base]
+    for i in draw(st.lists(st.integers(0, max(0, n - 1)), max_size=5)) if n else []:
+        values[i] = draw(_SPECIAL)
+    axis = draw(st.sampled_from(["none", "steps", "duplicates", "resumed", "gaps"]))
+    steps = {"none": np.full(n, np.nan), "steps": x * 10, "duplicates": np.floor(x / 3),
+             "resumed": np.concatenate([x[: n // 2], x[: n - n // 2]]),
+             "gaps": np.where(rng.random(n) < 0.3, np.nan, x)}[axis]
+    return Series(name=name, original=name, steps=steps, epochs=np.full(n, np.nan),
+                  values=values)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzz_any_run_is_diagnosed_without_error_or_warning(data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.sampled_from(_FUZZ_NAMES), min_size=1, max_size=4, unique=True))
+    run = _run(*(data.draw(_fuzz_series(name)) for name in names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        d = diagnose_run(run)
+    json.dumps(d.to_dict(), allow_nan=False)
+    for f in d.findings:
+        assert f.summary("zh") and f.summary("en")
