@@ -1,12 +1,14 @@
 """Flooding adds no measurable cost to a training step.
 
-A small MLP (784 → 256 → 256 → 10, batch 128, SGD with momentum, cross-entropy) is stepped with
+A small MLP (784 → 256 → 256 → 10, batch 128, SGD with momentum, cross-entropy; ``--hidden`` and
+``--batch`` change its width and batch) is stepped with
 the plain loss (torch alone, the peer) and with ``flood(loss, b)`` (lossdoctor). Each repetition
 times a block of steps of each variant, interleaved, cycling through all six orders of the three
 variants so that drift in the machine's speed and the position in the repetition hit all alike;
 the third variant, plain again, measures the noise of the measurement itself (A/A ratio).
 
     .venv/bin/python benchmarks/bench_flooding.py --reps 240 --steps 20
+    .venv/bin/python benchmarks/bench_flooding.py --reps 60 --steps 10 --hidden 2048 --batch 256
 
 prints the mean step times, the flood/plain ratio (geometric mean of the per-repetition ratios)
 with its 95 % interval, the same for plain/plain (the noise floor), and the cost of the flood
@@ -32,14 +34,17 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=240)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--hidden", type=int, default=256, help="width of the two hidden layers")
+    parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                          nn.Linear(256, 10))
+    h = args.hidden
+    model = nn.Sequential(nn.Linear(784, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                          nn.Linear(h, 10))
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
+    x, y = torch.randn(args.batch, 784), torch.randint(0, 10, (args.batch,))
 
     def plain() -> None:
         opt.zero_grad()
@@ -90,7 +95,8 @@ def main() -> None:
     op = (time.perf_counter() - t - bare) / n
 
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.reps} reps × "
-          f"{args.steps} steps, MLP 784-256-256-10, batch 128, interleaved in all 6 orders")
+          f"{args.steps} steps, MLP 784-{h}-{h}-10, batch {args.batch}, interleaved in all 6 "
+          "orders")
     for name in times:
         print(f"  {name:12s} mean step {1e6 * statistics.fmean(times[name]):8.1f} µs "
               f"(median {1e6 * statistics.median(times[name]):.1f})")
