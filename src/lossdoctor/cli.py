@@ -122,7 +122,7 @@ def _diagnose_paths(args: argparse.Namespace) -> list[Diagnosis]:
         runs,
         select=_kinds(args.select) if args.select else None,
         ignore=_kinds(args.ignore) if args.ignore else None,
-        metric=getattr(args, "metric", None),
+        metric=metric,
     )
 
 

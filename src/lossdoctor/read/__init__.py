@@ -41,8 +41,8 @@ FORMATS: dict[str, str] = {
     "text": "lossdoctor.read.textlog",
 }
 _DIRECTORY_FORMATS = ("mlflow", "tensorboard")
-#: How the problem of a `ReadError` starts when the file is not a training log at all.
-# the problems that say "this file is not a training log" rather than "this log is broken"
+#: The codes of the `ReadError` problems that say "this file is not a training log" rather than
+#: "this log is broken".
 _NOT_A_LOG = frozenset({
     "no_curve", "read.unknown_format", "read.unknown_format_name", "read.unknown_format_forced",
     "json.no_series", "json.no_values", "json.no_values_lines",

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lossdoctor.errors import ReadError
+from lossdoctor.read import read_head
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -487,11 +488,7 @@ def read(path: Path) -> list[Run]:
         if not runs:
             raise ReadError(path, "mlflow.no_metrics" if find(path) else "mlflow.not_store_dir")
         return runs
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise ReadError(path, "cannot_open", reason=exc.strerror or str(exc)) from None
+    head = read_head(path, len(_SQLITE_MAGIC))
     if head == _SQLITE_MAGIC:
         return _read_db(path)
     found = _metric_file_run(path)

@@ -59,6 +59,7 @@ import numpy as np
 
 from lossdoctor.errors import ReadError, ReadWarning
 from lossdoctor.messages_lines import Message
+from lossdoctor.read import read_head
 from lossdoctor.read._builder import RunBuilder
 from lossdoctor.run import Run
 
@@ -949,9 +950,8 @@ def _head_tags(path: str, size: int, mtime_ns: int) -> frozenset[str]:
     the parse was ~60% of reading a logdir of 100 runs (BENCHMARKS.md)."""
     del size, mtime_ns  # cache key only: a file that grows or changes is read again
     try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except OSError:
+        head = read_head(Path(path))
+    except ReadError:
         return frozenset()
     tags: set[str] = set()
     pos = 0
