@@ -180,5 +180,7 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
     assert page.count('<section class="run"') == 2
-    assert f"HTML 报告: {out} (运行: 2)" in capsys.readouterr().out
+    assert f"HTML 报告：{out}（2 个运行：1 个健康，1 个需要处理）" in capsys.readouterr().out
+    assert main(["report", logs[1], "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"HTML report: {out} (1 run: healthy)"
     assert main(["report", str(tmp_path / "missing.log"), "-o", str(out)]) == 2

@@ -148,13 +148,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lossdoctor.messages import text
+    from lossdoctor.report import run_count
     from lossdoctor.report.html import write_html
 
     lang = _lang(args)
     diagnoses = _diagnose_paths(args)
     path = write_html(diagnoses, args.output, lang=lang)
-    print(f"{text('wrote_html', lang)}: {path} ({text('runs', lang)}: {len(diagnoses)})")
+    print(Message("report.wrote_html", path=path, count=run_count(diagnoses, lang)).text(lang))
     return EXIT_OK
 
 

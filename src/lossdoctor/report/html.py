@@ -43,6 +43,7 @@ from lossdoctor.explain import explanation
 from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, jsonable
 from lossdoctor.messages import check_lang, point_label, text
 from lossdoctor.messages_lines import Message, localise
+from lossdoctor.report import run_count
 from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels, union_range
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
@@ -264,11 +265,7 @@ def render_html(diagnoses: Sequence[Diagnosis], *, lang: str | None = None,
     app_js = _asset("report.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(uplot_js)} {_csp_hash(app_js)}; "
            f"style-src {_csp_hash(css)}; img-src data:; base-uri 'none'; form-action 'none'")
-    healthy = sum(d.healthy for d in diagnoses)
-    summary = (Message("diagnose.summary", runs=len(diagnoses), healthy=healthy,
-                       bad=len(diagnoses) - healthy) if len(diagnoses) > 1 else
-               Message("diagnose.summary_one", status=text(
-                   "healthy" if healthy else "unhealthy", lang))).text(lang)
+    summary = run_count(diagnoses, lang).text(lang)
     body = "".join(_run_section(d, i, lang) for i, d in enumerate(diagnoses))
     return (
         f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'

@@ -9,8 +9,9 @@ from rich.text import Text
 
 from lossdoctor.findings import Diagnosis, Finding
 from lossdoctor.messages import text
-from lossdoctor.messages_lines import Message, localise
+from lossdoctor.messages_lines import localise
 from lossdoctor.names import CANONICAL
+from lossdoctor.report import run_count
 
 __all__ = ["render_diagnoses"]
 
@@ -77,6 +78,4 @@ def render_diagnoses(diagnoses: list[Diagnosis], console: Console, *, lang: str 
             console.print()
         _render_one(d, console, lang=lang, code=code)
     if len(diagnoses) > 1:
-        bad = sum(not d.healthy for d in diagnoses)
-        console.print("\n" + Message("diagnose.summary", runs=len(diagnoses),
-                                      healthy=len(diagnoses) - bad, bad=bad).text(lang))
+        console.print("\n" + run_count(diagnoses, lang).text(lang))

@@ -28,7 +28,7 @@ from lossdoctor.watch.dist import Comm, default_comm
 from lossdoctor.watch.episodes import Episodes, position
 from lossdoctor.watch.history import History
 from lossdoctor.watch.online import WINDOW, OnlineEvent, OnlineLoss
-from lossdoctor.watch.policy import Policy, _count
+from lossdoctor.watch.policy import Policy, check_count
 from lossdoctor.watch.target import Target, TorchTarget
 
 __all__ = ["END_OF_RUN_KINDS", "Watch"]
@@ -178,7 +178,7 @@ class Watch:
             if not isinstance(g, int | float) or isinstance(g, bool) or not (0 < g <= 10):
                 raise ValueError(f"{label} must be a number in (0, 10], got {g!r}")
         for label, k in (("min_points", min_points), ("settle", settle)):
-            _count(label, k, 1)
+            check_count(label, k, 1)
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
         for label, fn in (("on_event", on_event), ("on_action", on_action)):

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lossdoctor.findings import Finding, Point
-from lossdoctor.watch.policy import _count
+from lossdoctor.watch.policy import check_count
 
 __all__ = ["Episodes", "position"]
 
@@ -49,7 +49,7 @@ class Episodes:
     """
 
     def __init__(self, confirm: int = 2) -> None:
-        self.confirm = _count("confirm", confirm, 1)
+        self.confirm = check_count("confirm", confirm, 1)
         self._end: dict[tuple[str, str], float] = {}
         self._detected: dict[tuple[str, str], Point] = {}
         self._active: set[tuple[str, str]] = set()

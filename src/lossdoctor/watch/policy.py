@@ -45,7 +45,8 @@ def _positive_fraction(name: str, v: object, *, one: bool = False) -> float:
     return float(v)
 
 
-def _count(name: str, v: object, low: int = 0) -> int:
+def check_count(name: str, v: object, low: int = 0) -> int:
+    """`v` when it is an int ≥ `low` (not a bool); ValueError naming the setting otherwise."""
     if not isinstance(v, int) or isinstance(v, bool) or v < low:
         raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
     return v
@@ -113,10 +114,10 @@ class Policy:
                 or not math.isfinite(self.min_lr) or self.min_lr < 0:
             raise ValueError(f"min_lr must be a finite number >= 0, got {self.min_lr!r}")
         self.min_lr = float(self.min_lr)
-        self.cooldown = _count("cooldown", self.cooldown)
-        self.max_retries = _count("max_retries", self.max_retries)
-        self.snapshot_every = _count("snapshot_every", self.snapshot_every, 1)
-        self.keep_snapshots = _count("keep_snapshots", self.keep_snapshots, 1)
+        self.cooldown = check_count("cooldown", self.cooldown)
+        self.max_retries = check_count("max_retries", self.max_retries)
+        self.snapshot_every = check_count("snapshot_every", self.snapshot_every, 1)
+        self.keep_snapshots = check_count("keep_snapshots", self.keep_snapshots, 1)
         if self.checkpoint_path is not None:
             if not isinstance(self.checkpoint_path, str | os.PathLike):
                 raise ValueError(f"checkpoint_path must be a path, got {self.checkpoint_path!r}")
