@@ -318,6 +318,20 @@ def test_a_loss_flat_after_falling_an_order_of_magnitude_has_converged() -> None
     assert ("plateau", "train_loss") not in kinds and ("converged", "train_loss") in kinds
 
 
+def test_loss_up_acc_up_needs_overfitting() -> None:
+    # retrained runs (seed + 8000): a CNN with warm restarts whose last restart lifts the
+    # validation loss 0.355 -> 0.515 -> 0.424 (and the training loss with it), and a warmup too
+    # long for Adam that makes both losses climb; the accuracy holds in both, but neither is
+    # overfitting, so neither is over-confidence
+    (restart,) = lossdoctor.read(FIX / "heldout_sgdr_restart_tb")
+    assert diagnose_run(restart).healthy
+    (run,) = lossdoctor.read(FIX / "heldout_long_warmup_rise_trainer_state.json")
+    kinds = {(f.kind, f.metric) for f in diagnose_run(run).findings}
+    assert kinds == {("loss_rising", "train_loss"), ("loss_rising", "val_loss")}
+    # beside an overfitting finding it stays
+    assert {"overfitting", "loss_up_acc_up"} <= _kinds(_real("001"))
+
+
 def test_val_oscillation_real_run() -> None:
     assert "oscillation" in _kinds(_real("032"))
 

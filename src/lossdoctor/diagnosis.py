@@ -120,6 +120,11 @@ def _resolve(findings: list[Finding], train: str | None, val: str | None) -> lis
         if _within(f, findings) or _in_wild_bouncing(f, findings):
             continue
         out.append(f)
+    # loss_up_acc_up qualifies an overfitting finding (its rise, read beside the task metric):
+    # without one on the same metric the rise belongs to another story (the training loss
+    # climbed too, after a warm restart or a too-long warmup).
+    overfit = {f.metric for f in out if f.kind == "overfitting"}
+    out = [f for f in out if f.kind != "loss_up_acc_up" or f.metric in overfit]
     order = {k: i for i, k in enumerate(KINDS)}
     out.sort(key=lambda f: (-severity_rank(f.severity), order[f.kind]))
     return out
