@@ -3,8 +3,8 @@
 `read(path)` takes a file or a directory and detects the format from the content (the first
 64 KiB), not only from the file name; ``format=`` forces a reader. Each format lives in its own
 module that provides ``NAME``, ``sniff(path, head) -> bool`` and ``read(path) -> list[Run]``;
-formats that span directories (TensorBoard logdirs, MLflow stores) also provide
-``find(root) -> list[Path]``: the paths under `root` they read as a whole.
+formats that span directories (TensorBoard logdirs, MLflow stores, W&B run directories) also
+provide ``find(root) -> list[Path]``: the paths under `root` they read as a whole.
 
 A file is a training log when it holds a training curve: a metric recorded again and again,
 in order, along a step, epoch or row axis. Files that are not (READMEs, ``MANIFEST.md``
@@ -34,13 +34,14 @@ __all__ = ["FORMATS", "read"]
 
 #: ``--format`` name → module, in sniffing order (most specific first).
 FORMATS: dict[str, str] = {
+    "wandb": "lossdoctor.read.wandblog",
     "tensorboard": "lossdoctor.read.tfevents",
     "mlflow": "lossdoctor.read.mlruns",
     "json": "lossdoctor.read.jsonlog",
     "csv": "lossdoctor.read.table",
     "text": "lossdoctor.read.textlog",
 }
-_DIRECTORY_FORMATS = ("mlflow", "tensorboard")
+_DIRECTORY_FORMATS = ("mlflow", "tensorboard", "wandb")
 #: The codes of the `ReadError` problems that say "this file is not a training log" rather than
 #: "this log is broken".
 _NOT_A_LOG = frozenset({
@@ -155,7 +156,8 @@ def read(path: str | os.PathLike[str], *, format: str | None = None) -> list[Run
 
     Args:
         path: a file (text log, CSV/TSV, JSON/JSONL, TensorBoard event file, MLflow SQLite
-            database) or a directory (TensorBoard logdir, ``mlruns/`` tree, folder of logs).
+            database, W&B ``run-<id>.wandb``) or a directory (TensorBoard logdir, ``mlruns/``
+            tree, ``wandb/`` directory of runs, folder of logs).
         format: force a reader (one of `FORMATS`) instead of detecting it from the content.
 
     Returns:

@@ -223,7 +223,7 @@ class _Segment:
 
 
 @dataclass
-class _RecordSink:
+class RecordSink:
     """Routes metric dicts into `RunBuilder`s, starting a new run when the step (or epoch)
     counter restarts (if `split`)."""
 
@@ -541,7 +541,7 @@ def _read_hf_state(path: Path, doc: dict[str, Any]) -> list[Run]:
     for k in _HF_META_KEYS:
         if k in doc:
             b.meta[k] = doc[k]
-    sink = _RecordSink(path, b.name, b.format, split=False)
+    sink = RecordSink(path, b.name, b.format, split=False)
     sink.segments.append(_Segment(b))
     bad = 0
     hidden: list[float] = []  # steps where grad_norm is non-finite but the loss is finite
@@ -636,7 +636,7 @@ def _read_document(path: Path) -> list[Run]:
             if kind == "columns":
                 _add_columns(b, table, prefix)
             else:
-                sink = _RecordSink(path, name, fmt, prefix=prefix, split=False)
+                sink = RecordSink(path, name, fmt, prefix=prefix, split=False)
                 sink.segments.append(_Segment(b))
                 for rec in table:
                     sink.add(rec)
@@ -662,7 +662,7 @@ def _curve(path: Path, runs: list[Run], one_record: bool) -> list[Run]:
 
 
 def _read_jsonl(path: Path) -> list[Run]:
-    sink: _RecordSink | None = None
+    sink: RecordSink | None = None
     bad = 0
     first_bad = 0
     not_objects = 0
@@ -691,7 +691,7 @@ def _read_jsonl(path: Path) -> list[Run]:
                 continue
             if sink is None:
                 fmt = "wandb_history" if "_step" in rec or "_timestamp" in rec else "jsonl"
-                sink = _RecordSink(path, _run_name(path), fmt,
+                sink = RecordSink(path, _run_name(path), fmt,
                                    sep="." if fmt == "wandb_history" else "/")
             sink.add(rec)
     if sink is None:  # the file changed since its head was sniffed

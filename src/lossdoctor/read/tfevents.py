@@ -49,7 +49,7 @@ import os
 import re
 import struct
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +61,9 @@ from lossdoctor.errors import ReadError, ReadWarning
 from lossdoctor.messages_lines import Message
 from lossdoctor.read import read_head
 from lossdoctor.read._builder import RunBuilder
+from lossdoctor.read._protowire import Malformed as _Malformed
+from lossdoctor.read._protowire import fields as _fields
+from lossdoctor.read._protowire import varint as _varint
 from lossdoctor.run import Run
 
 __all__ = ["NAME", "find", "is_event_file", "read", "sniff"]
@@ -103,10 +106,6 @@ _DTYPE_NAMES = {7: "string", 8: "complex64", 18: "complex128", 20: "resource", 2
 _FIXED_FIELDS = {5: 4, 6: 8}  # float_val, double_val: fixed-width packed elements
 _VALUE_KINDS = {2: "simple", 3: "histogram", 4: "image", 5: "histogram", 6: "audio", 8: "tensor"}
 _DIGITS = re.compile(r"([0-9]+)")
-
-
-class _Malformed(Exception):
-    """The record's bytes are not a valid Event message."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,52 +325,6 @@ class _Event:
     wall_slot: int | None = None  # offset of the 8 wall-time bytes
     values: list[_Value] = field(default_factory=list)
     exact_slots: bool = True  # False when merged sub-messages make offsets meaningless
-
-
-def _varint(b: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Malformed
-        byte = b[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, pos
-        shift += 7
-
-
-def _fields(b: bytes, pos: int, end: int) -> Iterable[tuple[int, int, int, int, int]]:
-    """Yield ``(field number, wire type, value start, value end, int value)`` of a message
-    (``int value`` is the varint or fixed value for those wire types, 0 otherwise)."""
-    while pos < end:
-        key, pos = _varint(b, pos, end)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise _Malformed
-        if wire == 0:
-            start = pos
-            value, pos = _varint(b, pos, end)
-            yield number, 0, start, pos, value
-        elif wire == 1:
-            if pos + 8 > end:
-                raise _Malformed
-            yield number, 1, pos, pos + 8, 0
-            pos += 8
-        elif wire == 2:
-            size, pos = _varint(b, pos, end)
-            if size > end - pos:
-                raise _Malformed
-            yield number, 2, pos, pos + size, 0
-            pos += size
-        elif wire == 5:
-            if pos + 4 > end:
-                raise _Malformed
-            yield number, 5, pos, pos + 4, 0
-            pos += 4
-        else:  # groups (3, 4) are not used by these messages; 6, 7 are invalid
-            raise _Malformed
 
 
 def _text(b: bytes, start: int, end: int) -> str:
