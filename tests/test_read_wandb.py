@@ -184,12 +184,17 @@ def test_zero_padding_after_the_last_record_is_not_an_error(tmp_path: Path) -> N
 
 def test_a_message_that_is_not_protobuf_is_skipped_with_a_warning(tmp_path: Path) -> None:
     data = DIGITS.read_bytes()
-    junk = b"\xff" * 20  # a varint longer than 64 bits
-    rec = struct.pack("<IHB", zlib.crc32(bytes([1]) + junk), len(junk), 1) + junk
+
+    def record(body: bytes) -> bytes:
+        return struct.pack("<IHB", zlib.crc32(bytes([1]) + body), len(body), 1) + body
+
+    # a history row whose length runs past its message, and one whose item is cut short
+    broken = record(b"\x08\x01\x12\x7f\x0a") + record(b"\x12\x04\x0a\x05\x12\x01")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReadWarning)
-        run = _one(_write(tmp_path, data + rec))
-    assert any("skipped 1 records that are not valid W&B messages" in w for w in run.warnings)
+        run = _one(_write(tmp_path, data + broken + record(b"\xff" * 20)))
+    assert any("skipped 2 records that are not valid W&B messages" in w for w in run.warnings)
+    assert len(run.series["val_loss"]) == 150  # (bytes that are no history are not looked at)
 
 
 def test_cli_reads_a_wandb_run_and_the_chinese_errors(
@@ -201,3 +206,39 @@ def test_cli_reads_a_wandb_run_and_the_chinese_errors(
     bad = _write(tmp_path, b":W&B\xe1\xbe\x02" + b"\x00" * 8)
     assert main(["show", str(bad), "--lang", "zh"]) == 2
     assert "只认识版本 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("log", [DIGITS, EDGE], ids=["digits", "edge_cases"])
+def test_the_fast_history_path_reads_what_the_generic_walk_reads(
+        log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _one(log)
+    monkeypatch.setattr(wandblog, "_history_fast", lambda *a: None)
+    slow = _one(log)
+    assert fast.series.keys() == slow.series.keys()
+    for k, s in fast.series.items():
+        t = slow.series[k]
+        for a, b in ((s.values, t.values), (s.steps, t.steps), (s.epochs, t.epochs)):
+            assert np.array_equal(a, b, equal_nan=True), k
+
+
+def test_a_run_the_installed_sdk_writes_now(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "cache"))
+    run = wandb.init(project="lossdoctor-test", mode="offline", dir=str(tmp_path),
+                     settings=wandb.Settings(silent=True, x_disable_stats=True))
+    losses = [1.0 / (i + 1) for i in range(40)]
+    for i, loss in enumerate(losses):
+        row = {"train/loss": loss, "epoch": i // 10}
+        if i % 10 == 9:
+            row["val/loss"] = 2 * loss
+        run.log(row, step=i)
+    run.finish()
+    (got,) = lossdoctor.read(tmp_path / "wandb")
+    assert got.format == "wandb" and got.meta["wandb_project"] == "lossdoctor-test"
+    assert list(got.series["train_loss"].values) == losses
+    assert list(got.series["val_loss"].steps) == [9, 19, 29, 39]
+    assert list(got.series["val_loss"].epochs) == [0, 1, 2, 3]

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from lossdoctor.errors import ReadError
 from lossdoctor.messages_lines import Message
-from lossdoctor.read._protowire import Malformed, fields
+from lossdoctor.read._protowire import Malformed, fields, varint
 from lossdoctor.read.jsonlog import RecordSink
 from lossdoctor.run import Run
 
@@ -177,9 +177,22 @@ def _item(b: bytes, pos: int, end: int) -> tuple[tuple[str, ...], float | None] 
     return (tuple(key), value) if key else None
 
 
+def _row(items: list[tuple[tuple[str, ...], float | None]], step: int | None,
+         ) -> dict[str, float | None]:
+    """History items as one row: ``"a.b"`` keys; media items (under a ``_type``) left out."""
+    media = {k[:-1] for k, _ in items if k[-1] == "_type"}
+    row: dict[str, float | None] = {}
+    for k, value in items:
+        if media and any(k[:i] in media for i in range(1, len(k))):
+            continue
+        row[".".join(k)] = value
+    if step is not None and "_step" not in row:
+        row["_step"] = float(step)
+    return row
+
+
 def _history(b: bytes, pos: int, end: int) -> dict[str, float | None]:
-    """A ``HistoryRecord`` as one row: ``"a.b"`` keys; media items (under a ``_type``) left
-    out."""
+    """A ``HistoryRecord`` as one row (see `_row`), by the generic field walk."""
     items: list[tuple[tuple[str, ...], float | None]] = []
     step: int | None = None
     for number, wire, start, stop, _v in fields(b, pos, end):
@@ -192,15 +205,74 @@ def _history(b: bytes, pos: int, end: int) -> dict[str, float | None]:
             for n, w, _s, _e, num in fields(b, start, stop):
                 if n == 1 and w == 0:
                     step = num - (1 << 64) if num >= 1 << 63 else num
-    media = {k[:-1] for k, _ in items if k[-1] == "_type"}
-    row: dict[str, float | None] = {}
-    for k, value in items:
-        if media and any(k[:i] in media for i in range(1, len(k))):
-            continue
-        row[".".join(k)] = value
-    if step is not None and "_step" not in row:
-        row["_step"] = float(step)
-    return row
+    return _row(items, step)
+
+
+def _history_fast(b: bytes, pos: int, end: int,
+                  keys: dict[bytes, tuple[str, ...]]) -> dict[str, float | None] | None:
+    """`_history` for the layout the SDK writes — items of ``nested_key`` strings and a
+    ``value_json``, then the step, every length under 128 bytes — read by direct indexing
+    (about 3x faster than the generic walk: BENCHMARKS.md); None for anything else, which
+    then goes the generic way. `keys` caches the decoded key paths by their bytes."""
+    items: list[tuple[tuple[str, ...], float | None]] = []
+    step: int | None = None
+    while pos < end:
+        if pos + 2 > end:
+            return None
+        tag, n = b[pos], b[pos + 1]
+        start = pos + 2
+        pos = start + n
+        if n >= 0x80 or pos > end:
+            return None
+        if tag == 0x0A:  # HistoryRecord.item
+            p = start
+            while p < pos and b[p] == 0x12:  # HistoryItem.nested_key
+                if p + 2 > pos or b[p + 1] >= 0x80:
+                    return None
+                p += 2 + b[p + 1]
+            if p == start or p + 3 > pos or b[p] != 0x82 or b[p + 1] != 0x01:
+                return None  # HistoryItem.value_json (field 16) must follow
+            if b[p + 2] != pos - p - 3:
+                return None
+            raw_key = b[start:p]
+            path = keys.get(raw_key)
+            if path is None:
+                item = _item(b, start, pos)  # decoded once per distinct key path
+                if item is None:
+                    return None
+                path = keys[raw_key] = item[0]
+            try:
+                value: float | None = float(b[p + 3 : pos])
+            except ValueError:
+                value = None
+            items.append((path, value))
+        elif tag == 0x12:  # HistoryRecord.step
+            step = 0
+            if n:
+                if b[start] != 0x08:
+                    return None
+                num, q = varint(b, start + 1, pos)
+                if q != pos:
+                    return None
+                step = num - (1 << 64) if num >= 1 << 63 else num
+        else:
+            return None
+    return _row(items, step)
+
+
+def _history_span(m: bytes) -> tuple[int, int] | None:
+    """Where ``Record.history`` lies in a message, or None when it holds none. Serialisers write
+    fields in field-number order, so a history row is ``num`` (field 1, absent when 0) then
+    ``history`` (field 2): found without walking the rest (summary records, as many as the
+    rows, are skipped in two lookups)."""
+    end = len(m)
+    pos = varint(m, 1, end)[1] if end and m[0] == 0x08 else 0
+    if pos >= end or m[pos] != 0x12:
+        return None
+    n, start = varint(m, pos + 1, end)
+    if start + n > end:
+        raise Malformed
+    return start, start + n
 
 
 def _run_meta(b: bytes, pos: int, end: int) -> dict[str, str]:
@@ -230,17 +302,23 @@ def _read_log(path: Path) -> list[Run]:
 def _decode(path: Path, records: _Records) -> list[Run]:
     sink = RecordSink(path, _run_name(path), NAME, sep=".", split=False)
     meta: dict[str, str] = {}
+    keys: dict[bytes, tuple[str, ...]] = {}
     bad = 0
     rows = 0
     for m in records:
         try:
+            span = _history_span(m)
+            if span is not None:
+                row = _history_fast(m, *span, keys)
+                sink.add(_history(m, *span) if row is None else row)
+                rows += 1
+                continue
+            if meta:
+                continue  # not a history row, and the run's details are known
             for number, wire, start, end, _v in fields(m, 0, len(m)):
-                if wire != 2:
-                    continue
-                if number == _RECORD_HISTORY:
-                    sink.add(_history(m, start, end))
-                    rows += 1
-                elif number == _RECORD_RUN and not meta:
+                if number == _RECORD_HISTORY and wire == 2:
+                    raise Malformed  # not where the serialisers write it: not a Record
+                if number == _RECORD_RUN and wire == 2:
                     meta = _run_meta(m, start, end)
         except Malformed:
             bad += 1
