@@ -80,7 +80,7 @@ def test_nested_keys_non_finite_media_and_split_records() -> None:
 
 
 def _run_dir(tmp_path: Path, log: Path = DIGITS) -> Path:
-    d = tmp_path / "wandb" / "offline-run-20261121_120000-abc"
+    d = tmp_path / "wandb" / f"offline-run-20261121_120000-{log.stem[4:]}"
     (d / "files").mkdir(parents=True)
     shutil.copy(log, d / log.name)
     # an older SDK's history beside the log: the run must be read once, from the log
@@ -98,6 +98,17 @@ def test_a_wandb_directory_gives_each_run_once(tmp_path: Path) -> None:
         runs = lossdoctor.read(path)
         assert [(r.name, r.format) for r in runs] == [(d.name, "wandb")], path
     assert wandblog.find(tmp_path) == [d]
+    (d / "logs").mkdir()
+    (d / "logs" / "debug.log").write_text("2026-11-21 12:00:00 INFO loss: 0.5\n" * 5)
+    assert len(lossdoctor.read(tmp_path)) == 1  # the SDK's own files are part of the run
+    # a log copied into a folder of other logs is read beside them, not instead of them
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(DIGITS, mixed / DIGITS.name)
+    (mixed / "train.csv").write_text("epoch,loss\n" + "".join(f"{i},{1 / (i + 1)}\n"
+                                                             for i in range(10)))
+    assert wandblog.find(mixed) == [mixed / DIGITS.name]
+    assert sorted(r.format for r in lossdoctor.read(mixed)) == ["keras_csv", "wandb"]
     (run,) = lossdoctor.read(d / DIGITS.name, format="wandb")
     assert len(run.series["val_loss"]) == 150
 

@@ -74,19 +74,29 @@ def _logs_in(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.wandb") if p.is_file() and not p.is_symlink())
 
 
+def _is_run_dir(directory: Path, logs: list[Path]) -> bool:
+    """A W&B run directory: ``…-<id>`` holding ``run-<id>.wandb`` (the SDK's layout)."""
+    return any(p.stem.startswith("run-") and directory.name.endswith("-" + p.stem[4:])
+               for p in logs)
+
+
 def find(root: Path) -> list[Path]:
-    """The W&B run directories under `root` (directories holding a ``*.wandb`` log; `root`
-    itself when it is one). Links (``wandb/latest-run``) are not followed."""
+    """What to read as a whole under `root`: each W&B run directory (`_is_run_dir`; `root`
+    itself when it is one), so that the SDK's other files in it (``files/wandb-history.jsonl``
+    when an older SDK wrote it, ``logs/debug.log``) are not read again as logs of their own;
+    and any other ``*.wandb`` log, alone. Links (``wandb/latest-run``) are not followed."""
     root = Path(root)
     if root.is_file():
         return []
     out: list[Path] = []
     for dirpath, dirnames, _files in os.walk(root):
         here = Path(dirpath)
-        if _logs_in(here):
+        logs = _logs_in(here)
+        if logs and _is_run_dir(here, logs):
             out.append(here)
             dirnames[:] = []
             continue
+        out.extend(logs)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
     return out
 
