@@ -37,7 +37,7 @@ def _one(path: Path) -> lossdoctor.Run:
 
 def test_a_real_run_is_read_like_the_sdk_decodes_it() -> None:
     run = _one(DIGITS)
-    assert run.format == "wandb" and run.name == "digits_overfit"
+    assert run.format == "wandb" and run.name == DIGITS.stem  # not in a W&B run directory
     assert run.meta["wandb_project"] == "lossdoctor-fixtures"
     assert run.meta["wandb_name"] == "digits_overfit" and run.meta["wandb_run_id"]
     rows = _expected(DIGITS)
@@ -185,7 +185,7 @@ def test_a_log_without_history_is_not_a_curve(tmp_path: Path) -> None:
         shutil.copy(log, tmp_path / "runs" / name / log.name)
     with pytest.warns(ReadWarning, match="no training curve found"):
         runs = lossdoctor.read(tmp_path / "runs")
-    assert [r.name for r in runs] == ["good"]
+    assert [r.source for r in runs] == [str(tmp_path / "runs" / "good" / DIGITS.name)]
 
 
 def test_zero_padding_after_the_last_record_is_not_an_error(tmp_path: Path) -> None:

@@ -294,7 +294,8 @@ def _run_meta(b: bytes, pos: int, end: int) -> dict[str, str]:
 
 
 def _run_name(path: Path) -> str:
-    return path.parent.name or path.stem
+    """The run directory's name (as for its ``files/wandb-history.jsonl``), else the file's."""
+    return path.parent.name if _is_run_dir(path.parent, [path]) else path.stem
 
 
 def _read_log(path: Path) -> list[Run]:
