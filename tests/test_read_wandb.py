@@ -98,6 +98,9 @@ def test_a_wandb_directory_gives_each_run_once(tmp_path: Path) -> None:
         runs = lossdoctor.read(path)
         assert [(r.name, r.format) for r in runs] == [(d.name, "wandb")], path
     assert wandblog.find(tmp_path) == [d]
+    # the SDK's link to the last run reads as that run
+    (latest,) = lossdoctor.read(tmp_path / "wandb" / "latest-run")
+    assert latest.name == d.name and len(latest.series["val_loss"]) == 150
     (d / "logs").mkdir()
     (d / "logs" / "debug.log").write_text("2026-11-21 12:00:00 INFO loss: 0.5\n" * 5)
     assert len(lossdoctor.read(tmp_path)) == 1  # the SDK's own files are part of the run

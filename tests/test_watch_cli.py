@@ -49,6 +49,33 @@ def test_follows_a_growing_jsonl_log_and_fails_on_a_divergence(
     assert len(path.read_text().splitlines()) == 600  # it waited for the whole file
 
 
+def test_follows_a_wandb_run_directory_as_its_log_grows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a real W&B transaction log (tests/fixtures/wandb), written out in pieces as the SDK would
+    (src,) = (Path(__file__).parent / "fixtures" / "wandb" / "digits_overfit").glob("*.wandb")
+    run_dir = tmp_path / "wandb" / f"offline-run-20261121_120000-{src.stem[4:]}"
+    run_dir.mkdir(parents=True)
+    data = src.read_bytes()
+    cuts = [len(data) * k // 6 for k in range(1, 7)]
+
+    def write() -> None:
+        done = 0
+        for cut in cuts:
+            time.sleep(0.3)
+            with open(run_dir / src.name, "ab") as f:
+                f.write(data[done:cut])
+            done = cut
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    code = main(["watch", str(run_dir), "--idle", "1.0", "--interval", "0.05"])
+    writer.join()
+    out = capsys.readouterr().out
+    live = [ln for ln in out.splitlines() if ln.startswith("[")]
+    assert any("overfitting on val_loss" in ln for ln in live), out
+    assert code == 1 and "val_loss[150]" in out  # the whole log was read at the end
+
+
 def test_a_healthy_csv_exits_0_and_a_binary_file_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     rows = "".join(f"{e},{1.0 / (e + 1) + 0.2:.5f},{1.1 / (e + 1) + 0.25:.5f}\n"

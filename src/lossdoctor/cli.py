@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="follow a log file being written; print findings as "
                            "they appear")
-    watch.add_argument("path", metavar="FILE", help="the log file (waited for if missing)")
+    watch.add_argument("path", metavar="PATH", help="the log file, or a directory such as a W&B "
+                       "run directory or TensorBoard logdir (waited for if missing)")
     watch.add_argument("--format", metavar="FORMAT",
                        help=f"force a reader: {', '.join(FORMATS)}")
     watch.add_argument("--idle", type=float, default=30.0, metavar="SECONDS",

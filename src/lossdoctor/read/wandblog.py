@@ -75,9 +75,10 @@ def _logs_in(directory: Path) -> list[Path]:
 
 
 def _is_run_dir(directory: Path, logs: list[Path]) -> bool:
-    """A W&B run directory: ``…-<id>`` holding ``run-<id>.wandb`` (the SDK's layout)."""
-    return any(p.stem.startswith("run-") and directory.name.endswith("-" + p.stem[4:])
-               for p in logs)
+    """A W&B run directory: ``…-<id>`` holding ``run-<id>.wandb`` (the SDK's layout; a link
+    to one, ``wandb/latest-run``, counts as the directory it points to)."""
+    name = directory.resolve().name
+    return any(p.stem.startswith("run-") and name.endswith("-" + p.stem[4:]) for p in logs)
 
 
 def find(root: Path) -> list[Path]:
@@ -295,7 +296,7 @@ def _run_meta(b: bytes, pos: int, end: int) -> dict[str, str]:
 
 def _run_name(path: Path) -> str:
     """The run directory's name (as for its ``files/wandb-history.jsonl``), else the file's."""
-    return path.parent.name if _is_run_dir(path.parent, [path]) else path.stem
+    return path.parent.resolve().name if _is_run_dir(path.parent, [path]) else path.stem
 
 
 def _read_log(path: Path) -> list[Run]:

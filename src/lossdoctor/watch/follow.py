@@ -1,5 +1,6 @@
-"""Follow a log file another process is writing (``lossdoctor watch FILE``): re-read it with
-`lossdoctor.read` whenever it grows, diagnose it, and emit each new finding once."""
+"""Follow a log another process is writing (``lossdoctor watch PATH``: a file, or a directory
+such as a W&B run directory): re-read it with `lossdoctor.read` whenever it grows, diagnose it,
+and emit each new finding once."""
 
 from __future__ import annotations
 
@@ -45,6 +46,28 @@ def _last_point(d: Diagnosis) -> Point:
     return Point(step, epoch, max(0, n - 1))
 
 
+def _signature(p: Path) -> tuple[int, int] | None:
+    """What changes when the log grows: a file's size and mtime; for a directory (a W&B run
+    directory, a TensorBoard logdir) the sum and latest of its files', links not followed below
+    it; None when `p` does not exist (yet)."""
+    try:
+        st = p.stat()
+        if not p.is_dir():
+            return st.st_size, st.st_mtime_ns
+        size, mtime = 0, st.st_mtime_ns
+        for dirpath, _dirs, files in os.walk(p):
+            for name in files:
+                try:
+                    f = os.stat(os.path.join(dirpath, name), follow_symlinks=False)
+                except OSError:  # removed since the listing
+                    continue
+                size += f.st_size
+                mtime = max(mtime, f.st_mtime_ns)
+        return size, mtime
+    except OSError:
+        return None
+
+
 def follow(
     path: str | os.PathLike[str],
     *,
@@ -60,7 +83,9 @@ def follow(
     """Follow `path` until it has not changed for `idle` seconds, or Ctrl-C.
 
     Args:
-        path: the log file (it may not exist yet: it is waited for).
+        path: the log file, or a directory of logs (a W&B run directory, a TensorBoard
+            logdir), re-read when any file in it changes; it may not exist yet: it is waited
+            for.
         format: force a reader (see `lossdoctor.read.FORMATS`).
         idle: stop after this many seconds without the file changing (> 0).
         interval: seconds between checks (> 0); a read never starts sooner than the last read
@@ -110,11 +135,7 @@ def follow(
     try:
         while True:
             now = clock()
-            try:
-                st = p.stat()
-                sig: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                sig = None
+            sig = _signature(p)
             if sig != seen:
                 seen, last_change = sig, now
             if sig is not None and sig != read_sig and now >= next_read:
@@ -124,11 +145,7 @@ def follow(
             sleep(interval)
     except KeyboardInterrupt:
         result.interrupted = True
-    try:
-        st = p.stat()
-        final: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        final = None
+    final = _signature(p)
     if final is None and result.reads == 0:
         result.error = ReadError(p, "watch.no_file")
     elif final is not None and final != read_sig:
