@@ -124,6 +124,17 @@ def test_summary_counts_and_chart_data(overfit: Diagnosis) -> None:
     assert "sx" not in panels[2]["traces"][0]  # the LR schedule is drawn as logged
 
 
+def test_the_table_and_the_star_show_the_same_best_point() -> None:
+    # g075: the overfitting's best level is at step 20 (0.2411) while the lowest single
+    # validation value is at step 16 (0.2378); both renderers must name the same point
+    (log,) = (REAL.parent / "generated").glob("g075_*/events.out.tfevents.*")
+    d075, d001 = diagnose_all([log, next(next(REAL.glob("001_*")).iterdir())], jobs=1)
+    page = render_html([d075, d001], lang="en")
+    star = next(p["best"] for p in _data(page)["runs"][0] if p["best"])
+    assert (star["x"], round(star["y"], 4)) == (20.0, 0.2411)
+    assert "<td>validation loss: 0.2411 (step 20)</td>" in page
+
+
 def test_chinese(overfit: Diagnosis) -> None:
     page = render_html([overfit], lang="zh")
     assert '<html lang="zh-CN">' in page

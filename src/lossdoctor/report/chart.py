@@ -178,24 +178,35 @@ def _marks(f: Finding, axis: str) -> list[float]:
     return out
 
 
-def _best(d: Diagnosis, panel: Panel, lang: str) -> Marker | None:
-    """The best point of the run's main loss (validation, else training), on its panel."""
+def best_point(d: Diagnosis) -> tuple[str, str, float, float] | None:
+    """``(metric, axis, x, y)``: the best point of the run's main loss (validation, else
+    training, else another loss) — the one a finding names (the best level an overfitting or
+    loss_rising rose from) when there is one, else the series' best value. The chart's star
+    and the comparison table both show this point."""
     main = next((n for n in ("val_loss", "train_loss") if n in d.views),
                 next((n for n in d.views if _role(n) == "loss"), None))
-    if main is None or main not in {t.name for t in panel.traces}:
+    if main is None:
         return None
     view = d.views[main]
     for f in d.findings:
         if f.metric != main or f.kind not in _BEST_KINDS:
             continue
-        x = f.evidence.get(f"best_{panel.axis}")
+        x = f.evidence.get(f"best_{view.axis}")
         y = f.evidence.get("best_value", f.evidence.get("loss_at_best"))
         if isinstance(x, int | float) and isinstance(y, int | float):
-            return Marker(float(x), float(y), _best_label(panel.axis, float(x), float(y), lang))
+            return main, view.axis, float(x), float(y)
     if view.best is None:
         return None
-    x, y = float(view.x[view.best]), float(view.values[view.best])
-    return Marker(x, y, _best_label(panel.axis, x, y, lang))
+    return main, view.axis, float(view.x[view.best]), float(view.values[view.best])
+
+
+def _best(d: Diagnosis, panel: Panel, lang: str) -> Marker | None:
+    """`best_point` as the star of the panel that draws the main loss."""
+    bp = best_point(d)
+    if bp is None or bp[0] not in {t.name for t in panel.traces}:
+        return None
+    _name, axis, x, y = bp
+    return Marker(x, y, _best_label(axis, x, y, lang))
 
 
 def _best_label(axis: str, x: float, y: float, lang: str) -> str:

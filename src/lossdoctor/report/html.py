@@ -44,7 +44,14 @@ from lossdoctor.findings import KINDS, SEVERITIES, Diagnosis, Finding, jsonable
 from lossdoctor.messages import check_lang, point_label, text
 from lossdoctor.messages_lines import Message, localise
 from lossdoctor.report import run_count
-from lossdoctor.report.chart import jsonable_panel, label_at, metric_label, panels, union_range
+from lossdoctor.report.chart import (
+    best_point,
+    jsonable_panel,
+    label_at,
+    metric_label,
+    panels,
+    union_range,
+)
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
 
@@ -169,12 +176,11 @@ def _run_section(d: Diagnosis, i: int, lang: str) -> str:
 
 
 def _best_cell(d: Diagnosis, lang: str) -> str:
-    for name in ("val_loss", "train_loss"):
-        v = d.views.get(name)
-        if v is not None and v.best is not None:
-            return (f"{_e(metric_label(name, lang))}: {float(v.values[v.best]):.4g} "
-                    f"({_e(label_at(v.axis, float(v.x[v.best]), lang))})")
-    return "—"
+    bp = best_point(d)
+    if bp is None:
+        return "—"
+    name, axis, x, y = bp
+    return f"{_e(metric_label(name, lang))}: {y:.4g} ({_e(label_at(axis, x, lang))})"
 
 
 def _comparison(diagnoses: Sequence[Diagnosis], lang: str) -> str:
