@@ -265,6 +265,23 @@ def undrawn(d: Diagnosis, drawn: list[Panel]) -> list[Finding]:
     return [f for f in d.findings if id(f) not in shown]
 
 
+#: Room drawn above and below a panel's data: this fraction of its y-range (of its decades on a
+#: log axis).
+Y_MARGIN = 0.06
+
+
+def y_limits(log: bool, low: float | None, high: float | None) -> tuple[float, float] | None:
+    """The y-limits a renderer draws for a panel's range [low, high] (PNG and HTML alike):
+    `Y_MARGIN` of room on each side; None when the panel has no finite data."""
+    if low is None or high is None:
+        return None
+    if log:
+        pad = (high / low) ** Y_MARGIN if high > low else 1.5
+        return low / pad, high * pad
+    room = Y_MARGIN * (high - low) if high > low else max(abs(high) * 0.05, 1e-12)
+    return low - room, high + room
+
+
 def clamp(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
     """`values` clipped to a panel's y-range [low, high], and the mask of the clipped
     (outlier) points."""
@@ -287,7 +304,7 @@ def jsonable_panel(p: Panel) -> dict[str, Any]:
         traces.append(tr)
     return {
         "role": p.role, "axis": p.axis, "title": p.title, "log": p.log, "low": p.low,
-        "high": p.high, "traces": traces,
+        "high": p.high, "limits": y_limits(p.log, p.low, p.high), "traces": traces,
         "spans": [{"x0": s.x0, "x1": s.x1, "marks": s.marks, "label": s.label,
                    "kind": s.finding.kind, "severity": s.finding.severity} for s in p.spans],
         "best": None if p.best is None else {"x": p.best.x, "y": p.best.y,

@@ -51,6 +51,7 @@ from lossdoctor.report.chart import (
     metric_label,
     panels,
     union_range,
+    y_limits,
 )
 
 __all__ = ["UPLOT_VERSION", "render_html", "write_html"]
@@ -217,7 +218,7 @@ def _overlays(diagnoses: Sequence[Diagnosis], lang: str) -> list[dict[str, Any]]
             out.append({
                 "role": "loss", "axis": axis, "log": log,
                 "title": f"{metric_label(name, lang)} — {text('overlay', lang)}",
-                "low": low, "high": high,
+                "low": low, "high": high, "limits": y_limits(log, low, high),
                 "traces": [{"name": name, "label": d.run.name,
                             "color": _RUN_COLORS[i % len(_RUN_COLORS)],
                             "x": d.views[name].smooth_x.tolist(),

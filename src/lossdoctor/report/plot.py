@@ -42,6 +42,7 @@ from lossdoctor.report.chart import (
     metric_label,
     panels,
     undrawn,
+    y_limits,
 )
 
 __all__ = ["CJK_FONTS", "cjk_font", "plot", "plot_paths", "save_plots"]
@@ -217,15 +218,11 @@ def _draw(ax: Axes, p: Panel, lang: str) -> None:
 
 
 def _ylim(ax: Axes, p: Panel) -> None:
-    assert p.low is not None and p.high is not None
-    low, high = p.low, p.high
+    limits = y_limits(p.log, p.low, p.high)
+    assert limits is not None
     if p.log:
         ax.set_yscale("log")
-        pad = (high / low) ** 0.06 if high > low else 1.5
-        ax.set_ylim(low / pad, high * pad)
-    else:
-        pad = 0.06 * (high - low) if high > low else max(abs(high) * 0.05, 1e-12)
-        ax.set_ylim(low - pad, high + pad)
+    ax.set_ylim(*limits)
 
 
 def _spans(ax: Axes, p: Panel) -> None:

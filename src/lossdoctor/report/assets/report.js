@@ -79,16 +79,6 @@
     return out;
   }
 
-  function yRange(p) {
-    var lo = p.low, hi = p.high, pad;
-    if (p.log) {
-      pad = hi > lo ? Math.pow(hi / lo, 0.06) : 1.5;
-      return [lo / pad, hi * pad];
-    }
-    pad = hi > lo ? 0.06 * (hi - lo) : Math.max(Math.abs(hi) * 0.05, 1e-12);
-    return [lo - pad, hi + pad];
-  }
-
   function label(ctx, s, x, y, ink, edge, alignRight) {
     ctx.font = Math.round(11 * px) + "px sans-serif";
     var w = ctx.measureText(s).width, h = 15 * px, pad = 3 * px;
@@ -181,7 +171,7 @@
       });
       if (p.best && u.series[bestIdx] && u.series[bestIdx].show) {
         var bx = u.valToPos(p.best.x, "x", true);
-        var range = yRange(p);
+        var range = p.limits;
         var by = u.valToPos(Math.min(range[1], Math.max(range[0], p.best.y)), "y", true);
         ctx.setLineDash([2 * px, 3 * px]);
         ctx.strokeStyle = "#333";
@@ -219,7 +209,7 @@
 
   function panelChart(host, p, key) {
     if (p.low == null || p.high == null) { emptyPanel(host, p); return; }
-    var range = yRange(p), lo = p.low, hi = p.high;
+    var range = p.limits, lo = p.low, hi = p.high;
     var clamp = function (v) { return Math.min(hi, Math.max(lo, v)); };
     var cols = [], reals = [];
     var series = [{ label: L[p.axis] || p.axis,
