@@ -93,3 +93,10 @@ def test_weights_gone_nan_are_rolled_back() -> None:
     # the abandoned steps (the NaN among them) left the run; training went on to the end
     losses = w.run()["train_loss"].values
     assert np.isfinite(losses).all() and len(losses) >= 36 and not w.should_stop
+
+
+def test_options_are_checked_when_the_callback_is_made() -> None:
+    with pytest.raises(TypeError, match="LossdoctorKerasCallback takes 'optimizer' from the model"):
+        LossdoctorKerasCallback(optimizer=object())
+    with pytest.raises(TypeError, match="bogus"):
+        LossdoctorKerasCallback(bogus=1)

@@ -150,3 +150,10 @@ def test_ddp_two_ranks_roll_back_together(tmp_path: Path) -> None:
     assert r0["lr"] == r1["lr"] == pytest.approx(0.02 * 0.3)
     assert all(torch.equal(a, b) and torch.isfinite(a).all()
                for a, b in zip(r0["weights"], r1["weights"], strict=True))
+
+
+def test_options_are_checked_when_the_callback_is_made() -> None:
+    with pytest.raises(TypeError, match="LossdoctorCallback takes 'comm' from the trainer"):
+        LossdoctorCallback(comm=object())
+    with pytest.raises(TypeError, match="bogus"):
+        LossdoctorCallback(bogus=1)

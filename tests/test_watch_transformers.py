@@ -102,3 +102,10 @@ def test_state_is_exported_with_the_checkpoint_and_restored(tmp_path: Path) -> N
                if isinstance(c, LossdoctorTrainerCallback))
     assert cb2.options == {"autopilot": {"lr_factor": 0.5}, "growth": 0.5}
     assert cb2.watch is not None and len(cb2.watch.run()["train_loss"]) == 20
+
+
+def test_options_are_checked_when_the_callback_is_made() -> None:
+    with pytest.raises(TypeError, match="LossdoctorTrainerCallback takes 'model' from the Trainer"):
+        LossdoctorTrainerCallback(model=object())
+    with pytest.raises(TypeError, match="bogus"):
+        LossdoctorTrainerCallback(bogus=1)

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from lossdoctor.watch.core import Watch
+from lossdoctor.watch.integrations import check_watch_options
 
 __all__ = ["KerasTarget", "LossdoctorKerasCallback"]
 
@@ -109,10 +110,8 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
 
     def __init__(self, **watch_options: Any) -> None:
         super().__init__()
-        for bad in ("model", "optimizer", "scheduler", "target"):
-            if bad in watch_options:
-                raise TypeError(f"LossdoctorKerasCallback takes {bad!r} from the model")
-        Watch(**watch_options)  # validate now
+        check_watch_options("LossdoctorKerasCallback", "model", watch_options,
+                            ("model", "optimizer", "scheduler", "target"))
         self.options = watch_options
         self.watch: Watch | None = None
         self._target: KerasTarget | None = None

@@ -30,6 +30,7 @@ import torch
 
 from lossdoctor.names import normalise, split_phase
 from lossdoctor.watch.core import Watch
+from lossdoctor.watch.integrations import check_watch_options
 from lossdoctor.watch.target import TorchTarget
 
 __all__ = ["LossdoctorCallback"]
@@ -67,10 +68,8 @@ class LossdoctorCallback(pl.Callback):
     """
 
     def __init__(self, **watch_options: Any) -> None:
-        for bad in ("model", "optimizer", "scheduler", "target", "comm"):
-            if bad in watch_options:
-                raise TypeError(f"LossdoctorCallback takes {bad!r} from the trainer")
-        Watch(**watch_options)  # validate the options now, not when fit starts
+        check_watch_options("LossdoctorCallback", "trainer", watch_options,
+                            ("model", "optimizer", "scheduler", "target", "comm"))
         self.options = watch_options
         self.watch: Watch | None = None
         self._pending_state: dict[str, Any] | None = None

@@ -32,6 +32,7 @@ from transformers.trainer_callback import ExportableState
 
 from lossdoctor.names import canonical_name
 from lossdoctor.watch.core import Watch
+from lossdoctor.watch.integrations import check_watch_options
 from lossdoctor.watch.policy import Policy
 from lossdoctor.watch.target import TorchTarget
 
@@ -57,10 +58,8 @@ class LossdoctorTrainerCallback(TrainerCallback, ExportableState):
     """
 
     def __init__(self, **watch_options: Any) -> None:
-        for bad in ("model", "optimizer", "scheduler", "target"):
-            if bad in watch_options:
-                raise TypeError(f"LossdoctorTrainerCallback takes {bad!r} from the Trainer")
-        Watch(**watch_options)  # validate now
+        check_watch_options("LossdoctorTrainerCallback", "Trainer", watch_options,
+                            ("model", "optimizer", "scheduler", "target"))
         self.options = watch_options
         self.watch: Watch | None = None
         self.watch_state: dict[str, Any] | None = None
