@@ -18,13 +18,22 @@ __all__ = ["RunBuilder"]
 _NAN = math.nan
 
 
-class _Points:
+class Points:
+    """One metric's points as they come: step, epoch and value (float64 each, NaN when
+    unknown). `array.array` grows in amortised O(1) and appends about twice as fast as item
+    assignment into a preallocated numpy buffer (0.31 µs against 0.56 µs for three stores,
+    measured when the live watcher's history was written); a `Run` copies them into numpy
+    once."""
+
     __slots__ = ("epochs", "steps", "values")
 
     def __init__(self) -> None:
         self.steps = array("d")
         self.epochs = array("d")
         self.values = array("d")
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class RunBuilder:
@@ -41,7 +50,7 @@ class RunBuilder:
         self.format = format
         self.meta: dict[str, object] = {}
         self.warnings: list[Message] = []
-        self._points: dict[str, _Points] = {}
+        self._points: dict[str, Points] = {}
         self._bulk: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -63,7 +72,7 @@ class RunBuilder:
         if pts is None:
             if metric in self._bulk:
                 raise ValueError(f"metric {metric!r} was already added in bulk")
-            pts = self._points[metric] = _Points()
+            pts = self._points[metric] = Points()
         pts.steps.append(_NAN if step is None else step)
         pts.epochs.append(_NAN if epoch is None else epoch)
         pts.values.append(value)
