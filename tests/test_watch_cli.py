@@ -7,6 +7,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +35,23 @@ def write_slowly(path: Path, lines: list[str], *, delay: float = 0.3, chunks: in
         time.sleep(delay)
 
 
-def test_follows_a_growing_jsonl_log_and_fails_on_a_divergence(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "train.jsonl"
-    lines = [json.dumps({"step": i, "loss": float(v)}) + "\n" for i, v in enumerate(diverging())]
-    writer = threading.Thread(target=write_slowly, args=(path, lines))
+def watch_while_written(path: Path, write: Callable[[], None],
+                        capsys: pytest.CaptureFixture[str]) -> tuple[int, str, list[str]]:
+    """``lossdoctor watch PATH`` while another thread runs `write`: the exit code, the output
+    and its live finding lines."""
+    writer = threading.Thread(target=write)
     writer.start()
     code = main(["watch", str(path), "--idle", "1.0", "--interval", "0.05"])
     writer.join()
     out = capsys.readouterr().out
-    live = [ln for ln in out.splitlines() if ln.startswith("[")]
+    return code, out, [ln for ln in out.splitlines() if ln.startswith("[")]
+
+
+def test_follows_a_growing_jsonl_log_and_fails_on_a_divergence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "train.jsonl"
+    lines = [json.dumps({"step": i, "loss": float(v)}) + "\n" for i, v in enumerate(diverging())]
+    code, out, live = watch_while_written(path, lambda: write_slowly(path, lines), capsys)
     assert any("error divergence on train_loss" in ln for ln in live), out
     assert code == 1
     assert len(path.read_text().splitlines()) == 600  # it waited for the whole file
@@ -66,12 +74,7 @@ def test_follows_a_wandb_run_directory_as_its_log_grows(
                 f.write(data[done:cut])
             done = cut
 
-    writer = threading.Thread(target=write)
-    writer.start()
-    code = main(["watch", str(run_dir), "--idle", "1.0", "--interval", "0.05"])
-    writer.join()
-    out = capsys.readouterr().out
-    live = [ln for ln in out.splitlines() if ln.startswith("[")]
+    code, out, live = watch_while_written(run_dir, write, capsys)
     assert any("overfitting on val_loss" in ln for ln in live), out
     assert code == 1 and "val_loss[150]" in out  # the whole log was read at the end
 
