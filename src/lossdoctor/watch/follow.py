@@ -5,6 +5,7 @@ and emit each new finding once."""
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def _signature(p: Path) -> tuple[int, int] | None:
     it; None when `p` does not exist (yet)."""
     try:
         st = p.stat()
-        if not p.is_dir():
+        if not stat.S_ISDIR(st.st_mode):
             return st.st_size, st.st_mtime_ns
         size, mtime = 0, st.st_mtime_ns
         for dirpath, _dirs, files in os.walk(p):
