@@ -3,6 +3,7 @@ logs, and on degenerate input; the JSON shape and the CLI's exit codes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -266,6 +267,19 @@ def test_a_smooth_climb_is_a_rise_not_wild_bouncing(name: str) -> None:
     # climb smoothly, far off a straight line but without bouncing from point to point
     kinds = {f.kind for r in lossdoctor.read(FIX / name) for f in diagnose_run(r).findings}
     assert "loss_rising" in kinds and "oscillation" not in kinds
+
+
+@pytest.mark.parametrize(("raised", "expected"), [(1, False), (2, True)])
+def test_a_rise_needs_more_than_the_last_point(raised: int, expected: bool) -> None:
+    # 034 (a Keras history that converged at 5e-4): one noisy last epoch 15% above the best is
+    # not a loss that "climbed and stayed up"; the same jump on the last two epochs is
+    (run,) = _real("034")
+    s = run.series["train_loss"]
+    v = s.values.copy()
+    v[-raised:] = 1.15 * v.min()
+    series = {**run.series, "train_loss": dataclasses.replace(s, values=v)}
+    found = "loss_rising" in _kinds([dataclasses.replace(run, series=series)])
+    assert found is expected
 
 
 def test_a_jump_with_no_progress_to_give_back_needs_its_ratio() -> None:

@@ -144,6 +144,8 @@ class Rise:
             noisy curve wanders in).
         robust_rise: median of the last 10% of the points minus the median of the points
             around the best (±2.5% of the curve): the rise without the bias of a minimum.
+        raised: number of points after the best point above best + 2 level-noise (a rise
+            carried by one last point is not a rise that stayed).
     """
 
     shape: Shape
@@ -154,6 +156,7 @@ class Rise:
     trend: Trend | None
     spread: float
     robust_rise: float
+    raised: int
 
 
 def rise(c: Curve) -> Rise:
@@ -175,8 +178,9 @@ def rise(c: Curve) -> Rise:
         around = c.y[max(0, sh.best_point - h) : sh.best_point + h + 1]
         late = c.y[-max(1, n // 10) :]
         robust = float(np.median(late) - np.median(around))
+        raised = int(np.count_nonzero(c.y[sh.best_point + 1 :] > sh.low + 2 * sigma))
         return Rise(sh, len(post_lv), float(sh.rise / sigma), stayed, float(frac), tr, spread,
-                    robust)
+                    robust, raised)
 
     return _cached(c, "rise", make)
 

@@ -23,7 +23,7 @@ LONG_POST = 10
 def persistent_rise(c: Curve) -> bool:
     """True when `c` rose after its best level and stayed up to the end."""
     r = rise(c)
-    if r.post < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
+    if r.post < 2 or r.raised < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
         return False
     if r.post >= LONG_POST and r.robust_rise < 2 * r.spread:
         return False
