@@ -347,6 +347,69 @@ def test_jsonl_resumed_run_is_not_split(tmp_path: Path) -> None:
     np.testing.assert_array_equal(run["train_loss"].steps, steps)
 
 
+def test_mmengine_scalars() -> None:
+    # written by MMEngine's Runner (make_fixture.py): training rows carry epoch, iter and step
+    # (the global iteration); validation rows only "step", which is then the epoch
+    (run,) = jsonlog.read(FIX / "mmengine" / "scalars.json")
+    assert not run.warnings
+    assert sorted(run.series) == ["lr", "train_loss", "val_acc", "val_loss"]
+    train, val = run["train_loss"], run["val_loss"]
+    assert len(train) == 160 and len(val) == len(run["val_acc"]) == 40
+    np.testing.assert_array_equal(train.steps[:3], [10, 20, 30])
+    np.testing.assert_array_equal(train.epochs[:5], [1, 1, 1, 1, 2])
+    np.testing.assert_array_equal(val.epochs, np.arange(1, 41))
+    assert np.isnan(val.steps).all()
+    rows = [json.loads(line) for line in (FIX / "mmengine" / "scalars.json").open()]
+    assert val.values[-1] == rows[-1]["val_loss"]
+
+
+def _mmcv_rows() -> list[dict[str, object]]:
+    """The MMEngine fixture's run in MMCV 1.x's JSON log layout: a header record, training
+    rows whose "iter" counts the batches of the epoch (45 a epoch), validation rows with
+    "mode": "val" (MMCV's `TextLoggerHook`)."""
+    rows: list[dict[str, object]] = [{"env_info": "sys.platform: linux", "seed": 0}]
+    for r in (json.loads(line) for line in (FIX / "mmengine" / "scalars.json").open()):
+        if "epoch" in r:
+            rows.append({"mode": "train", "epoch": r["epoch"],
+                         "iter": int(r["iter"]) - 45 * (int(r["epoch"]) - 1), "lr": r["lr"],
+                         "memory": 812, "data_time": r["data_time"], "loss": r["loss"],
+                         "time": r["time"]})
+        else:
+            rows.append({"mode": "val", "epoch": r["step"], "iter": 3, "lr": 0.1,
+                         "loss": r["val_loss"], "accuracy": r["accuracy"]})
+    return rows
+
+
+def test_mmcv_json_log_epoch_local_iterations(tmp_path: Path) -> None:
+    # the batch counter restarts every epoch: one run, not 40; the points keep their epoch
+    p = write(tmp_path, "20230101_120000.log.json",
+              "".join(json.dumps(r) + "\n" for r in _mmcv_rows()))
+    (run,) = jsonlog.read(p)
+    assert [m.code for m in run.warnings] == ["read.no_epoch_length"]
+    assert sorted(run.series) == ["lr", "train_loss", "val_acc", "val_loss"]
+    (ref,) = jsonlog.read(FIX / "mmengine" / "scalars.json")
+    for name in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_array_equal(run[name].values, ref[name].values)
+        np.testing.assert_array_equal(run[name].epochs, ref[name].epochs)
+    assert run["train_loss"].axis == "index"  # positioned by order within each epoch
+
+
+def test_jsonl_restart_of_epoch_and_step_is_a_new_run(tmp_path: Path) -> None:
+    rows = [{"epoch": e, "iter": i, "loss": 1.0} for e in (1, 2) for i in (10, 20)] * 2
+    p = write(tmp_path, "log.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    assert [len(r["train_loss"]) for r in jsonlog.read(p)] == [4, 4]
+
+
+def test_jsonl_numbers_written_as_strings(tmp_path: Path) -> None:
+    # fairseq's --log-format json writes its statistics as strings
+    rows = [{"epoch": e, "train_loss": f"{3.0 / e:.3f}", "train_num_updates": str(100 * e),
+             "train_lr": "2.79871e-07", "id": "17"} for e in (1, 2, 3)]
+    p = write(tmp_path, "log.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    (run,) = jsonlog.read(p)
+    assert sorted(run.series) == ["lr", "train_loss"]
+    np.testing.assert_array_equal(run["train_loss"].values, [3.0, 1.5, 1.0])
+
+
 def test_jsonl_malformed_lines_are_skipped(tmp_path: Path) -> None:
     text = ('{"step": 1, "loss": 1.0}\n{"step": 2, "loss": \n{"step": 3, "loss": 0.8}\n'
             "not json at all\n[1, 2]\n\n{\"step\": 4, \"loss\": 0.7}\n")

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lossdoctor.errors import ReadError
-from lossdoctor.read import textlog
+from lossdoctor.read import jsonlog, textlog
 from lossdoctor.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -456,6 +456,45 @@ def test_more_forms(tmp_path: Path, text: str, expected: dict[str, list[float]])
     assert set(run.series) == set(expected)
     for name, values in expected.items():
         assert nan_equal(run[name].values, values), name
+
+
+def test_fairseq_json_log_format(tmp_path: Path) -> None:
+    # fairseq's --log-format json: logger name, then a JSON object whose numbers are strings
+    lines = []
+    for e in (1, 2):
+        for u in (1, 2):
+            n = 100 * (2 * (e - 1) + u)
+            lines.append(
+                f"2020-04-22 07:4{e}:0{u} | INFO | train_inner | {{\"epoch\": {e}, \"update\": "
+                f"{e - 1 + u / 2.5:.3f}, \"loss\": \"{5 - n / 100:.3f}\", \"ppl\": \"18.4\", "
+                f"\"wps\": \"7204.7\", \"num_updates\": \"{n}\", \"lr\": \"0.0005\", "
+                f"\"gnorm\": \"2.274\", \"train_wall\": \"25\", \"wall\": \"64\"}}")
+        lines.append(
+            f"2020-04-22 07:4{e}:23 | INFO | valid | {{\"epoch\": {e}, \"valid_loss\": "
+            f"\"{4.5 - e / 10:.3f}\", \"valid_ppl\": \"1.03\", \"valid_num_updates\": "
+            f"\"{200 * e}\", \"valid_best_loss\": \"4.4\"}}")
+    run = one_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert set(run.series) == {"train_loss", "ppl", "lr", "gnorm", "val_loss", "valid_ppl",
+                               "valid_best_loss"}
+    assert nan_equal(run["train_loss"].values, [4.0, 3.0, 2.0, 1.0])
+    assert list(run["train_loss"].steps) == [100, 200, 300, 400]
+    assert list(run["val_loss"].steps) == [200, 400]
+    assert list(run["val_loss"].epochs) == [1, 2]
+
+
+def test_mmengine_runner_log() -> None:
+    # MMEngine's text log of the run whose scalars.json the JSON tests read (the same values,
+    # printed to 4 digits): "Epoch(train) [2][10/45]" is step 45 + 10, a validation line's
+    # "[2][3/3]" counts the validation batches, and its values keep the epoch only
+    fixture = FIXTURES.parent / "json" / "mmengine"
+    run = one_run(fixture / "train.log")
+    assert not run.warnings
+    assert set(run.series) == {"lr", "train_loss", "val_loss", "val_acc"}
+    (ref,) = jsonlog.read(fixture / "scalars.json")
+    for name in run.series:
+        np.testing.assert_allclose(run[name].values, ref[name].values, rtol=1e-3, atol=1e-4)
+        np.testing.assert_array_equal(run[name].epochs, ref[name].epochs)
+        np.testing.assert_array_equal(run[name].steps, ref[name].steps)
 
 
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ _EN: dict[str, str] = {
                        "resumed run?); kept in the same run",
     "text.step_back": "line {line}: the step counter went back from {old:g} to {new:g}; kept "
                       "in the same run",
-    "text.no_epoch_length": "the step counter restarts every epoch and the log gives no epoch "
+    "read.no_epoch_length": "the step counter restarts every epoch and the log gives no epoch "
                             "length, so those points keep their epoch but no step",
     "text.keras_unfinished": "{where}: a Keras progress bar stopped before the end of its "
                              "epoch; its running values were not used",
@@ -303,7 +303,7 @@ _ZH: dict[str, str] = {
     "text.epoch_back": "第 {line} 行：轮数计数从 {old:g} 回退到 {new:g}（恢复训练？）；"
                        "仍算作同一次运行",
     "text.step_back": "第 {line} 行：步数计数从 {old:g} 回退到 {new:g}；仍算作同一次运行",
-    "text.no_epoch_length": "步数计数每轮重新开始，而日志没有给出每轮的步数，"
+    "read.no_epoch_length": "步数计数每轮重新开始，而日志没有给出每轮的步数，"
                             "因此这些点只有轮数、没有步数",
     "text.keras_unfinished": "{where}：Keras 进度条在该轮结束前就中断了；"
                              "其中的滑动平均值没有采用",

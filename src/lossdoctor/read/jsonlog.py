@@ -15,7 +15,15 @@ Recognised from the content (the file name is only used to name the run):
   flattened to ``parent.child`` (the name W&B's UI shows).
 * Generic JSONL (``jsonl``): one metric dict per line, with ``step``/``global_step``/
   ``iteration``/``epoch`` keys or metric-like keys (``loss``, ``val_acc`` …); a file that
-  several runs were appended to (the step counter restarts) gives one run per restart.
+  several runs were appended to (the step counter restarts) gives one run per restart. A
+  step counter that goes back while the epoch advances counts the batches of each epoch
+  (MMCV's ``*.log.json``): the points keep their epoch but no step, with a warning, as in text
+  logs. A record's phase key (``"mode": "val"``, also ``phase``/``split``/``stage``) prefixes
+  its metric names (``loss`` → ``val_loss``); a validation record's own batch counter is not
+  a training step. MMEngine's ``vis_data/scalars.json`` logs validation rows by epoch under
+  the training rows' ``step`` key (``{"accuracy": 94.4, "step": 3}`` after ``{"epoch": 3,
+  "iter": 135, "step": 135, …}``): such a row is read as the validation of that epoch.
+  Numbers written as strings (``"9.617"``: fairseq's JSON log) are numbers.
 * TensorBoard's scalar download as JSON (``tensorboard_json``): ``[[wall_time, step,
   value], ...]``; the tag comes from a ``run-<run>-tag-<tag>.json`` file name (else the
   file stem), as for the CSV download.
@@ -36,9 +44,10 @@ holds no lists. So numbers deep in a document of notes (``labels.json``'s
 and configs are not read as runs.
 
 Keys that are axes (``step``, ``epoch`` …), clocks (``*_runtime``, ``*_timestamp``,
-``time``), throughput (``*_per_second``) or counters (``total_flos``,
-``num_input_tokens_seen``, ``num_tokens``) are not metrics. Bare ``NaN``/``Infinity``/
-``-Infinity`` tokens (and the strings ``"nan"``, ``"inf"`` …) are read as non-finite values.
+``time``, ``eta``), throughput (``*_per_second``), memory, ids, seeds or counters
+(``total_flos``, ``num_input_tokens_seen``, ``num_tokens``, ``num_updates``) are not
+metrics. Bare ``NaN``/``Infinity``/``-Infinity`` tokens (and the strings ``"nan"``,
+``"inf"`` …) are read as non-finite values.
 
 JSONL is read line by line (memory grows with the points, not the file); a malformed line is
 skipped and counted in one warning; a truncated last line (a file still being written) gives a
@@ -80,14 +89,24 @@ _EPOCH_KEYS = ("epoch", "train/epoch", "trainer/epoch")
 _AXIS_KEYS = frozenset(_STEP_KEYS + _EPOCH_KEYS)
 _NON_METRIC_NAMES = frozenset({
     "timestamp", "time", "wall_time", "walltime", "runtime", "elapsed", "duration",
-    "total_flos", "flos", "num_input_tokens_seen", "num_tokens",
+    "total_flos", "flos", "num_input_tokens_seen", "num_tokens", "memory", "eta",
+    "eta_seconds", "id", "seed",
 })
 _NON_METRIC_SUFFIXES = (
     "_runtime", "_per_second", "_per_sec", "_timestamp", "_time", "num_tokens", "tokens_seen",
+    "_memory", "_id", "num_updates",
 )
 _NON_FINITE_STRINGS = {
     "nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
     "-inf": -math.inf, "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
+}
+_DECIMAL = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+# A record's phase, when a key names it ({"mode": "val", "loss": …}: MMCV's JSON log): the
+# metric names of a validation or test record get the phase as a prefix.
+_PHASE_KEYS = ("mode", "phase", "split", "stage")
+_PHASE_PREFIX = {
+    "val": "val_", "valid": "val_", "validation": "val_", "eval": "val_", "evaluation": "val_",
+    "dev": "val_", "test": "test_",
 }
 _HF_META_KEYS = (
     "best_metric", "best_model_checkpoint", "best_global_step", "global_step", "max_steps",
@@ -126,7 +145,9 @@ def _number(v: Any) -> float | None:
             return float(v)
         except OverflowError:
             return math.inf if v > 0 else -math.inf
-    if isinstance(v, str) and len(v) <= 9:
+    if isinstance(v, str) and len(v) <= 40:
+        if _DECIMAL.fullmatch(v):  # fairseq's JSON log writes its statistics as "9.617"
+            return float(v)
         return _NON_FINITE_STRINGS.get(v.strip().lower())
     return None
 
@@ -139,6 +160,27 @@ def _is_bookkeeping(key: str) -> bool:
         or leaf in _NON_METRIC_NAMES
         or leaf.endswith(_NON_METRIC_SUFFIXES)
     )
+
+
+def _phase(rec: dict[str, Any]) -> str:
+    """The metric-name prefix of a record's phase (``"val_"`` for ``{"mode": "val"}``), or
+    ``""``."""
+    for k in _PHASE_KEYS:
+        v = rec.get(k)
+        if isinstance(v, str):
+            return _PHASE_PREFIX.get(v.strip().lower(), "")
+    return ""
+
+
+def _phased(prefix: str, phase: str, key: str) -> str:
+    """The metric name of `key` in a record of `phase`: the phase prefix is not added to the
+    learning rate and gradient norm (not per phase), to a key that already names a phase, nor
+    to a namespaced key (``coco/bbox_mAP``: the namespace names it)."""
+    if phase and "/" not in key and canonical_name(key) not in ("lr", "grad_norm") and not (
+        key.lower().startswith(("val", "eval", "test", "dev"))
+    ):
+        key = phase + key
+    return prefix + key
 
 
 def _is_metric_like(key: str) -> bool:
@@ -214,12 +256,19 @@ def _is_record(rec: Any) -> bool:
 
 @dataclass
 class _Segment:
-    """The records of one run, with the first and last axis value seen (for restarts)."""
+    """The records of one run, with the first and last value seen on the axis that decides
+    restarts (`axis`: ``"step"``, or ``"epoch"`` for rows without a step and once the step
+    counter is known to restart every epoch), and the last step and epoch of any row."""
 
     builder: RunBuilder
     first: float | None = None
     last: float | None = None
     rows: int = 0
+    axis: str | None = None
+    last_step: float | None = None
+    first_epoch: float | None = None
+    last_epoch: float | None = None
+    epoch_local: bool = False
 
 
 @dataclass
@@ -238,8 +287,8 @@ class RecordSink:
     # `_step` and, when logged, `train/global_step`: one axis per file, not per row).
     step_key: str | None = None
     epoch_key: str | None = None
-    # key → metric name (with `prefix`), or None for axes and bookkeeping; cached per key.
-    _names: dict[Any, str | None] = field(default_factory=dict)
+    # (phase prefix, key) → metric name (with `prefix`), or None for axes and bookkeeping.
+    _names: dict[tuple[str, Any], str | None] = field(default_factory=dict)
 
     def _new_segment(self) -> _Segment:
         k = len(self.segments) + 1
@@ -261,31 +310,75 @@ class RecordSink:
             self.epoch_key = _axis_key(rec, _EPOCH_KEYS)
         step = _axis(rec, (self.step_key,)) if self.step_key else None
         epoch = _axis(rec, (self.epoch_key,)) if self.epoch_key else None
+        seg = self.current
+        phase = _phase(rec)
+        step, epoch, by_epoch = self._place(seg, step, epoch, bool(phase))
+        phase = phase or ("val_" if by_epoch else "")
         names = self._names
         points = []
         for k, raw in rec.items():
-            if k not in names:  # first time this key is seen: is it a metric?
+            if (phase, k) not in names:  # first time this key is seen: is it a metric?
                 metric = isinstance(k, str) and not _is_bookkeeping(k)
-                names[k] = self.prefix + k if metric else None
-            name = names[k]
+                names[phase, k] = _phased(self.prefix, phase, k) if metric else None
+            name = names[phase, k]
             if name is not None and (v := _number(raw)) is not None:
                 points.append((name, v))
         if not points:
             return 0
-        seg = self.current
-        x = step if step is not None else epoch
+        axis, x = ("step", step) if step is not None else ("epoch", epoch)
         if self.split and x is not None:
-            if seg.rows and seg.first is not None and seg.last is not None and (
-                x <= seg.first < seg.last
-            ):
-                seg = self._new_segment()
-            if seg.first is None:
-                seg.first = x
-            seg.last = x
+            if seg.axis is None:
+                seg.axis = axis
+            if axis == seg.axis:  # a row placed on the other axis cannot show a restart
+                if seg.rows and seg.first is not None and seg.last is not None and (
+                    x <= seg.first < seg.last
+                ):
+                    seg = self._new_segment()
+                    seg.axis = axis
+                if seg.first is None:
+                    seg.first = x
+                seg.last = x
+        if step is not None:
+            seg.last_step = step
+        if epoch is not None:
+            if seg.first_epoch is None:
+                seg.first_epoch = epoch
+            seg.last_epoch = epoch
         seg.rows += 1
         for name, v in points:
             seg.builder.add(name, v, step=step, epoch=epoch)
         return len(points)
+
+    def _place(self, seg: _Segment, step: float | None, epoch: float | None,
+               phased: bool) -> tuple[float | None, float | None, bool]:
+        """The (step, epoch) a row is logged at, given the rows before it in `seg`, and
+        whether it is a per-epoch validation row. `phased`: the row names a validation or test
+        phase, whose step counter below the training's counts that loop's batches (MMCV's
+        ``{"mode": "val", "epoch": 3, "iter": 20}``): it keeps its epoch only.
+
+        A step counter that goes back while the epoch advances counts batches within the
+        epoch (MMCV's ``iter``): from then on the run's rows keep their epoch but no step (the
+        log gives no epoch length, and steps are never guessed), and restarts are told by the
+        epoch. A row without an epoch whose step equals the epoch of the row before, below that
+        row's step, was logged by epoch: MMEngine's validation rows (``{"accuracy": …,
+        "step": 3}`` after ``{"epoch": 3, "iter": 1500, "step": 1500, …}``), whose metrics are
+        validation metrics.
+        """
+        if phased and step is not None and seg.last_step is not None and step < seg.last_step:
+            return None, epoch, False
+        if (step is not None and epoch is None and self.epoch_key is not None
+                and seg.last_epoch is not None and seg.last_step is not None
+                and step == seg.last_epoch < seg.last_step):
+            return None, step, True
+        if (step is not None and epoch is not None and not seg.epoch_local
+                and seg.last_step is not None and seg.last_epoch is not None
+                and step < seg.last_step and epoch > seg.last_epoch):
+            seg.epoch_local = True
+            seg.builder.warn("read.no_epoch_length")
+            seg.axis, seg.first, seg.last = "epoch", seg.first_epoch, seg.last_epoch
+        if seg.epoch_local:
+            return None, epoch, False
+        return step, epoch, False
 
     def builders(self) -> list[RunBuilder]:
         return [s.builder for s in self.segments if len(s.builder)]

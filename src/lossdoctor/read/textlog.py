@@ -32,11 +32,18 @@ Recognised forms (auto-detected per line; a file may mix them):
   counter as its step; a value redrawn unchanged while the counter moves, or carried into the
   next epoch's bar, is one point (see `_Parser._tqdm`). Bars of validation/test phases give
   points without steps, their keys prefixed by the phase (``Validation loss``).
-* Python ``logging``/glog/loguru prefixes and timestamps are stripped; ``wandb:`` lines, Python
+* MMEngine runner lines (MMDetection, MMSegmentation, MMPretrain …): ``Epoch(train)
+  [3][10/45]  lr: 1e-01  loss: 0.87`` gives epoch 3 and step ``(3 - first_epoch) * 45 + 10``,
+  ``Iter(train) [ 10/1000]`` step 10; a ``(val)``/``(test)`` line's counter counts that loop's
+  batches, so its values (prefixed by the phase) keep the epoch only.
+* Python ``logging``/glog/loguru prefixes and timestamps are stripped (also a logger name
+  before the level: ``2024-05-01 12:00:13 - mmengine - INFO -``); ``wandb:`` lines, Python
   reprs (``Namespace(...)`` → ``run.meta["args"]``, multi-line dicts), tracebacks and prose are
   skipped. A one-line dict of numbers (Hugging Face ``Trainer`` prints
-  ``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch': 0.5}``) is a metric line; the final
-  ``train_runtime`` summary dict goes to ``run.meta["summary"]``.
+  ``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch': 0.5}``; fairseq's JSON log format prints
+  ``valid | {"epoch": 2, "valid_loss": "1.584", "valid_num_updates": "104"}``, numbers as
+  strings, ``num_updates`` the step) is a metric line; the final ``train_runtime`` summary
+  dict goes to ``run.meta["summary"]``.
 
 Values keep NaN and ±inf (``nan``, ``inf``, ``-inf``, ``1e-3``, ``7.52e+31`` are all values).
 Metrics keep the names the log prints (``Train Loss``, ``valid ppl``); a key printed twice on
@@ -171,7 +178,9 @@ _PREFIX = re.compile(
         [IWEF]\d{4}\ \d\d:\d\d:\d\d\.\d+\s+\d+\s+[^\]\s]+\]\ ?        # glog / absl
       | \s*(?:\[?\d{4}[-/]\d\d[-/]\d\d[T_ ]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?
            | \[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?)                          # timestamp
-        (?:\s*(?:[-|:]\s*)?(?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
+        (?:\s*(?:[-|:]\s*)?
+           (?:[\w.]+\s+[-|]\s+(?=(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b))?  # name -
+           (?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
            \]?\s*)?(?:[-|:]\s*)?)?
         (?:[\w.<>]+:[\w.<>]+:\d+\s+-\s+)?                               # loguru module:fn:line -
         (?:[\w.]+(?:\.[\w]+)*:\ \[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\ )? # name: [LEVEL]
@@ -221,13 +230,22 @@ _TRAILER = re.compile(r"(?P<s>\s*)(?:\([^)]*\)|\.$|(?P<w>[A-Za-z/]+)\.?(?=\s|$|[
 _HEADER = re.compile(r"^\W*(?P<h>[A-Za-z][\w .\-/]{0,60}?)\s*(?:\.\.\.)?:\s*$")
 _CONFIG_LINE = re.compile(r"^\s*(?P<k>[A-Za-z_][\w.\-]*)\s*[:=]\s*(?P<v>.*?)\s*$")
 _NAMESPACE_ITEM = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|[^,()]+)")
-_DICT_ITEM = re.compile(rf"""['"](?P<k>[^'"]{{1,80}})['"]\s*:\s*(?P<v>{_NUM})(?=\s*[,}}])""")
+# a number may be quoted: fairseq's JSON log format writes its statistics as strings
+_NAMED_DICT = re.compile(r"[\w.]{1,40}\s*\|\s*(?=\{)")
+_DICT_ITEM = re.compile(
+    rf"""['"](?P<k>[^'"]{{1,80}})['"]\s*:\s*(?P<q>["']?)(?P<v>{_NUM})(?P=q)(?=\s*[,}}])""")
 _KERAS = re.compile(
     r"""^\s*(?:(?P<n>\d+)/(?P<t>\d+|Unknown)\s*(?:\[[=>.]*\]|[━─]+)?\s*)?
         (?:-\s*)?(?:ETA:\s*[\d:]+s?|\d+(?::\d\d)+|\d+(?:\.\d+)?(?:s|ms|us|m|h))
         (?:\s+\d+(?:\.\d+)?(?:s|ms|us)/(?:step|sample))?\s+-\s+(?P<rest>.*)$""",
     re.VERBOSE,
 )
+#: MMEngine's runner (MMDetection, MMSegmentation …): ``Epoch(train) [3][10/45]  lr: …``,
+#: ``Epoch(val) [3][3/3]  accuracy: …``, ``Iter(train) [ 10/1000]  loss: …``.
+_MMENGINE = re.compile(
+    r"(?P<u>Epoch|Iter)\((?P<p>train|val|test)\)\s*\[\s*(?P<a>\d+)\s*(?:/\s*(?P<at>\d+)\s*)?\]"
+    r"(?:\s*\[\s*(?P<b>\d+)\s*/\s*(?P<bt>\d+)\s*\])?\s+(?P<rest>.*)")
+_WIDE_GAP = re.compile(r"\s{2,}|\t+")
 _TQDM = re.compile(
     r"""^(?P<d>.*?)[:\s]*(?:(?P<p>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+(?:\.\d+)?[kMGT]?)
         /(?P<t>\d+(?:\.\d+)?[kMGT]?|\?)|(?P<n2>\d+)it)\s*\[(?P<i>[^\]]*)\]?""",
@@ -550,7 +568,7 @@ class _Parser:
         if not (per_epoch or self.within_epoch) or self.epoch is None:
             return raw
         if total is None:
-            self.warn_once("no-epoch-length", "text.no_epoch_length")
+            self.warn_once("no-epoch-length", "read.no_epoch_length")
             return None
         first = self.first_epoch if self.first_epoch is not None else self.epoch
         return (self.epoch - first) * total + raw
@@ -642,6 +660,8 @@ class _Parser:
         if commit and self.header is not None:
             self.block, self.header = (self.header if indented else None), None
         body = msg.strip()
+        if body[0] != "{" and (named := _NAMED_DICT.match(body)):  # fairseq: "valid | {…}"
+            body = body[named.end():]
         first = body[0]
         if first == "{" or body.startswith(("wandb:", "Namespace(", "File \"", "Traceback")):
             return self._special(body, commit)
@@ -652,6 +672,8 @@ class _Parser:
         k = _KERAS.match(body)
         if k is not None:
             return self._keras(k, ends_line, commit)
+        if first in "EI" and (mm := _MMENGINE.match(body)) is not None:
+            return self._mmengine(mm, commit)
         h = _EPOCH_HEADER.match(body)
         if h is not None:
             if commit:
@@ -727,8 +749,10 @@ class _Parser:
             low = k.lower()
             if low == "epoch":
                 epoch = _to_float(v)
-            elif low in ("step", "global_step"):
-                step = _to_float(v)
+            elif low in ("step", "global_step", "num_updates") or low.endswith("_num_updates"):
+                step = _to_float(v)  # fairseq's "num_updates": the global step
+            elif low == "update":  # fairseq's fractional epoch, beside its "epoch"
+                continue
             else:
                 kind = _key_kind(k)
                 if kind != "noise":
@@ -935,6 +959,38 @@ class _Parser:
         self.keras_done.add(self.epoch)
         self.curve = True  # a Keras epoch's final line
         self._add(pairs, None)
+
+    # -- MMEngine -----------------------------------------------------------------------------
+    def _mmengine(self, m: re.Match[str], commit: bool) -> bool:
+        """An MMEngine runner line. A training line's ``[epoch][batch/total]`` gives the epoch
+        and the global step ``(epoch - first_epoch) * total + batch``; ``Iter(train) [i/n]``
+        the step; a validation or test line's counter counts that loop's batches, so its
+        values (named with the phase) keep the epoch only."""
+        phase = m["p"]
+        pairs: list[tuple[str, float]] = []
+        for field in _WIDE_GAP.split(m["rest"]):
+            p = _PAIR.fullmatch(field.strip())
+            if p is None or p["u"]:
+                continue
+            key = _clean_key(p["k"])
+            if _key_kind(key) == "noise":
+                continue
+            if phase != "train" and _phase_word(key) is None:
+                key = f"{phase} {key}"
+            pairs.append((key, _to_float(p["v"])))
+        if not pairs:
+            return False
+        if commit:
+            self.curve = True  # only a training run writes these markers
+            step = None
+            if m["u"] == "Epoch":
+                self._set_epoch(float(m["a"]))
+                if phase == "train" and m["b"] is not None:
+                    step = self._step(float(m["b"]), int(m["bt"]), True)
+            elif phase == "train":
+                step = self._step(float(m["a"]), int(m["at"]) if m["at"] else None, False)
+            self._add(pairs, step)
+        return True
 
     # -- tqdm -------------------------------------------------------------------------------------
     def _tqdm(self, t: re.Match[str], commit: bool) -> bool:
