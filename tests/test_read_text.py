@@ -435,6 +435,36 @@ def test_noise_only_has_no_metrics() -> None:
      {"train_loss": [5.123, 4.9], "nll_loss": [4.2, 4.1], "ppl": [18.4, 17.1],
       "lr": [0.0005, 0.001], "gnorm": [1.2, 1.1], "val_loss": [4.8], "valid nll_loss": [3.9],
       "valid ppl": [15.1]}),
+    # Megatron-LM (a validation line names its phase and iteration in prose)
+    (" [2024-01-15 10:30:00] iteration       10/    3000 | consumed samples:          320 | "
+     "elapsed time per iteration (ms): 1234.5 | learning rate: 3.000000E-04 | global batch "
+     "size:    32 | lm loss: 9.678787E+00 | loss scale: 1.0 | grad norm: 1.234 | number of "
+     "skipped iterations:   0 | number of nan iterations:   0 |\n"
+     " [2024-01-15 10:31:00] iteration       20/    3000 | consumed samples:          640 | "
+     "elapsed time per iteration (ms): 1234.5 | learning rate: 3.000000E-04 | global batch "
+     "size:    32 | lm loss: 9.426648E+00 | loss scale: 1.0 | grad norm: 1.1 | number of "
+     "skipped iterations:   0 | number of nan iterations:   0 |\n"
+     "-----------------------------------------------------------------------------\n"
+     " validation loss at iteration 20 | lm loss value: 9.588409E+00 | lm loss PPL: "
+     "1.458519E+04 | \n",
+     {"lr": [3e-4, 3e-4], "lm loss": [9.678787, 9.426648], "grad_norm": [1.234, 1.1],
+      "validation lm loss value": [9.588409], "validation lm loss PPL": [14585.19]}),
+    # DeepSpeed's engine and throughput lines
+    ("[2024-01-15 10:30:00,123] [INFO] [logging.py:96:log_dist] [Rank 0] step=10, skipped=0, "
+     "lr=[0.0001], mom=[(0.9, 0.999)]\n"
+     "steps: 10 loss: 9.7194 iter time (s): 0.512 samples/sec: 62.5\n"
+     "[2024-01-15 10:30:05,123] [INFO] [logging.py:96:log_dist] [Rank 0] step=20, skipped=0, "
+     "lr=[0.0001], mom=[(0.9, 0.999)]\n"
+     "steps: 20 loss: 9.4158 iter time (s): 0.512 samples/sec: 62.5\n",
+     {"lr": [1e-4, 1e-4], "train_loss": [9.7194, 9.4158]}),
+    # YOLOX (loguru's "name:line -" prefix)
+    ("2024-01-15 10:30:00 | INFO     | yolox.core.trainer:261 - epoch: 1/20, iter: 10/100, "
+     "mem: 5000Mb, iter_time: 0.512s, data_time: 0.001s, total_loss: 7.5, iou_loss: 2.1, "
+     "lr: 1.000e-02, size: 640, ETA: 1:23:45\n"
+     "2024-01-15 10:30:05 | INFO     | yolox.core.trainer:261 - epoch: 1/20, iter: 20/100, "
+     "mem: 5000Mb, iter_time: 0.512s, data_time: 0.001s, total_loss: 7.4, iou_loss: 2.0, "
+     "lr: 1.000e-02, size: 640, ETA: 1:23:40\n",
+     {"train_loss": [7.5, 7.4], "iou_loss": [2.1, 2.0], "lr": [0.01, 0.01]}),
     # detectron2 (fields separated by two spaces)
     ("[03/01 12:00:00 d2.utils.events]:  eta: 1:23:45  iter: 19  total_loss: 2.345  loss_cls: "
      "0.6  time: 0.3456  data_time: 0.0123  lr: 0.00039962  max_mem: 2345M\n"
@@ -495,6 +525,26 @@ def test_mmengine_runner_log() -> None:
         np.testing.assert_allclose(run[name].values, ref[name].values, rtol=1e-3, atol=1e-4)
         np.testing.assert_array_equal(run[name].epochs, ref[name].epochs)
         np.testing.assert_array_equal(run[name].steps, ref[name].steps)
+
+
+def test_steps_of_megatron_deepspeed_and_yolox_lines(tmp_path: Path) -> None:
+    megatron = "".join(
+        f" [2024-01-15 10:30:00] iteration {i:7d}/    3000 | learning rate: 3.0E-04 | "
+        f"lm loss: {9 - i / 100:.6E} | loss scale: 1.0 |\n" for i in (10, 20)) + (
+        " validation loss at iteration 20 | lm loss value: 9.5E+00 | \n")
+    run = one_run(write(tmp_path, megatron))
+    assert list(run["lm loss"].steps) == [10, 20]
+    assert list(run["validation lm loss value"].steps) == [20]
+    deepspeed = "".join(f"steps: {s} loss: {9 - s / 100:.4f} iter time (s): 0.512\n"
+                        for s in (10, 20))
+    assert list(one_run(write(tmp_path, deepspeed))["train_loss"].steps) == [10, 20]
+    yolox = "".join(
+        f"2024-01-15 10:30:00 | INFO     | yolox.core.trainer:261 - epoch: {e}/20, iter: "
+        f"{i}/100, mem: 5000Mb, total_loss: {7 - e - i / 100:.2f}, lr: 1.000e-02\n"
+        for e in (1, 2) for i in (50, 100))
+    run = one_run(write(tmp_path, yolox))
+    assert list(run["train_loss"].steps) == [50, 100, 150, 200]
+    assert list(run["train_loss"].epochs) == [1, 1, 2, 2]
 
 
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:

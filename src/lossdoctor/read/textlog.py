@@ -11,7 +11,8 @@ Recognised forms (auto-detected per line; a file may mix them):
   (loss, acc, lr, ppl, bleu, f1, mse, …); time, rate, memory, count and version fields are
   noise and never become metrics (``train_time:123ms``, ``step_avg``, ``Time: 1.2s``, ``ETA``,
   ``it/s``, ``ms/batch``, ``batches``, ``Tokens: 2,982,385``, ``v_num``, ``wps``, dates).
-  A field that is only a validation/test word (fairseq's ``valid |``, ``Test: [5/196]``)
+  A field that is only a validation/test word (fairseq's ``valid |``, ``Test: [5/196]``), or
+  that names the phase and its iteration (Megatron-LM's ``validation loss at iteration 500 |``),
   puts it in front of the line's keys (``valid loss``).
 * group headers: ``Validation BLEU: BLEU-1 71.6, BLEU-4 31.7`` gives ``Validation BLEU-1`` …;
   a header line ending in ``:`` (``Evaluation Results:``) puts its phase word in front of the
@@ -20,8 +21,8 @@ Recognised forms (auto-detected per line; a file may mix them):
 * epoch and step context: an ``Epoch N`` / ``Epoch N/T`` / ``Starting Epoch N/T`` /
   ``##### Epoch N #####`` header sets the epoch of the metric lines that follow; an
   ``Epoch N`` field on a metric line sets it too. ``step:N/T``, ``Step S/T``, ``iter N``,
-  ``global_step=N``, ``num_updates=N`` give the step of their own line, and so does a batch
-  counter after an epoch marker (``epoch 001: 100 / 1000``, ``Epoch: [0][10/5005]``; a
+  ``steps: N``, ``global_step=N``, ``num_updates=N`` give the step of their own line, and so
+  does a batch counter after an epoch marker (``epoch 001: 100 / 1000``, ``Epoch: [0][10/5005]``; a
   counter with a percentage, ``[640/60000 (1%)]``, counts samples and is ignored).
 * Keras ``fit`` console output (1.x, 2.x, 3.x; ``verbose=1`` bars with ``\\r``, backspaces and
   ANSI colours, or ``verbose=2``): the epoch's final line gives one point per metric at that
@@ -135,7 +136,8 @@ _NOISE_TOKENS = frozenset({
     "version", "v", "num", "count", "size", "tokens", "toks", "batches", "workers", "seed",
     "params", "parameters", "hz", "fps", "gpu", "cpu", "pid", "rank", "port", "line", "id",
     "ratio", "interval", "every", "patience", "warmup", "max", "min", "dim", "layers", "heads",
-    "wps", "ups", "wpb", "bsz", "wall", "free", "mfu", "tflops", "tps", "data",
+    "wps", "ups", "wpb", "bsz", "wall", "free", "mfu", "tflops", "tps", "data", "skipped",
+    "scale",
 })
 _NOISE_ALLOWED_WITH_METRIC = frozenset({"max", "min", "sample", "samples", "per"})
 #: Counter words: a key made of these and no metric token is a step/epoch counter, not a metric.
@@ -182,7 +184,7 @@ _PREFIX = re.compile(
            (?:[\w.]+\s+[-|]\s+(?=(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b))?  # name -
            (?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
            \]?\s*)?(?:[-|:]\s*)?)?
-        (?:[\w.<>]+:[\w.<>]+:\d+\s+-\s+)?                               # loguru module:fn:line -
+        (?:[\w.<>]+(?::[\w.<>]+)?:\d+\s+-\s+)?                  # loguru module[:fn]:line -
         (?:[\w.]+(?:\.[\w]+)*:\ \[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\ )? # name: [LEVEL]
       | (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL):[\w.<>-]*:        # logging.basicConfig
       | \[(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\]\s*(?:[-:]\s*)?
@@ -201,7 +203,7 @@ _CTX = re.compile(
     r"""(?:
         [\[(]?\s*(?:end\ of\ )?(?:train(?:ing)?\s+)?(?:epoch|ep)\s*[:=#]?\s*[\[(]?\s*(?P<e>\d+)
             (?:\s*(?:/|of)\s*(?P<et>\d+))?\s*[\])]?
-      | (?P<sk>global[_ ]step|step|iter(?:ation)?|it|batch|num_updates)\s*[:=#]?\s*[\[(]?\s*
+      | (?P<sk>global[_ ]step|steps?|iter(?:ation)?|it|batch|num_updates)\s*[:=#]?\s*[\[(]?\s*
             (?P<s>\d+)
             (?:\s*/\s*(?P<st>\d+))?\s*[\])]?
       | (?P<b>\d+)\s*/\s*(?P<bt>\d+)\s+batch(?:es)?
@@ -218,6 +220,8 @@ _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
 _FIELD_SPLIT_WIDE = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,})\s*")
 _PHASE_FIELD = re.compile(
     r"(?P<p>(?i:train|training|val|valid|validation|eval|evaluation|dev|test|testing))"
+    # Megatron-LM: "validation loss at iteration 500 | lm loss value: …"
+    r"(?:\ [a-z ]{0,40}?\bat\ (?P<u>iteration|step|iter|epoch)\ (?P<n>\d+))?"
     r"\s*:?\s*(?:\[[\d\s/]*\])?\s*$")
 _WORD = r"[A-Za-z_][\w\-./@²]*"
 _KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
@@ -887,6 +891,10 @@ class _Parser:
                 ph = _PHASE_FIELD.match(body, pos, end)  # "valid | epoch 1 | loss 4.8" (fairseq),
                 if ph is not None and _PHASE_WORDS[ph["p"].lower()] != "train":  # "Test: [5/9]"
                     group, group_open = ph["p"], True
+                    if ph["n"] is not None and ph["u"] == "epoch":
+                        epoch = ((ph["n"], ph.start("n")), None)
+                    elif ph["n"] is not None:
+                        step = ((ph["n"], ph.start("n")), None, False)
                     continue
             if got is None and i == 0 and f_epoch is None and f_step is None:
                 # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
