@@ -287,8 +287,8 @@ class RecordSink:
     # `_step` and, when logged, `train/global_step`: one axis per file, not per row).
     step_key: str | None = None
     epoch_key: str | None = None
-    # (phase prefix, key) → metric name (with `prefix`), or None for axes and bookkeeping.
-    _names: dict[tuple[str, Any], str | None] = field(default_factory=dict)
+    # phase prefix → key → metric name (with `prefix`), or None for axes and bookkeeping.
+    _names: dict[str, dict[Any, str | None]] = field(default_factory=dict)
 
     def _new_segment(self) -> _Segment:
         k = len(self.segments) + 1
@@ -311,16 +311,20 @@ class RecordSink:
         step = _axis(rec, (self.step_key,)) if self.step_key else None
         epoch = _axis(rec, (self.epoch_key,)) if self.epoch_key else None
         seg = self.current
-        phase = _phase(rec)
+        # _PHASE_KEYS spelt out: `in` tests are 3x faster than `_phase`'s loop on a W&B row
+        phased = "mode" in rec or "phase" in rec or "split" in rec or "stage" in rec
+        phase = _phase(rec) if phased else ""
         step, epoch, by_epoch = self._place(seg, step, epoch, bool(phase))
         phase = phase or ("val_" if by_epoch else "")
-        names = self._names
+        names = self._names.get(phase)
+        if names is None:
+            names = self._names[phase] = {}
         points = []
         for k, raw in rec.items():
-            if (phase, k) not in names:  # first time this key is seen: is it a metric?
+            if k not in names:  # first time this key is seen: is it a metric?
                 metric = isinstance(k, str) and not _is_bookkeeping(k)
-                names[phase, k] = _phased(self.prefix, phase, k) if metric else None
-            name = names[phase, k]
+                names[k] = _phased(self.prefix, phase, k) if metric else None
+            name = names[k]
             if name is not None and (v := _number(raw)) is not None:
                 points.append((name, v))
         if not points:
@@ -364,19 +368,22 @@ class RecordSink:
         "step": 3}`` after ``{"epoch": 3, "iter": 1500, "step": 1500, …}``), whose metrics are
         validation metrics.
         """
-        if phased and step is not None and seg.last_step is not None and step < seg.last_step:
+        last_step = seg.last_step
+        if seg.epoch_local:
             return None, epoch, False
-        if (step is not None and epoch is None and self.epoch_key is not None
-                and seg.last_epoch is not None and seg.last_step is not None
-                and step == seg.last_epoch < seg.last_step):
+        if step is None or last_step is None or step >= last_step:
+            return step, epoch, False  # the common case: no counter went back
+        if phased:
+            return None, epoch, False
+        last_epoch = seg.last_epoch
+        if last_epoch is None:
+            return step, epoch, False
+        if epoch is None and self.epoch_key is not None and step == last_epoch:
             return None, step, True
-        if (step is not None and epoch is not None and not seg.epoch_local
-                and seg.last_step is not None and seg.last_epoch is not None
-                and step < seg.last_step and epoch > seg.last_epoch):
+        if epoch is not None and epoch > last_epoch:
             seg.epoch_local = True
             seg.builder.warn("read.no_epoch_length")
-            seg.axis, seg.first, seg.last = "epoch", seg.first_epoch, seg.last_epoch
-        if seg.epoch_local:
+            seg.axis, seg.first, seg.last = "epoch", seg.first_epoch, last_epoch
             return None, epoch, False
         return step, epoch, False
 
