@@ -547,6 +547,31 @@ def test_steps_of_megatron_deepspeed_and_yolox_lines(tmp_path: Path) -> None:
     assert list(run["train_loss"].epochs) == [1, 1, 2, 2]
 
 
+def test_timm_train_script_lines(tmp_path: Path) -> None:
+    # timm's train.py (format strings of its train_one_epoch and validate): training lines
+    # every log_interval updates; validation lines every few batches with running means in
+    # brackets, the last one ([T/T]) holding the means over the whole validation set
+    lines = []
+    for e in (0, 1):
+        for b in (0, 50, 99):
+            lines.append(
+                f"Train: {e} [{b:>4d}/100 ({100.0 * (b + 1) / 100:>3.0f}%)]  Loss: "
+                f"{6 - e - b / 100:#.3g} ({6.5 - e:#.3g})  Time: 0.345s,  742.00/s  "
+                f"(0.350s,  731.43/s)  LR: 1.000e-04  Data: 0.010 (0.015)")
+        for b in (0, 48):
+            lines.append(
+                f"Test: [{b:>4d}/48]  Time: 1.200 (0.900)  Loss:  {5.5 - e:>7.3f} "
+                f"({5.25 - e:>6.3f})  Acc@1: {40 + e:>7.3f} ({41 + e:>7.3f})  Acc@5:  95.000 "
+                f"( 94.500)")
+    run = one_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert set(run.series) == {"train_loss", "lr", "val_loss", "eval Acc@1", "eval Acc@5"}
+    assert nan_equal(run["train_loss"].values, [6.0, 5.5, 5.01, 5.0, 4.5, 4.01])
+    assert list(run["train_loss"].steps) == [0, 50, 99, 100, 150, 199]
+    assert nan_equal(run["val_loss"].values, [5.25, 4.25])
+    assert list(run["val_loss"].epochs) == [0, 1]
+    assert nan_equal(run["eval Acc@1"].values, [41.0, 42.0])
+
+
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:
     text = "".join(f"Epoch [{e}/2], Step [{s}/600], Loss: {e + s / 1000:.4f}\n"
                    for e in (1, 2) for s in (100, 200, 600))

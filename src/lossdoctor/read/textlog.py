@@ -37,6 +37,10 @@ Recognised forms (auto-detected per line; a file may mix them):
   [3][10/45]  lr: 1e-01  loss: 0.87`` gives epoch 3 and step ``(3 - first_epoch) * 45 + 10``,
   ``Iter(train) [ 10/1000]`` step 10; a ``(val)``/``(test)`` line's counter counts that loop's
   batches, so its values (prefixed by the phase) keep the epoch only.
+* timm ``train.py`` lines: ``Train: 3 [ 100/1251 (  8%)]  Loss: 6.82 (6.89)  …  LR: 1e-04``
+  gives epoch 3 and step ``(3 - first_epoch) * 1251 + 100``; of its ``Test: [b/T]`` lines only
+  the last (``[T/T]``) is a point, the running means over the validation set, named
+  ``eval …`` as timm's ``summary.csv`` names them.
 * Python ``logging``/glog/loguru prefixes and timestamps are stripped (also a logger name
   before the level: ``2024-05-01 12:00:13 - mmengine - INFO -``); ``wandb:`` lines, Python
   reprs (``Namespace(...)`` → ``run.meta["args"]``, multi-line dicts), tracebacks and prose are
@@ -250,6 +254,14 @@ _MMENGINE = re.compile(
     r"(?P<u>Epoch|Iter)\((?P<p>train|val|test)\)\s*\[\s*(?P<a>\d+)\s*(?:/\s*(?P<at>\d+)\s*)?\]"
     r"(?:\s*\[\s*(?P<b>\d+)\s*/\s*(?P<bt>\d+)\s*\])?\s+(?P<rest>.*)")
 _WIDE_GAP = re.compile(r"\s{2,}|\t+")
+#: timm's train.py: ``Train: 3 [ 100/1251 (  8%)]  Loss: 6.82 (6.89)  …  LR: 1.000e-04``,
+#: ``Test: [  48/48]  …  Loss:  0.812 (0.874)  Acc@1: 80.0 (78.2)`` (value, then running mean).
+_TIMM = re.compile(
+    r"(?P<p>Train|Test|Test \(EMA\)):\s*(?P<e>\d+)?\s*\[\s*(?P<b>\d+)\s*/\s*(?P<bt>\d+)"
+    r"(?:\s*\(\s*\d+%\))?\]\ +(?P<rest>[A-Za-z][\w@]*:\ .*)")  # "Key: value" (torchvision: no ":")
+_TIMM_FIELD = re.compile(
+    rf"(?P<k>[A-Za-z][\w@]*(?:\ [A-Za-z][\w@]*)?):\s+(?P<v>{_NUM})(?:\s*\(\s*(?P<a>{_NUM})\s*\))?")
+_TIMM_GAP = re.compile(r"\s{2,}(?=[A-Za-z])")  # values are right-aligned: "Loss:  0.812"
 _TQDM = re.compile(
     r"""^(?P<d>.*?)[:\s]*(?:(?P<p>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+(?:\.\d+)?[kMGT]?)
         /(?P<t>\d+(?:\.\d+)?[kMGT]?|\?)|(?P<n2>\d+)it)\s*\[(?P<i>[^\]]*)\]?""",
@@ -678,6 +690,8 @@ class _Parser:
             return self._keras(k, ends_line, commit)
         if first in "EI" and (mm := _MMENGINE.match(body)) is not None:
             return self._mmengine(mm, commit)
+        if first == "T" and (tm := _TIMM.match(body)) is not None:
+            return self._timm(tm, commit)
         h = _EPOCH_HEADER.match(body)
         if h is not None:
             if commit:
@@ -997,6 +1011,38 @@ class _Parser:
                     step = self._step(float(m["b"]), int(m["bt"]), True)
             elif phase == "train":
                 step = self._step(float(m["a"]), int(m["at"]) if m["at"] else None, False)
+            self._add(pairs, step)
+        return True
+
+    # -- timm ---------------------------------------------------------------------------------
+    def _timm(self, m: re.Match[str], commit: bool) -> bool:
+        """A timm ``train.py`` line. A training line ``Train: E [b/T (p%)]`` is epoch E, step
+        ``(E - first_epoch) * T + b``, its values the batch's own; an evaluation prints a line
+        every few batches with each value's running mean in brackets, and only its last line
+        (``[T/T]``: the mean over the whole validation set) is a point, at the epoch, named
+        ``eval …`` as in timm's ``summary.csv`` (``eval_ema …`` for ``Test (EMA)``)."""
+        train = m["p"] == "Train"
+        if not train and m["b"] != m["bt"]:
+            return False
+        pairs: list[tuple[str, float]] = []
+        for field in _TIMM_GAP.split(m["rest"]):
+            f = _TIMM_FIELD.fullmatch(field.strip())
+            if f is None or (not train and f["a"] is None):
+                continue
+            key = _clean_key(f["k"])
+            if _key_kind(key) == "noise":
+                continue
+            if not train:  # named as timm's summary.csv names them: eval_loss, eval_top1
+                key = f"eval {key}" if m["p"] == "Test" else f"eval_ema {key}"
+            pairs.append((key, _to_float(f["v"] if train else f["a"])))
+        if not pairs:
+            return False
+        if commit:
+            self.curve = True
+            step = None
+            if train and m["e"] is not None:
+                self._set_epoch(float(m["e"]))
+                step = self._step(float(m["b"]), int(m["bt"]), True)
             self._add(pairs, step)
         return True
 
