@@ -835,14 +835,14 @@ def _read_bytes(data: bytes) -> list[Run]:
         os.unlink(name)
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=4000))
 def test_fuzz_random_bytes(data: bytes) -> None:
     for run in _read_bytes(data):
         assert run.series and all(len(s) for s in run)
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutated_logs())
 def test_fuzz_mutated_corpus_lines(data: bytes) -> None:
     for run in _read_bytes(data):
