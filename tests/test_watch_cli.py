@@ -41,7 +41,8 @@ def watch_while_written(path: Path, write: Callable[[], None],
     and its live finding lines."""
     writer = threading.Thread(target=write)
     writer.start()
-    code = main(["watch", str(path), "--idle", "1.0", "--interval", "0.05"])
+    # the writer pauses 0.3 s between pieces; a 3 s idle limit leaves room for a loaded machine
+    code = main(["watch", str(path), "--idle", "3.0", "--interval", "0.05"])
     writer.join()
     out = capsys.readouterr().out
     return code, out, [ln for ln in out.splitlines() if ln.startswith("[")]
