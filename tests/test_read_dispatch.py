@@ -142,3 +142,21 @@ def test_a_directory_skips_what_is_not_a_log(tmp_path: Path) -> None:
         runs = lossdoctor.read(path)
     assert [r.name for r in runs] == ["train"] and runs[0].format == "keras_console"
     assert list(runs[0]["val_loss"].values) == [0.6, 0.5]
+
+
+def test_an_mmengine_work_dir_is_read_once(tmp_path: Path) -> None:
+    # MMEngine writes a run's scalars to vis_data/scalars.json, vis_data/<timestamp>.json and
+    # the text log <timestamp>.log: one run, named <work_dir>/<timestamp>
+    fixture = ROOT / "tests" / "fixtures" / "json" / "mmengine"
+    run_dir = tmp_path / "mlp_digits" / "20261121_152103"
+    (run_dir / "vis_data").mkdir(parents=True)
+    (run_dir / "20261121_152103.log").write_bytes((fixture / "train.log").read_bytes())
+    for name in ("scalars.json", "20261121_152103.json"):
+        (run_dir / "vis_data" / name).write_bytes((fixture / "scalars.json").read_bytes())
+    (run_dir / "vis_data" / "config.py").write_text("model = dict(type='MLP')\n")
+    for root in (tmp_path, run_dir):
+        (run,) = lossdoctor.read(root)
+        assert run.name == "mlp_digits/20261121_152103"
+        assert run.source == str(run_dir / "vis_data" / "scalars.json")
+    (alone,) = lossdoctor.read(run_dir / "20261121_152103.log")  # a file is read when asked
+    assert alone.format == "text"

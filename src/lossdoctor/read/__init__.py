@@ -13,7 +13,9 @@ tables, ``config.json``, ``hparams.yaml``, ``all_results.json`` summaries, label
 ``"no training curve found"`` (a reader does, but finds only one-off numbers).
 
 In a directory, such files are skipped silently: documentation and settings next to logs are
-normal, and warning about them would bury the warnings that matter. A file that is a log but
+normal, and warning about them would bury the warnings that matter. Copies are skipped too: an
+MMEngine run directory's ``vis_data/scalars.json`` is read, not its ``vis_data/<timestamp>.json``
+and ``<timestamp>.log``, which hold the same scalars. A file that is a log but
 cannot be read (empty, truncated, corrupt, unreadable) is skipped with a `ReadWarning`. When
 nothing at all is read, the `ReadError` for the directory counts the files that were not logs.
 """
@@ -94,20 +96,34 @@ def _read_file(path: Path, fmt: str | None) -> list[Run]:
     return runs
 
 
+def _copies(here: Path) -> set[Path]:
+    """Files under the directory `here` that repeat a log read from elsewhere in it: an
+    MMEngine run directory (``<timestamp>/``) writes its scalars three times, to
+    ``vis_data/scalars.json``, ``vis_data/<timestamp>.json`` and the text log
+    ``<timestamp>.log``; the first is read, the other two are copies."""
+    if not (here / "vis_data" / "scalars.json").is_file():
+        return set()
+    return {here / f"{here.name}.log", here / "vis_data" / f"{here.name}.json"}
+
+
 def _walk_files(root: Path, claimed: set[Path]) -> list[Path]:
     files: list[Path] = []
+    skip: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         if here in claimed:  # a directory format read it as a whole (root itself, too)
             dirnames[:] = []
             continue
+        if "vis_data" in dirnames:
+            skip |= _copies(here)
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".") and d != "__pycache__" and here / d not in claimed
         )
         for f in sorted(filenames):
             p = here / f
-            if f.startswith(".") or p in claimed or p.suffix.lower() in _SKIP_SUFFIXES:
+            if (f.startswith(".") or p in claimed or p in skip
+                    or p.suffix.lower() in _SKIP_SUFFIXES):
                 continue
             files.append(p)
     return files

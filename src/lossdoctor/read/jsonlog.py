@@ -633,6 +633,9 @@ def _run_name(path: Path) -> str:
         return parent
     if path.name == "wandb-history.jsonl" and parent == "files" and path.parent.parent.name:
         return path.parent.parent.name
+    if path.name == "scalars.json" and parent == "vis_data" and path.parent.parent.name:
+        run_dir = path.parent.parent  # MMEngine: <work_dir>/<timestamp>/vis_data/scalars.json
+        return f"{run_dir.parent.name}/{run_dir.name}" if run_dir.parent.name else run_dir.name
     return path.stem
 
 
