@@ -54,9 +54,9 @@ def best_of(fns: dict[str, Callable[[], object]], rounds: int, reps: int) -> dic
     return best
 
 
-def bench_penalty(rounds: int, batch: int) -> None:
+def bench_penalty(rounds: int, batch: int, hidden: int) -> None:
     torch.manual_seed(0)
-    model = mlp(784, 1024, 1024, 10)
+    model = mlp(784, hidden, hidden, 10)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -131,8 +131,8 @@ def bench_penalty(rounds: int, batch: int) -> None:
         rounds,
         reps=30,
     )
-    print(f"## Penalty: MLP 784-1024-1024-10 ({n_params / 1e6:.2f} M params), batch {batch}, "
-          "SGD m=0.9")
+    print(f"## Penalty: MLP 784-{hidden}-{hidden}-10 ({n_params / 1e6:.2f} M params), "
+          f"batch {batch}, SGD m=0.9")
     print(
         f"values: ewc {ours_value:.6g}, naive {naive_value:.6g}; max rel. grad diff "
         f"{grad_diff:.1e} (penalty), {fast_diff:.1e} (add_penalty_grad_)"
@@ -272,11 +272,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
     parser.add_argument("--batch", type=int, default=128,
                         help="batch size of the penalty benchmark's step (default 128)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[1024],
+                        help="widths of the penalty benchmark's two hidden layers, one MLP "
+                             "each (default 1024)")
     parser.add_argument("--penalty-only", action="store_true", help="skip the Fisher benchmark")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)\n")
-    bench_penalty(args.rounds, args.batch)
+    for hidden in args.hidden:
+        bench_penalty(args.rounds, args.batch, hidden)
     if not args.penalty_only:
         bench_penalty_many_tensors(args.rounds)
         bench_fisher(args.rounds)
