@@ -1,6 +1,6 @@
 """EWC performance: the penalty's cost in a training step, and the exact Fisher via vmap.
 
-1. Penalty. A 3-layer MLP 784-1024-1024-10 (1.86 M parameters, float32), batch 128
+1. Penalty. A 3-layer MLP 784-H-H-10 (H = 1024 by default, --hidden; float32), batch 128
    (--batch), SGD with momentum, cross-entropy: the time of a training step (zero_grad,
    forward, backward, step) alone, with ``loss + ewc.penalty()``, and with the naive
    per-parameter loop written the common way,
