@@ -572,6 +572,21 @@ def test_timm_train_script_lines(tmp_path: Path) -> None:
     assert nan_equal(run["eval Acc@1"].values, [41.0, 42.0])
 
 
+def test_paddledetection_lines(tmp_path: Path) -> None:
+    # PaddleDetection: "[MM/DD hh:mm:ss] logger LEVEL:" prefix, "Epoch: [e] [  b/T]" with
+    # the batch counter padded inside its brackets (two spaces are not a field break there)
+    text = "".join(
+        f"[07/28 22:26:37] ppdet.engine INFO: Epoch: [{e}] [{b:>3d}/791] learning_rate: "
+        f"0.000010 loss_xy: 2.176380 loss: {4.5 - e - b / 1000:.6f} eta: 0:54:58 "
+        f"batch_cost: 2.0509 data_cost: 1.7642 ips: 3.9007 images/s\n"
+        for e in (0, 1) for b in (0, 20))
+    run = one_run(write(tmp_path, text))
+    assert set(run.series) == {"lr", "loss_xy", "train_loss"}
+    assert nan_equal(run["train_loss"].values, [4.5, 4.48, 3.5, 3.48])
+    assert list(run["train_loss"].steps) == [0, 20, 791, 811]
+    assert list(run["train_loss"].epochs) == [0, 0, 1, 1]
+
+
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:
     text = "".join(f"Epoch [{e}/2], Step [{s}/600], Loss: {e + s / 1000:.4f}\n"
                    for e in (1, 2) for s in (100, 200, 600))

@@ -4,8 +4,9 @@ Recognised forms (auto-detected per line; a file may mix them):
 
 * key/value fields: ``Train Loss: 0.41``, ``loss=0.41``, ``train_loss:0.41``; fields are
   separated by ``|``, ``||``, tabs, ``;``, `` - ``, commas, or (in lines without ``|`` or tabs)
-  two or more spaces. ``key value`` pairs count inside ``|``- or tab-separated fields
-  (``| epoch 3 | lr 1e-3 | loss 0.41 |``, ``Loss 6.9e+00 (6.9e+00)``), after a record marker
+  two or more spaces outside brackets (``[  0/791]`` is one counter). ``key value`` pairs
+  count inside ``|``- or tab-separated fields (``| epoch 3 | lr 1e-3 | loss 0.41 |``,
+  ``Loss 6.9e+00 (6.9e+00)``), after a record marker
   (nanoGPT's ``iter 10: loss 2.34, time 12ms``), and when they fill a field with metric keys
   only (``* Acc@1 75.1 Acc@5 92.4``). A line counts only when one of its keys names a metric
   (loss, acc, lr, ppl, bleu, f1, mse, …); time, rate, memory, count and version fields are
@@ -42,7 +43,8 @@ Recognised forms (auto-detected per line; a file may mix them):
   the last (``[T/T]``) is a point, the running means over the validation set, named
   ``eval …`` as timm's ``summary.csv`` names them.
 * Python ``logging``/glog/loguru prefixes and timestamps are stripped (also a logger name
-  before the level: ``2024-05-01 12:00:13 - mmengine - INFO -``); ``wandb:`` lines, Python
+  before the level: ``2024-05-01 12:00:13 - mmengine - INFO -``, PaddleDetection's
+  ``[07/28 22:26:37] ppdet.engine INFO:``); ``wandb:`` lines, Python
   reprs (``Namespace(...)`` → ``run.meta["args"]``, multi-line dicts), tracebacks and prose are
   skipped. A one-line dict of numbers (Hugging Face ``Trainer`` prints
   ``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch': 0.5}``; fairseq's JSON log format prints
@@ -183,9 +185,10 @@ _PREFIX = re.compile(
     r"""(?:
         [IWEF]\d{4}\ \d\d:\d\d:\d\d\.\d+\s+\d+\s+[^\]\s]+\]\ ?        # glog / absl
       | \s*(?:\[?\d{4}[-/]\d\d[-/]\d\d[T_ ]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?
-           | \[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?)                          # timestamp
+           | \[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?                           # timestamp
+           | \[\d\d/\d\d\ \d\d:\d\d:\d\d\])                            # [MM/DD hh:mm:ss]
         (?:\s*(?:[-|:]\s*)?
-           (?:[\w.]+\s+[-|]\s+(?=(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b))?  # name -
+           (?:[\w.]+\s+(?:[-|]\s+)?(?=(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b))?  # name
            (?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|NOTICE)
            \]?\s*)?(?:[-|:]\s*)?)?
         (?:[\w.<>]+(?::[\w.<>]+)?:\d+\s+-\s+)?                  # loguru module[:fn]:line -
@@ -221,7 +224,8 @@ _LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
 _CTX_START = re.compile(r"(?<![\w.])(?:epoch|step|iter)", re.IGNORECASE)
 _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
 #: Without | or tabs, a run of 2+ spaces separates fields too (detectron2: "iter: 19  lr: 0.1").
-_FIELD_SPLIT_WIDE = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,})\s*")
+_FIELD_SPLIT_WIDE = re.compile(
+    r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,}(?![^\[\]]*\]))\s*")  # not in [  0/791]
 _PHASE_FIELD = re.compile(
     r"(?P<p>(?i:train|training|val|valid|validation|eval|evaluation|dev|test|testing))"
     # Megatron-LM: "validation loss at iteration 500 | lm loss value: …"
