@@ -224,8 +224,9 @@ _LEAD = re.compile(r"[^\w\[(]*")  # emoji, bullets, arrows before a field
 _CTX_START = re.compile(r"(?<![\w.])(?:epoch|step|iter)", re.IGNORECASE)
 _FIELD_SPLIT = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"]))\s*")
 #: Without | or tabs, a run of 2+ spaces separates fields too (detectron2: "iter: 19  lr: 0.1").
-_FIELD_SPLIT_WIDE = re.compile(
-    r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,}(?![^\[\]]*\]))\s*")  # not in [  0/791]
+_FIELD_SPLIT_WIDE = re.compile(r"\s*(?:\|\|?|\t+|;|\s-\s|,(?=\s*[A-Za-z'\"])|\s{2,})\s*")
+#: A bracketed span: a run of spaces inside one is not a field break (``[  0/791]``).
+_BRACKETED = re.compile(r"\[[^\[\]]*\]")
 _PHASE_FIELD = re.compile(
     r"(?P<p>(?i:train|training|val|valid|validation|eval|evaluation|dev|test|testing))"
     # Megatron-LM: "validation loss at iteration 500 | lm loss value: …"
@@ -873,7 +874,14 @@ class _Parser:
         start = 0
         # "key value" pairs only in |- or tab-separated lines, after "iter 5:", in groups.
         spaced = "|" in body or "\t" in body
+        inside = [] if spaced or "[" not in body else [b.span() for b in _BRACKETED.finditer(body)]
+        j = 0
         for m in (_FIELD_SPLIT if spaced else _FIELD_SPLIT_WIDE).finditer(body):
+            if inside and m.group().isspace():  # a gap of spaces: no break inside [ ]
+                while j < len(inside) and inside[j][1] <= m.start():
+                    j += 1
+                if j < len(inside) and inside[j][0] < m.start():
+                    continue
             bounds.append((start, m.start()))
             start = m.end()
         bounds.append((start, len(body)))
