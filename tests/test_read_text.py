@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from lossdoctor.errors import ReadError
 from lossdoctor.read import jsonlog, textlog
+from lossdoctor.read import read as read_any
 from lossdoctor.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -585,6 +586,37 @@ def test_paddledetection_lines(tmp_path: Path) -> None:
     assert nan_equal(run["train_loss"].values, [4.5, 4.48, 3.5, 3.48])
     assert list(run["train_loss"].steps) == [0, 20, 791, 811]
     assert list(run["train_loss"].epochs) == [0, 0, 1, 1]
+
+
+def test_spacy_training_table(tmp_path: Path) -> None:
+    # `spacy train`: a header, a rule of dashes, one row per evaluation (E = epoch, # = step)
+    rows = [(0, 0, 0.00, 44.28, 0.00), (0, 200, 53.51, 2262.98, 69.75),
+            (1, 400, 44.03, 1604.78, 77.72), (1, 600, 47.70, 1364.43, 81.40)]
+    text = ("ℹ Pipeline: ['tok2vec', 'ner']\nℹ Initial learn rate: 0.001\n"
+            "E    #       LOSS TOK2VEC  LOSS NER  ENTS_F  ENTS_P  ENTS_R  SCORE \n"
+            "---  ------  ------------  --------  ------  ------  ------  ------\n"
+            + "".join(f"{e:>3d}  {st:>6d}  {t2v:>12.2f}  {ner:>8.2f}  {f:>6.2f}  {f:>6.2f}  "
+                      f"{f:>6.2f}  {f / 100:>6.2f}\n" for e, st, t2v, ner, f in rows)
+            + "✔ Saved pipeline to output directory\n")
+    run = one_run(write(tmp_path, text))
+    assert set(run.series) == {"LOSS TOK2VEC", "LOSS NER", "ENTS_F", "ENTS_P", "ENTS_R", "SCORE"}
+    assert nan_equal(run["LOSS NER"].values, [44.28, 2262.98, 1604.78, 1364.43])
+    assert list(run["LOSS NER"].steps) == [0, 200, 400, 600]
+    assert list(run["SCORE"].epochs) == [0, 0, 1, 1]
+
+
+def test_plain_table_under_a_rule(tmp_path: Path) -> None:
+    # tabulate's "simple" format: a training table is read, a table of results is not
+    table = ("  epoch    loss    val_loss\n-------  ------  ----------\n"
+             "      1    0.9         1.0\n      2    0.7         0.8\n"
+             "      3    0.6         0.75\n")
+    run = one_run(write(tmp_path, table))
+    assert nan_equal(run["train_loss"].values, [0.9, 0.7, 0.6])
+    assert list(run["val_loss"].epochs) == [1, 2, 3]
+    results = ("model        params    acc\n-----------  --------  -----\n"
+               "resnet18     11.7      69.8\nresnet50     25.6      76.1\n")
+    with pytest.raises(ReadError, match="unknown format"):
+        read_any(write(tmp_path, results, "results.txt"))
 
 
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:

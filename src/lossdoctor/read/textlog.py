@@ -38,6 +38,12 @@ Recognised forms (auto-detected per line; a file may mix them):
   [3][10/45]  lr: 1e-01  loss: 0.87`` gives epoch 3 and step ``(3 - first_epoch) * 45 + 10``,
   ``Iter(train) [ 10/1000]`` step 10; a ``(val)``/``(test)`` line's counter counts that loop's
   batches, so its values (prefixed by the phase) keep the epoch only.
+* plain tables under a rule of dashes (``spacy train``'s ``E    #       LOSS NER  ENTS_F`` over
+  ``---  ------  --------  ------``; tabulate's "simple" format): each run of dashes is a
+  column, the name above it its metric; read when a column is an epoch (``E``, ``epoch``) or
+  a step (``#``, ``step``, ``iter``) and another a metric, one point per numeric row, until a
+  line that is not such a row. A table of results without either (``model  params  acc``)
+  is not a training curve.
 * timm ``train.py`` lines: ``Train: 3 [ 100/1251 (  8%)]  Loss: 6.82 (6.89)  …  LR: 1e-04``
   gives epoch 3 and step ``(3 - first_epoch) * 1251 + 100``; of its ``Test: [b/T]`` lines only
   the last (``[T/T]``) is a point, the running means over the validation set, named
@@ -232,6 +238,7 @@ _PHASE_FIELD = re.compile(
     # Megatron-LM: "validation loss at iteration 500 | lm loss value: …"
     r"(?:\ [a-z ]{0,40}?\bat\ (?P<u>iteration|step|iter|epoch)\ (?P<n>\d+))?"
     r"\s*:?\s*(?:\[[\d\s/]*\])?\s*$")
+_NUM_FULL = re.compile(_NUM)
 _WORD = r"[A-Za-z_][\w\-./@²]*"
 _KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
 _VALUE = (rf"(?:tensor\(|array\(|\[)?\s*(?P<v>{_NUM})(?:\]|\))?(?P<u>[A-Za-z%/]+)?"
@@ -275,6 +282,12 @@ _TQDM = re.compile(
 
 
 #: A Markdown table's delimiter row (``|---|:--:|``): the rows under it are a document's table.
+#: The rule under a plain table's header (spaCy's training table, tabulate's "simple"):
+#: ``---  ------  --------``; each run of dashes is a column.
+_DASH_RULE = re.compile(r"\s*(?:-{2,}(?:\ +-{2,})+|={2,}(?:\ +={2,})+)\s*")
+_DASHES = re.compile(r"-{2,}|={2,}")
+_RULED_EPOCH = frozenset({"e", "epoch", "epochs", "ep"})
+_RULED_STEP = frozenset({"#", "step", "steps", "iter", "iters", "iteration", "global_step"})
 _MD_RULE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+(?:\s*:?-+:?\s*)?$")
 #: Numbers and runs of blanks, for a line's kind (`_Parser._metric_line`).
 _KIND_MASK = re.compile(rf"{_NUM}|\s+")
@@ -478,7 +491,8 @@ def _pairs(body: str, pos: int, end: int, matcher: re.Pattern[str], prefix: str 
 class _DocState:
     """What tells a log from a document (`_Parser.curve` aside), for `_Parser`."""
 
-    __slots__ = ("axis_seen", "kinds", "metric_lines", "section", "table_line", "table_rows")
+    __slots__ = ("axis_seen", "kinds", "metric_lines", "prev_line", "ruled", "ruled_rows",
+                 "section", "table_line", "table_rows")
 
     def __init__(self) -> None:
         self.kinds: set[str] = set()  # the kinds of metric lines seen (`_metric_line`)
@@ -487,6 +501,11 @@ class _DocState:
         self.table_rows = 0  # Markdown table rows skipped
         self.table_line = 0  # the line number of the last one
         self.section = ""  # the last Markdown heading, numbers masked (`_heading`)
+        self.prev_line = ""  # the line before the one being parsed
+        # A plain table being read: its columns as (start, end, role, name), role "epoch",
+        # "step" or "metric" (see `_Parser._ruled_table`); and how many rows gave points.
+        self.ruled: list[tuple[int, int, str, str]] = []
+        self.ruled_rows = 0
 
 
 class _Parser:
@@ -627,6 +646,8 @@ class _Parser:
         if "\x08" in seg:
             seg = seg.replace("\x08", "")
         self._parse(seg, ends_line, commit=True)
+        if ends_line:
+            self.doc.prev_line = seg
 
     def has_values(self, seg: str) -> bool:
         """Whether `seg` holds metric values (an unterminated last line); changes no state."""
@@ -663,6 +684,12 @@ class _Parser:
                 self.block = None
         m = _PREFIX.match(line)
         msg = line[m.end():] if m else line
+        if self.block is not None and self.block[0] == "ruled":
+            got = self._ruled_row(msg, commit)
+            if got is not None:
+                return got
+            if commit:
+                self.block = None
         if not msg or msg.isspace():
             if commit:
                 self.block = self.header = None
@@ -675,6 +702,8 @@ class _Parser:
                 if "|" in msg and _MD_RULE.match(msg):
                     self.block, self.header = ("table", None), None
                     self.doc.table_line = self.lineno
+                elif "--" in msg or "==" in msg:
+                    self._ruled_table(msg)
                 else:
                     self._maybe_header(msg)
             return False
@@ -993,6 +1022,62 @@ class _Parser:
         self.keras_done.add(self.epoch)
         self.curve = True  # a Keras epoch's final line
         self._add(pairs, None)
+
+    # -- plain tables -------------------------------------------------------------------------
+    def _ruled_table(self, rule: str) -> None:
+        """A rule of dashes under a header line (spaCy's ``E    #       LOSS NER  ENTS_F``):
+        the rows below it are a table when its columns name an epoch or step and a metric,
+        each name within the extent of its dashes."""
+        if not _DASH_RULE.fullmatch(rule):
+            return
+        pm = _PREFIX.match(self.doc.prev_line)
+        header = self.doc.prev_line[pm.end():] if pm else self.doc.prev_line
+        cols: list[tuple[int, int, str, str]] = []
+        pos = 0
+        for d in _DASHES.finditer(rule):
+            a, b = d.span()
+            if header[pos:a].strip():
+                return  # a name outside its column
+            pos = b
+            name = header[a:b].strip()
+            low = name.lower()
+            role = ("epoch" if low in _RULED_EPOCH else "step" if low in _RULED_STEP
+                    else "metric" if name and _key_kind(name) != "noise" else "")
+            cols.append((a, b, role, name))
+        roles = {c[2] for c in cols}
+        if header[pos:].strip() or not roles & {"epoch", "step"} or "metric" not in roles:
+            return  # a name outside its column, or no axis and metric: not a training table
+        self.block, self.header = ("ruled", None), None
+        self.doc.ruled, self.doc.ruled_rows = cols, 0
+
+    def _ruled_row(self, msg: str, commit: bool) -> bool | None:
+        """A row of the plain table being read: True with its points, None when the line is
+        not a row (the table ended)."""
+        if not msg.strip():
+            return None
+        epoch = step = None
+        pairs: list[tuple[str, float]] = []
+        pos = 0
+        for a, b, role, name in self.doc.ruled:
+            cell = msg[a:b].strip()
+            if msg[pos:a].strip() or not _NUM_FULL.fullmatch(cell):
+                return None  # text between the columns, or a cell that is not a number
+            pos = b
+            if role == "epoch":
+                epoch = _to_float(cell)
+            elif role == "step":
+                step = _to_float(cell)
+            elif role == "metric":
+                pairs.append((name, _to_float(cell)))
+        if msg[pos:].strip():
+            return None
+        if commit:
+            self.doc.ruled_rows += 1
+            self.curve = self.curve or self.doc.ruled_rows >= 2
+            if epoch is not None:
+                self._set_epoch(epoch)
+            self._add(pairs, self._step(step, None, False) if step is not None else None)
+        return True
 
     # -- MMEngine -----------------------------------------------------------------------------
     def _mmengine(self, m: re.Match[str], commit: bool) -> bool:
