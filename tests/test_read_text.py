@@ -619,6 +619,25 @@ def test_plain_table_under_a_rule(tmp_path: Path) -> None:
         read_any(write(tmp_path, results, "results.txt"))
 
 
+def test_paddleocr_evaluation_lines(tmp_path: Path) -> None:
+    # PaddleOCR: training lines, then "cur metric, …" (an evaluation) and "best metric, …" (the
+    # best so far); before, all three fed one "acc" series
+    lines = []
+    for e in (1, 2, 3):
+        lines.append(f"[2022/07/14 10:10:10] ppocr INFO: epoch: [{e}/3], global_step: {10 * e}, "
+                     f"lr: 0.001000, acc: {0.3 + e / 20:.6f}, loss: {4 - e:.5f}, ips: 80.0 "
+                     "samples/s, eta: 0:10:00")
+        lines.append(f"[2022/07/14 10:11:00] ppocr INFO: cur metric, acc: {0.9 - e / 10:.4f}, "
+                     "norm_edit_dis: 0.9458, fps: 1025.3")
+        lines.append("[2022/07/14 10:11:00] ppocr INFO: best metric, acc: 0.8000, is_float16: "
+                     "False, norm_edit_dis: 0.95, fps: 1025.3, best_epoch: 1")
+    run = one_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert nan_equal(run["train_acc"].values, [0.35, 0.4, 0.45])
+    assert nan_equal(run["val_acc"].values, [0.8, 0.7, 0.6])
+    assert list(run["val_acc"].epochs) == [1, 2, 3]
+    assert nan_equal(run["best acc"].values, [0.8, 0.8, 0.8])
+
+
 def test_step_of_epoch_with_total(tmp_path: Path) -> None:
     text = "".join(f"Epoch [{e}/2], Step [{s}/600], Loss: {e + s / 1000:.4f}\n"
                    for e in (1, 2) for s in (100, 200, 600))

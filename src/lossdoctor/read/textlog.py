@@ -14,7 +14,8 @@ Recognised forms (auto-detected per line; a file may mix them):
   ``it/s``, ``ms/batch``, ``batches``, ``Tokens: 2,982,385``, ``v_num``, ``wps``, dates).
   A field that is only a validation/test word (fairseq's ``valid |``, ``Test: [5/196]``), or
   that names the phase and its iteration (Megatron-LM's ``validation loss at iteration 500 |``),
-  puts it in front of the line's keys (``valid loss``).
+  puts it in front of the line's keys (``valid loss``); so does a leading ``cur metric``
+  (PaddleOCR's evaluation: ``eval acc``), and ``best metric`` puts ``best`` (the best so far).
 * group headers: ``Validation BLEU: BLEU-1 71.6, BLEU-4 31.7`` gives ``Validation BLEU-1`` …;
   a header line ending in ``:`` (``Evaluation Results:``) puts its phase word in front of the
   indented ``key: value`` lines under it (``Evaluation Loss``); under a configuration header
@@ -239,6 +240,9 @@ _PHASE_FIELD = re.compile(
     r"(?:\ [a-z ]{0,40}?\bat\ (?P<u>iteration|step|iter|epoch)\ (?P<n>\d+))?"
     r"\s*:?\s*(?:\[[\d\s/]*\])?\s*$")
 _NUM_FULL = re.compile(_NUM)
+#: PaddleOCR's "cur metric, acc: 0.81, …" (an evaluation) and "best metric, acc: …" (the best
+#: so far): the first names the validation phase, the second a summary.
+_METRIC_FIELD = re.compile(r"(?P<w>(?i:cur|current|best|final))\s+(?i:metrics?)\s*:?\s*$")
 _WORD = r"[A-Za-z_][\w\-./@²]*"
 _KEY = rf"{_WORD}(?:\ {_WORD}){{0,3}}"
 _VALUE = (rf"(?:tensor\(|array\(|\[)?\s*(?P<v>{_NUM})(?:\]|\))?(?P<u>[A-Za-z%/]+)?"
@@ -950,6 +954,11 @@ class _Parser:
                         epoch = ((ph["n"], ph.start("n")), None)
                     elif ph["n"] is not None:
                         step = ((ph["n"], ph.start("n")), None, False)
+                    continue
+                mf = _METRIC_FIELD.match(body, pos, end)
+                if mf is not None:
+                    w = mf["w"].lower()
+                    group, group_open = ("eval" if w in ("cur", "current") else w), True
                     continue
             if got is None and i == 0 and f_epoch is None and f_step is None:
                 # An unknown prefix before the first field's marker ("[rank0]: Epoch 3").
