@@ -613,6 +613,10 @@ def test_plain_table_under_a_rule(tmp_path: Path) -> None:
     run = one_run(write(tmp_path, table))
     assert nan_equal(run["train_loss"].values, [0.9, 0.7, 0.6])
     assert list(run["val_loss"].epochs) == [1, 2, 3]
+    each_epoch = "".join(f"  epoch    loss\n-------  ------\n      {e}    {1 / e:.4f}\n\n"
+                         for e in (1, 2))  # a one-row table printed every epoch
+    assert nan_equal(one_run(write(tmp_path, each_epoch, "e.log"))["train_loss"].values,
+                     [1.0, 0.5])
     results = ("model        params    acc\n-----------  --------  -----\n"
                "resnet18     11.7      69.8\nresnet50     25.6      76.1\n")
     with pytest.raises(ReadError, match="unknown format"):

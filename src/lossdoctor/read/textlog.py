@@ -240,6 +240,7 @@ _PHASE_FIELD = re.compile(
     r"(?:\ [a-z ]{0,40}?\bat\ (?P<u>iteration|step|iter|epoch)\ (?P<n>\d+))?"
     r"\s*:?\s*(?:\[[\d\s/]*\])?\s*$")
 _NUM_FULL = re.compile(_NUM)
+_NON_BLANK = re.compile(r"\S+")
 #: PaddleOCR's "cur metric, acc: 0.81, …" (an evaluation) and "best metric, acc: …" (the best
 #: so far): the first names the validation phase, the second a summary.
 _METRIC_FIELD = re.compile(r"(?P<w>(?i:cur|current|best|final))\s+(?i:metrics?)\s*:?\s*$")
@@ -1061,28 +1062,28 @@ class _Parser:
 
     def _ruled_row(self, msg: str, commit: bool) -> bool | None:
         """A row of the plain table being read: True with its points, None when the line is
-        not a row (the table ended)."""
-        if not msg.strip():
+        not a row (the table ended). A row is one number per column, each overlapping its
+        column's dashes (a wide value may stick out of them)."""
+        cols = self.doc.ruled
+        cells = [(t.start(), t.end(), t.group()) for t in _NON_BLANK.finditer(msg)]
+        if len(cells) != len(cols):
             return None
         epoch = step = None
         pairs: list[tuple[str, float]] = []
-        pos = 0
-        for a, b, role, name in self.doc.ruled:
-            cell = msg[a:b].strip()
-            if msg[pos:a].strip() or not _NUM_FULL.fullmatch(cell):
-                return None  # text between the columns, or a cell that is not a number
-            pos = b
+        for (start, end, cell), (a, b, role, name) in zip(cells, cols, strict=True):
+            if end <= a or start >= b or not _NUM_FULL.fullmatch(cell):
+                return None  # a cell outside its column's dashes, or not a number
             if role == "epoch":
                 epoch = _to_float(cell)
             elif role == "step":
                 step = _to_float(cell)
             elif role == "metric":
                 pairs.append((name, _to_float(cell)))
-        if msg[pos:].strip():
-            return None
         if commit:
             self.doc.ruled_rows += 1
             self.curve = self.curve or self.doc.ruled_rows >= 2
+            # a one-row table printed every epoch is a curve too: its metric comes back later
+            self._on_axis(pairs, step if step is not None else epoch, step is not None)
             if epoch is not None:
                 self._set_epoch(epoch)
             self._add(pairs, self._step(step, None, False) if step is not None else None)
