@@ -158,5 +158,7 @@ def test_an_mmengine_work_dir_is_read_once(tmp_path: Path) -> None:
         (run,) = lossdoctor.read(root)
         assert run.name == "mlp_digits/20261121_152103"
         assert run.source == str(run_dir / "vis_data" / "scalars.json")
+    (inside,) = lossdoctor.read(run_dir / "vis_data")
+    assert inside.source == str(run_dir / "vis_data" / "scalars.json")
     (alone,) = lossdoctor.read(run_dir / "20261121_152103.log")  # a file is read when asked
     assert alone.format == "text"

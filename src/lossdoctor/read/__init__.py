@@ -100,7 +100,10 @@ def _copies(here: Path) -> set[Path]:
     """Files under the directory `here` that repeat a log read from elsewhere in it: an
     MMEngine run directory (``<timestamp>/``) writes its scalars three times, to
     ``vis_data/scalars.json``, ``vis_data/<timestamp>.json`` and the text log
-    ``<timestamp>.log``; the first is read, the other two are copies."""
+    ``<timestamp>.log``; the first is read, the other two are copies (also when `here` is
+    the ``vis_data`` directory itself)."""
+    if here.name == "vis_data" and (here / "scalars.json").is_file():  # read from inside it
+        return {here / f"{here.parent.name}.json"}
     if not (here / "vis_data" / "scalars.json").is_file():
         return set()
     return {here / f"{here.name}.log", here / "vis_data" / f"{here.name}.json"}
@@ -114,7 +117,7 @@ def _walk_files(root: Path, claimed: set[Path]) -> list[Path]:
         if here in claimed:  # a directory format read it as a whole (root itself, too)
             dirnames[:] = []
             continue
-        if "vis_data" in dirnames:
+        if "vis_data" in dirnames or here.name == "vis_data":
             skip |= _copies(here)
         dirnames[:] = sorted(
             d for d in dirnames
