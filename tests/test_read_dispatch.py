@@ -162,3 +162,20 @@ def test_an_mmengine_work_dir_is_read_once(tmp_path: Path) -> None:
     assert inside.source == str(run_dir / "vis_data" / "scalars.json")
     (alone,) = lossdoctor.read(run_dir / "20261121_152103.log")  # a file is read when asked
     assert alone.format == "text"
+
+
+def test_tensorboard_files_inside_a_wandb_run_are_not_read_twice(tmp_path: Path) -> None:
+    # `wandb.init(sync_tensorboard=True)` keeps the TensorBoard files it synced in the run
+    # directory; the run's transaction log already holds those scalars
+    fixtures = ROOT / "tests" / "fixtures"
+    (log,) = (fixtures / "wandb" / "digits_overfit").glob("*.wandb")
+    run_dir = tmp_path / "wandb" / f"offline-run-20261121_120000-{log.stem[4:]}"
+    (run_dir / "files" / "tb").mkdir(parents=True)
+    (run_dir / log.name).write_bytes(log.read_bytes())
+    (events,) = (fixtures / "diagnose" / "heldout_chance_tb").glob("events.out.tfevents.*")
+    (run_dir / "files" / "tb" / events.name).write_bytes(events.read_bytes())
+    assert [r.format for r in lossdoctor.read(tmp_path)] == ["wandb"]
+    # elsewhere, the same TensorBoard file is read
+    (tmp_path / "tb").mkdir()
+    (tmp_path / "tb" / events.name).write_bytes(events.read_bytes())
+    assert sorted(r.format for r in lossdoctor.read(tmp_path)) == ["tensorboard", "wandb"]

@@ -4,7 +4,9 @@
 64 KiB), not only from the file name; ``format=`` forces a reader. Each format lives in its own
 module that provides ``NAME``, ``sniff(path, head) -> bool`` and ``read(path) -> list[Run]``;
 formats that span directories (TensorBoard logdirs, MLflow stores, W&B run directories) also
-provide ``find(root) -> list[Path]``: the paths under `root` they read as a whole.
+provide ``find(root) -> list[Path]``: the paths under `root` they read as a whole; what one of
+them claims is not read again by the next (W&B first: a run directory keeps the TensorBoard
+files it synced).
 
 A file is a training log when it holds a training curve: a metric recorded again and again,
 in order, along a step, epoch or row axis. Files that are not (READMEs, ``MANIFEST.md``
@@ -43,7 +45,9 @@ FORMATS: dict[str, str] = {
     "csv": "lossdoctor.read.table",
     "text": "lossdoctor.read.textlog",
 }
-_DIRECTORY_FORMATS = ("mlflow", "tensorboard", "wandb")
+#: Directory formats, in the order they claim paths: a path under one already claimed is not
+#: read again (a W&B run directory holds the TensorBoard files it synced: `sync_tensorboard`).
+_DIRECTORY_FORMATS = ("wandb", "mlflow", "tensorboard")
 #: The codes of the `ReadError` problems that say "this file is not a training log" rather than
 #: "this log is broken".
 _NOT_A_LOG = frozenset({
@@ -141,7 +145,10 @@ def _read_dir(root: Path, fmt: str | None) -> list[Run]:
         find = getattr(module, "find", None)
         if find is None:
             continue
+        earlier = set(claimed)  # claimed by the formats before this one
         for p in find(root):
+            if earlier and (p in earlier or any(parent in earlier for parent in p.parents)):
+                continue
             claimed.add(p)
             try:
                 runs.extend(module.read(p))
