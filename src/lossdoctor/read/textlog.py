@@ -105,7 +105,7 @@ from __future__ import annotations
 import codecs
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -336,6 +336,23 @@ def _phase_word(text: str) -> str | None:
         if word.lower() in _PHASE_WORDS:
             return word
     return None
+
+
+def _field_pairs(fields: Iterable[str], phase: str | None = None) -> list[tuple[str, float]]:
+    """The ``key: value`` fields (each a whole field, without a unit) that are not noise, as
+    points; `phase` goes in front of a key that names none (Keras lines, MMEngine lines)."""
+    pairs: list[tuple[str, float]] = []
+    for field in fields:
+        p = _PAIR.fullmatch(field.strip())
+        if p is None or p["u"]:
+            continue
+        key = _clean_key(p["k"])
+        if _key_kind(key) == "noise":
+            continue
+        if phase is not None and _phase_word(key) is None:
+            key = f"{phase} {key}"
+        pairs.append((key, _to_float(p["v"])))
+    return pairs
 
 
 def _to_float(text: str) -> float:
@@ -999,14 +1016,7 @@ class _Parser:
 
     # -- Keras ------------------------------------------------------------------------------------
     def _keras(self, k: re.Match[str], ends_line: bool, commit: bool) -> bool:
-        pairs: list[tuple[str, float]] = []
-        for field in k["rest"].split(" - "):
-            p = _PAIR.fullmatch(field.strip())
-            if p is None or p["u"]:
-                continue
-            key = _clean_key(p["k"])
-            if _key_kind(key) != "noise":
-                pairs.append((key, _to_float(p["v"])))
+        pairs = _field_pairs(k["rest"].split(" - "))
         if not pairs:
             return False
         if not commit:
@@ -1096,17 +1106,7 @@ class _Parser:
         the step; a validation or test line's counter counts that loop's batches, so its
         values (named with the phase) keep the epoch only."""
         phase = m["p"]
-        pairs: list[tuple[str, float]] = []
-        for field in _WIDE_GAP.split(m["rest"]):
-            p = _PAIR.fullmatch(field.strip())
-            if p is None or p["u"]:
-                continue
-            key = _clean_key(p["k"])
-            if _key_kind(key) == "noise":
-                continue
-            if phase != "train" and _phase_word(key) is None:
-                key = f"{phase} {key}"
-            pairs.append((key, _to_float(p["v"])))
+        pairs = _field_pairs(_WIDE_GAP.split(m["rest"]), None if phase == "train" else phase)
         if not pairs:
             return False
         if commit:
