@@ -585,3 +585,20 @@ def test_fuzz_any_run_is_diagnosed_without_error_or_warning(data: st.DataObject)
     json.dumps(d.to_dict(), allow_nan=False)
     for f in d.findings:
         assert f.summary("zh") and f.summary("en")
+
+
+def test_a_training_loss_logged_between_evaluations_is_a_minibatch_curve() -> None:
+    # a recipe of evaluation/fresh.py (GRU on mnist1d, RMSprop, seed 50000): 47 single-batch
+    # losses logged every 20 steps, validation every 250; its last third bounces in minibatch
+    # noise (0.94-1.26) while validation still improves. 47 points are fewer than
+    # MINIBATCH_POINTS, but 15 training logs per evaluation make it a minibatch curve.
+    from lossdoctor.rules.context import MINIBATCH_POINTS, Context
+
+    (run,) = lossdoctor.read(FIX / "fresh_gru_steps_few_logs.log")
+    ctx = Context(run)
+    assert len(ctx.train) < MINIBATCH_POINTS and ctx.minibatch(ctx.train)
+    assert not ctx.minibatch(ctx.val)
+    assert "oscillation" not in _kinds([run])
+    # the same losses without the evaluations are judged as before (too few points to tell)
+    alone = dataclasses.replace(run, series={"train_loss": run.series["train_loss"]})
+    assert not Context(alone).minibatch(Context(alone).train)

@@ -20,8 +20,12 @@ _METRIC_PRIORITY = {"accuracy": 0, "acc": 0, "f1": 1, "wer": 2, "cer": 2, "bleu"
 # Monotone transforms of the loss (perplexity = exp(loss)): not an independent task metric.
 _LOSS_TRANSFORMS = {"perplexity", "ppl", "nll", "bpc", "bpd", "loss"}
 
-# A training loss logged by step with at least this many points is a per-step minibatch curve.
+# A training loss logged by step with at least this many points is a per-step minibatch curve …
 MINIBATCH_POINTS = 50
+# … and so is one logged at least this many times per evaluation (a step-logged validation
+# curve with a third of its points or fewer): the training points are then single minibatches
+# or means over a fraction of an epoch, not epoch averages.
+TRAIN_LOGS_PER_EVAL = 3
 
 # A logged LR that changes by this factor between two logged points is a schedule event.
 _LR_EVENT_FACTOR = 1.5
@@ -214,13 +218,22 @@ class Context:
 
     def minibatch(self, c: Curve) -> bool:
         """Whether `c` is a per-step curve of minibatch losses (noisy by nature): a training-side
-        loss positioned by step with at least MINIBATCH_POINTS points (or, with no step or
-        epoch at all, 4× as many) — not a curve of evaluations or epoch averages."""
+        loss positioned by step with at least MINIBATCH_POINTS points or TRAIN_LOGS_PER_EVAL
+        points per point of a step-logged validation loss (or, with no step or epoch at all,
+        4× MINIBATCH_POINTS points) — not a curve of evaluations or epoch averages."""
         if c is self.val:
             return False
         axis = c.series.axis
-        return (axis == "step" and len(c) >= MINIBATCH_POINTS) or (
-            axis == "index" and len(c) >= 4 * MINIBATCH_POINTS)
+        if axis == "index":
+            return len(c) >= 4 * MINIBATCH_POINTS
+        if axis != "step":
+            return False
+        if len(c) >= MINIBATCH_POINTS:
+            return True
+        v = self.val
+        return (v is not None and v.series.axis == "step"
+                and split_phase(normalise(c.series.original))[0] != "val"
+                and len(c) >= TRAIN_LOGS_PER_EVAL * len(v))
 
     @cached_property
     def grad_norm(self) -> Curve | None:
