@@ -1,14 +1,16 @@
-"""Fresh check: healthy training recipes that are not in the corpus, trained and diagnosed.
+"""Fresh check: training recipes that are not in the corpus, trained and diagnosed.
 
 `holdout.py` retrains the corpus's own recipes with other seeds; the rules have still seen
 those recipes' shapes. The recipes here were written after the rules were tuned and differ from
 every corpus run in at least one of data, model, optimizer, schedule, batch size, loss scale,
 logging interval or log format. Each is a recipe an engineer would call sound (a tuned LR,
 enough data or regularisation for its length), so any finding is printed with its summary to be
-read against the curve: a real event of that seed, or a false alarm.
+read against the curve: a real event of that seed, or a false alarm. The faulty recipes
+(``pNN``: an LR far too high, too little data for the model, bad batches, …) print the kinds
+their fault is meant to produce beside the kinds found.
 
     .venv/bin/python evaluation/fresh.py --jobs 2             # every recipe, seeds 0 and 1
-    .venv/bin/python evaluation/fresh.py --seeds 5 --only f03 f11
+    .venv/bin/python evaluation/fresh.py --seeds 5 --only f03 p11
 
 Needs the corpus extra (torch, scikit-learn, mnist1d, tensorboard).
 """
@@ -33,7 +35,7 @@ MNIST1D = {"data": "mnist1d"}
 STEPS = {"granularity": "step", "sched_unit": "step"}
 REG = {"data": "regression"}
 
-#: id -> (name, log format, generator config). Seeds are added to ``seed`` (default 50,000).
+#: Healthy recipes: id -> (name, log format, generator config).
 RECIPES: dict[str, tuple[str, str, dict]] = {
     "f01": ("mnist1d-lstm-adam-cosine", "keras_csv",
             {**MNIST1D, "model": "lstm", "model_kw": {"hidden": (64,)}, "opt": "adam",
@@ -117,14 +119,75 @@ RECIPES: dict[str, tuple[str, str, dict]] = {
              "batch": 32, "epochs": 10, **STEPS, "log_every": 10, "log_mode": "mean"}),
 }
 
+#: Faulty recipes: id -> (name, log format, generator config, the kinds the fault is meant to
+#: produce). What a curve of a given seed shows can differ: read each disagreement on its curve.
+PROBLEMS: dict[str, tuple[str, str, dict, tuple[str, ...]]] = {
+    "p01": ("mnist1d-cnn-sgd-lr-2-blowup", "keras_csv",
+            {**MNIST1D, "model": "cnn", "model_kw": {"hidden": (32,)}, "opt": "sgd", "lr": 2.0,
+             "momentum": 0.9, "batch": 64, "epochs": 20}, ("divergence",)),
+    "p02": ("teacher-deep-linear-lr-ramp-steps", "text_step",
+            {"data": "teacher", "model_kw": {"hidden": (32, 32), "act": "identity"},
+             "opt": "sgd", "lr": 1e-3, "momentum": 0.9, "batch": 32, "epochs": 30, **STEPS,
+             "log_every": 10, "eval_every": 160, "sched": "exp", "sched_kw": {"gamma": 1.006}},
+            ("divergence",)),
+    "p03": ("digits-150-wide-mlp-adam-long", "jsonl",
+            {"n_train": 150, "model_kw": {"hidden": (512, 512)}, "opt": "adam", "lr": 1e-3,
+             "batch": 16, "epochs": 120}, ("overfitting",)),
+    "p04": ("reg-200-noisy-mlp-adam-long", "generic_csv",
+            {**REG, "data_kw": {"dim": 16, "noise": 0.5}, "n_train": 200,
+             "model_kw": {"hidden": (256, 256)}, "opt": "adam", "lr": 3e-3, "batch": 32,
+             "epochs": 300}, ("overfitting",)),
+    "p05": ("mnist1d-gru-500-label-noise-steps", "tensorboard",
+            {**MNIST1D, "n_train": 500, "label_noise": 0.3, "model": "gru",
+             "model_kw": {"hidden": (128,)}, "opt": "adam", "lr": 3e-3, "batch": 32,
+             "epochs": 80, **STEPS, "log_every": 16, "eval_every": 80}, ("overfitting",)),
+    "p06": ("mnist1d-mlp-sgd-lr-0.3-bs16", "text_pipe",
+            {**MNIST1D, "model_kw": {"hidden": (128,)}, "opt": "sgd", "lr": 0.3,
+             "momentum": 0.9, "batch": 16, "epochs": 25}, ("oscillation",)),
+    "p07": ("reg-rmsprop-lr-0.03-bs8", "keras_csv",
+            {**REG, "model_kw": {"hidden": (64, 64)}, "opt": "rmsprop", "lr": 0.03,
+             "batch": 8, "epochs": 30}, ("oscillation",)),
+    "p08": ("mnist1d-cnn-adam-bad-batches-steps", "hf_trainer_state",
+            {**MNIST1D, "model": "cnn", "model_kw": {"hidden": (32,)}, "opt": "adam",
+             "lr": 2e-3, "batch": 64, "epochs": 20, **STEPS, "log_every": 5, "eval_every": 126,
+             "corrupt_steps": {600: "both", 601: "both", 1500: "both", 1501: "both"}},
+            ("spike",)),
+    "p09": ("digits-gru-adam-bad-shards", "text_bracket",
+            {"model": "gru", "model_kw": {"hidden": (64,)}, "opt": "adam", "lr": 3e-3,
+             "batch": 32, "epochs": 30, "corrupt_epochs": {9: 0.5, 21: 0.5}}, ("spike",)),
+    "p10": ("mnist1d-mlp-sgd-lr-1e-4", "jsonl",
+            {**MNIST1D, "model_kw": {"hidden": (128, 128)}, "opt": "sgd", "lr": 1e-4,
+             "batch": 64, "epochs": 30}, ("underfitting",)),
+    "p11": ("digits-deep-tanh-tiny-init-sgd", "tensorboard",
+            {"model_kw": {"hidden": (64, 64, 64, 64), "act": "tanh", "init_scale": 0.05},
+             "opt": "sgd", "lr": 0.05, "momentum": 0.9, "batch": 32, "epochs": 60},
+            ("plateau",)),
+    "p12": ("reg-yscale1000-sgd-nan", "text_bracket",
+            {**REG, "data_kw": {"yscale": 1000.0}, "model_kw": {"hidden": (64,)},
+             "opt": "sgd", "lr": 0.05, "momentum": 0.9, "batch": 32, "epochs": 20},
+            ("non_finite",)),
+    "p13": ("teacher-linear-adam-late-lr-rise-noval", "jsonl",
+            {"data": "teacher", "val": False, "model": "linear", "opt": "adam", "lr": 2e-3,
+             "batch": 32, "epochs": 50, "sched": "late_rise",
+             "sched_kw": {"start": 25, "factor": 80, "ramp": 10}}, ("loss_rising",)),
+    "p14": ("digits-300-cnn-adam-long", "keras_csv",
+            {"n_train": 300, "model": "cnn", "model_kw": {"hidden": (16,)}, "opt": "adam",
+             "lr": 2e-3, "batch": 32, "epochs": 100}, ("overfitting", "loss_up_acc_up")),
+}
 
-def specs(seeds: int, base: int) -> list[tuple[T.RunSpec, int]]:
-    """(spec, seed) for every recipe and seed; ids ``fNN.s``."""
+
+def recipes() -> dict[str, tuple[str, str, dict, tuple[str, ...]]]:
+    """Every recipe, healthy ones expecting no finding."""
+    return {**{k: (*v, ()) for k, v in RECIPES.items()}, **PROBLEMS}
+
+
+def specs(seeds: int, base: int) -> list[tuple[T.RunSpec, int, tuple[str, ...]]]:
+    """(spec, seed, expected kinds) for every recipe and seed; ids ``fNN.s`` / ``pNN.s``."""
     out = []
-    for rid, (name, fmt, cfg) in RECIPES.items():
+    for rid, (name, fmt, cfg, expect) in recipes().items():
         spec = T.RunSpec(rid, name, "fresh", fmt, T.Cfg(**{**cfg, "seed": 0}))
         for s in range(seeds):
-            out.append((dataclasses.replace(spec, id=f"{rid}.{s}"), base + s))
+            out.append((dataclasses.replace(spec, id=f"{rid}.{s}"), base + s, expect))
     return out
 
 
@@ -132,26 +195,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2, help="seeds per recipe (default 2)")
     parser.add_argument("--base", type=int, default=50_000, help="first seed (default 50000)")
-    parser.add_argument("--only", nargs="*", default=None, help="recipe ids, e.g. f03 f11")
+    parser.add_argument("--only", nargs="*", default=None, help="recipe ids, e.g. f03 p11")
     parser.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     args = parser.parse_args(argv)
-    todo = [(s, seed) for s, seed in specs(args.seeds, args.base)
-            if args.only is None or s.id.split(".")[0] in args.only]
+    todo = [t for t in specs(args.seeds, args.base)
+            if args.only is None or t[0].id.split(".")[0] in args.only]
     if not todo:
         parser.error("no recipe selected")
     t0 = time.time()
-    alarms = 0
+    healthy = alarms = faulty = matched = 0
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        jobs = [pool.submit(_train_and_diagnose, s, seed) for s, seed in todo]
-        for (spec, _seed), job in zip(todo, jobs, strict=True):
+        jobs = [pool.submit(_train_and_diagnose, s, seed) for s, seed, _ in todo]
+        for (spec, _seed, expect), job in zip(todo, jobs, strict=True):
             rid, found = job.result()
             kinds = sorted({k for k, _m, _s in found})
-            alarms += bool(kinds)
-            print(f"{rid:6s} {spec.name:40s} {spec.fmt:17s} {','.join(kinds) or '-'}", flush=True)
+            if expect:
+                faulty += 1
+                matched += set(expect) <= set(kinds)
+            else:
+                healthy += 1
+                alarms += bool(kinds)
+            print(f"{rid:6s} {spec.name:40s} {spec.fmt:17s} expect={','.join(expect) or '-':26s} "
+                  f"got={','.join(kinds) or '-'}", flush=True)
             for kind, metric, summary in found:
-                print(f"    {kind} {metric}: {summary}")
-    print(f"{len(todo)} runs trained in {time.time() - t0:.0f} s; "
-          f"with a finding: {alarms}/{len(todo)} (read each against its curve)")
+                if kind not in expect:
+                    print(f"    {kind} {metric}: {summary}")
+    print(f"{len(todo)} runs trained in {time.time() - t0:.0f} s")
+    if healthy:
+        print(f"healthy recipes with a finding: {alarms}/{healthy} (read each on its curve)")
+    if faulty:
+        print(f"faulty recipes showing every expected kind: {matched}/{faulty}")
     return 0
 
 
