@@ -602,3 +602,21 @@ def test_a_training_loss_logged_between_evaluations_is_a_minibatch_curve() -> No
     # the same losses without the evaluations are judged as before (too few points to tell)
     alone = dataclasses.replace(run, series={"train_loss": run.series["train_loss"]})
     assert not Context(alone).minibatch(Context(alone).train)
+
+
+def test_one_jump_then_a_recovery_is_not_oscillation() -> None:
+    # a bad batch at step 600 (evaluation/fresh.py recipe p08, seed 50000) throws validation
+    # from 0.87 to 2.97, then it falls back every evaluation: 1.37 1.12 1.03 0.96 0.91. The
+    # direction changes twice, but the curve goes up once: a jump, not bouncing.
+    (run,) = lossdoctor.read(FIX / "fresh_bad_batch_val_jump_trainer_state.json")
+    kinds = {(f.kind, f.metric) for f in diagnose_run(run).findings}
+    assert ("oscillation", "val_loss") not in kinds and ("spike", "train_loss") in kinds
+    # the training loss's burst (392, then 4.9 7.5 5.8 …: one point of it below the threshold)
+    # is one event, its largest point the bad batch itself, not two with the first unrecovered
+    spike = next(f for f in diagnose_run(run).findings if f.kind == "spike")
+    assert spike.evidence["count"] == 1 and spike.evidence["largest"]["step"] == 600
+    assert spike.evidence["largest"]["value"] > 390
+    # the corpus's bad-batch run g032: a validation jump labelled spike, no bouncing
+    assert "oscillation" not in _kinds(_generated("g032"))
+    # bouncing that goes up twice or more still is oscillation (real runs 032 and 028)
+    assert "oscillation" in _kinds(_real("032")) and "oscillation" in _kinds(_real("028"))

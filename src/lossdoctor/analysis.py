@@ -360,7 +360,15 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         if not hot.any():
             return empty(tail)
         idx = np.flatnonzero(hot)
-        breaks = np.flatnonzero(np.diff(idx) > 1)
+        # one event: runs of hot points joined by points still clearly elevated (above half the
+        # threshold), so that a burst dipping once below the threshold is not two spikes, the
+        # first "not recovered" because the second follows it
+        elevated = z > threshold / 2
+        gap = np.diff(idx) > 1
+        if gap.any():
+            outside = np.concatenate([[0], np.cumsum(~elevated)])  # non-elevated before i
+            gap &= outside[idx[1:]] - outside[idx[:-1] + 1] > 0
+        breaks = np.flatnonzero(gap)
         first = np.concatenate([[idx[0]], idx[breaks + 1]])
         last = np.concatenate([idx[breaks], [idx[-1]]])
         peaks = np.array([a + int(np.argmax(z[a : b + 1])) for a, b in zip(first, last,
@@ -370,7 +378,6 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
                               for b in last])
         # a spike's width: the points around its peak still clearly elevated (above half the
         # detection threshold), not only the ones above the threshold itself
-        elevated = z > threshold / 2
         width = np.empty(len(peaks), dtype=np.int64)
         for k, p in enumerate(peaks):
             a = p

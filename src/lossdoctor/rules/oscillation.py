@@ -34,8 +34,11 @@ POINT_NOISE = 0.5
 #: least 0.017, and 0.083 with a single reversal): there a fall is judged at the 10% level.
 SHORT_TAIL = 8
 SHORT_TAIL_P = 0.1
-#: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift).
+#: Consecutive moves must change direction this often (bouncing, not a slow wave or a drift) …
 MIN_DIRECTION_CHANGES = 0.3
+#: … and the curve must go up at least this many times: one jump followed by a recovery is a
+#: spike (or a step), not bouncing.
+MIN_RISES = 2
 
 
 def relative_amplitude(c: Curve, a: float, level: float) -> float:
@@ -90,7 +93,7 @@ def check(ctx: Context) -> list[Finding]:
             continue
         d = np.diff(c.y[p0:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
-        if flips < MIN_DIRECTION_CHANGES:
+        if flips < MIN_DIRECTION_CHANGES or int(np.count_nonzero(d > 0)) < MIN_RISES:
             continue
         evidence = {
             "amplitude": None if c.log else a,
