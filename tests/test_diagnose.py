@@ -620,3 +620,17 @@ def test_one_jump_then_a_recovery_is_not_oscillation() -> None:
     assert "oscillation" not in _kinds(_generated("g032"))
     # bouncing that goes up twice or more still is oscillation (real runs 032 and 028)
     assert "oscillation" in _kinds(_real("032")) and "oscillation" in _kinds(_real("028"))
+
+
+@pytest.mark.parametrize(("corpus", "rid", "trend", "words"), [
+    ("generated", "g120", "held", "held within its noise (0.9638 → 0.9618)"),
+    ("real", "001", "improved", "improved (0.8517 → 0.8588)"),
+])
+def test_loss_up_acc_up_says_whether_the_metric_held_or_improved(
+        corpus: str, rid: str, trend: str, words: str) -> None:
+    # a metric a little lower at the end but within its noise "held"; it did not "improve"
+    runs = _real(rid) if corpus == "real" else _generated(rid)
+    f = next(f for r in runs for f in diagnose_run(r).findings if f.kind == "loss_up_acc_up")
+    assert f.evidence["metric_trend"] == trend
+    assert words in f.summary()
+    assert ("持平" in f.summary("zh")) is (trend == "held")

@@ -158,12 +158,15 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
                 f"{_pct(e.get('rise_pct'))} by {end} while the training loss kept falling.")
     if k == "loss_up_acc_up":
         metric = e.get("metric")
+        held = e.get("metric_trend") == "held"
         if zh:
-            return (f"{m} 自 {start} 起上升 {_pct(e.get('loss_rise_pct'))}，但 {metric} 保持或变好"
+            trend = "在其噪声范围内持平" if held else "变好"
+            return (f"{m} 自 {start} 起上升 {_pct(e.get('loss_rise_pct'))}，但 {metric} {trend}"
                     f"（{_v(e.get('metric_at_loss_best'))} → {_v(e.get('metric_end'))}）："
                     "模型对少数样本过度自信，并非变差。")
-        return (f"{m} rose {_pct(e.get('loss_rise_pct'))} after {start} while {metric} held or "
-                f"improved ({_v(e.get('metric_at_loss_best'))} → {_v(e.get('metric_end'))}): "
+        trend = "held within its noise" if held else "improved"
+        return (f"{m} rose {_pct(e.get('loss_rise_pct'))} after {start} while {metric} {trend} "
+                f"({_v(e.get('metric_at_loss_best'))} → {_v(e.get('metric_end'))}): "
                 "over-confidence on a few samples, not a worse model.")
     if k == "loss_rising":
         if zh:

@@ -49,6 +49,8 @@ def check(ctx: Context) -> list[Finding]:
         "metric_best_step": a.point(int(np.argmin(a.y))).step,
         "metric_best_epoch": a.point(int(np.argmin(a.y))).epoch,
         "metric_direction": a.direction,
+        # "held": within the tolerance above (possibly a little worse); "improved": beyond it
+        "metric_trend": "improved" if at_best - at_end > tolerance else "held",
     }
     return [Finding(
         kind=KIND, metric=v.name, severity="warning", start=best, end=v.point(-1),
