@@ -184,14 +184,14 @@ class Context:
         return out
 
     def val_improves(self, src: Curve, x0: float, x1: float) -> bool:
-        """Whether the validation loss improved by at least 5% over [x0, x1] of `src`'s axis
-        without climbing back: the model still generalises better over that stretch, so noise
-        or a stall of the training loss there is benign."""
+        """Whether the validation loss (three evaluations or more) improved by at least 5% over
+        [x0, x1] of `src`'s axis without climbing back: the model still generalises better over
+        that stretch, so noise or a stall of the training loss there is benign."""
         from lossdoctor.analysis import relative
         from lossdoctor.rules._rise import persistent_rise
 
         v = self.val
-        if v is None or len(v) < 4:
+        if v is None or len(v) < 3:
             return False
         span = self.map_range(src, x0, x1, v) if src is not v else (x0, x1)
         if span is None:
