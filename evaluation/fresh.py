@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "evaluation"))
 
 import train_runs as T  # noqa: E402
 from holdout import _train_and_diagnose  # noqa: E402
+from logformats import EPOCH_ONLY, STEP_ONLY  # noqa: E402
 
 MNIST1D = {"data": "mnist1d"}
 STEPS = {"granularity": "step", "sched_unit": "step"}
@@ -186,6 +187,9 @@ def specs(seeds: int, base: int) -> list[tuple[T.RunSpec, int, tuple[str, ...]]]
     out = []
     for rid, (name, fmt, cfg, expect) in recipes().items():
         spec = T.RunSpec(rid, name, "fresh", fmt, T.Cfg(**{**cfg, "seed": 0}))
+        per_step = spec.cfg.granularity == "step"
+        if (fmt in STEP_ONLY and not per_step) or (fmt in EPOCH_ONLY and per_step):
+            raise ValueError(f"{rid}: format {fmt} does not fit {spec.cfg.granularity} logging")
         for s in range(seeds):
             out.append((dataclasses.replace(spec, id=f"{rid}.{s}"), base + s, expect))
     return out

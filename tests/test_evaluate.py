@@ -59,3 +59,30 @@ def test_corpora_load_with_reviews(ev) -> None:  # type: ignore[no-untyped-def]
 def test_baselines_follow_their_published_rules(ev) -> None:  # type: ignore[no-untyped-def]
     assert ev._early_stop_triggers([3.0, 2.0, 2.5, 2.6, 2.7, 2.8]) is True
     assert ev._early_stop_triggers([3.0, 2.0, 2.5, 1.9, 1.8]) is False
+
+
+def test_fresh_recipes_are_valid_and_new() -> None:
+    # evaluation/fresh.py: every recipe builds a generator config whose log format fits its
+    # logging, the ids are unique, the faulty recipes name real finding kinds, and no recipe
+    # repeats a corpus recipe (same data, model, optimizer, LR, schedule and batch)
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location("fresh", ROOT / "evaluation" / "fresh.py")
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    from lossdoctor.rules import KINDS
+
+    runs = fresh.specs(1, 0)
+    assert len(runs) == len(fresh.RECIPES) + len(fresh.PROBLEMS) == 34
+    assert len({s.id for s, _seed, _expect in runs}) == len(runs)
+    assert all(set(expect) <= set(KINDS) for _s, _seed, expect in runs)
+    t = fresh.T
+    for register in t.REGIMES:
+        register()
+
+    def key(cfg) -> tuple:  # type: ignore[no-untyped-def]
+        return (cfg.data, cfg.model, repr(cfg.model_kw), cfg.opt, cfg.lr, cfg.sched, cfg.batch)
+
+    corpus = {key(r.cfg) for r in t.RUNS}
+    assert not [s.id for s, _seed, _e in runs if key(s.cfg) in corpus]
