@@ -74,7 +74,7 @@ def test_fresh_recipes_are_valid_and_new() -> None:
     from lossdoctor.rules import KINDS
 
     runs = fresh.specs(1, 0)
-    assert len(runs) == len(fresh.RECIPES) + len(fresh.PROBLEMS) == 34
+    assert len(runs) == len(fresh.RECIPES) + len(fresh.PROBLEMS) == 43
     assert len({s.id for s, _seed, _expect in runs}) == len(runs)
     assert all(set(expect) <= set(KINDS) for _s, _seed, expect in runs)
     t = fresh.T
