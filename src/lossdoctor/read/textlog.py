@@ -338,12 +338,15 @@ def _phase_word(text: str) -> str | None:
     return None
 
 
-def _field_pairs(fields: Iterable[str], phase: str | None = None) -> list[tuple[str, float]]:
-    """The ``key: value`` fields (each a whole field, without a unit) that are not noise, as
-    points; `phase` goes in front of a key that names none (Keras lines, MMEngine lines)."""
+def _field_pairs(
+    fields: Iterable[str], phase: str | None = None, pair: re.Pattern[str] = _PAIR
+) -> list[tuple[str, float]]:
+    """The ``key: value`` fields (each a whole field matching `pair`, without a unit) that are
+    not noise, as points; `phase` goes in front of a key that names none (Keras lines, MMEngine
+    lines, tqdm postfixes)."""
     pairs: list[tuple[str, float]] = []
     for field in fields:
-        p = _PAIR.fullmatch(field.strip())
+        p = pair.fullmatch(field.strip())
         if p is None or p["u"]:
             continue
         key = _clean_key(p["k"])
@@ -1167,21 +1170,11 @@ class _Parser:
         before. Values of validation bars get no step.
         """
         desc, info = t["d"].strip(), t["i"] or ""
-        pairs: list[tuple[str, float]] = []
         phase = _phase_word(desc)
         if phase is not None and _PHASE_WORDS[phase.lower()] == "train":
             phase = None  # a training bar
-        for item in info.split(","):
-            item = item.strip()
-            p = _PAIR_SPACE.fullmatch(item) if "=" in item or ":" in item else None
-            if p is None or p["u"]:
-                continue
-            key = _clean_key(p["k"])
-            if _key_kind(key) == "noise":
-                continue
-            if phase is not None and _phase_word(key) is None:
-                key = f"{phase} {key}"
-            pairs.append((key, _to_float(p["v"])))
+        items = (item for item in info.split(",") if "=" in item or ":" in item)
+        pairs = _field_pairs(items, phase, _PAIR_SPACE)
         if not commit:
             return bool(pairs)
         h = _EPOCH_HEADER.match(desc) if desc else None
