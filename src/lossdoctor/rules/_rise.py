@@ -20,12 +20,20 @@ MIN_STAYED = 0.75
 LONG_POST = 10
 
 
-def persistent_rise(c: Curve) -> bool:
-    """True when `c` rose after its best level and stayed up to the end."""
+def persistent_rise(c: Curve, *, minibatch: bool = False) -> bool:
+    """True when `c` rose after its best level and stayed up to the end.
+
+    ``minibatch``: `c` is a per-step curve of minibatch losses (`Context.minibatch`); with
+    fewer than LONG_POST bins after the best its smoothed level must then climb by more than
+    twice the spread of the single losses around it (a level drawn through a handful of
+    scattered minibatch losses wanders by itself).
+    """
     r = rise(c)
     if r.post < 2 or r.raised < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
         return False
     if r.post >= LONG_POST and r.robust_rise < 2 * r.spread:
+        return False
+    if minibatch and r.post < LONG_POST and r.shape.rise < 2 * r.spread:
         return False
     return relative(c, r.shape.low, r.shape.end) >= MIN_RELATIVE
 

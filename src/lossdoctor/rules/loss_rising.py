@@ -52,7 +52,7 @@ def _recovering_transient(c: Curve) -> bool:
 def check(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for c in _candidates(ctx):
-        if len(c) < 4 or not persistent_rise(c):
+        if len(c) < 4 or not persistent_rise(c, minibatch=ctx.minibatch(c)):
             continue
         r = rise(c)
         sh = r.shape
