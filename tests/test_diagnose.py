@@ -666,3 +666,14 @@ def test_a_minibatch_level_wandering_inside_its_noise_is_not_a_rise() -> None:
                                              "train_loss": dataclasses.replace(s, values=up)})
     assert rise(Context(risen).train).post < 10
     assert "loss_rising" in _kinds([risen])
+
+
+def test_a_burst_that_stays_elevated_before_recovering_is_one_recovered_spike() -> None:
+    # evaluation/fresh.py recipe p08 (a bad batch at step 600), seed 90000: the minibatch loss
+    # jumps from 0.53 to 534, then stays at 4.8 4.1 4.8 4.3 (still clearly elevated) before
+    # falling back within the noise of its baseline: one spike that recovered, found although
+    # its hot points are followed by three elevated ones
+    (run,) = lossdoctor.read(FIX / "fresh_bad_batch_slow_recovery_trainer_state.json")
+    spike = [f for f in diagnose_run(run).findings if f.kind == "spike"]
+    assert [f.metric for f in spike] == ["train_loss"]
+    assert spike[0].evidence["count"] == 1 and spike[0].evidence["largest"]["step"] == 600

@@ -373,12 +373,10 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         last = np.concatenate([idx[breaks], [idx[-1]]])
         peaks = np.array([a + int(np.argmax(z[a : b + 1])) for a, b in zip(first, last,
                                                                            strict=True)])
-        look = max(3, n // 100)
-        recovered = np.array([b + 1 < n and bool(np.any(z[b + 1 : b + 1 + look] < 3.0))
-                              for b in last])
         # a spike's width: the points around its peak still clearly elevated (above half the
         # detection threshold), not only the ones above the threshold itself
         width = np.empty(len(peaks), dtype=np.int64)
+        ends = np.empty(len(peaks), dtype=np.int64)
         for k, p in enumerate(peaks):
             a = p
             while a > 0 and elevated[a - 1]:
@@ -386,7 +384,11 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
             b = p
             while b + 1 < n and elevated[b + 1]:
                 b += 1
-            width[k] = b - a + 1
+            width[k], ends[k] = b - a + 1, b
+        # recovered: back within the noise shortly after the event's elevated stretch ends
+        look = max(3, n // 100)
+        recovered = np.array([b + 1 < n and bool(np.any(z[b + 1 : b + 1 + look] < 3.0))
+                              for b in ends])
         with np.errstate(divide="ignore", invalid="ignore"):
             peak_ratio = np.where(base[peaks] > 0, vals[peaks] / base[peaks], np.nan)
         sh = shape(c)
