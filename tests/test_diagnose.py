@@ -677,3 +677,45 @@ def test_a_burst_that_stays_elevated_before_recovering_is_one_recovered_spike() 
     spike = [f for f in diagnose_run(run).findings if f.kind == "spike"]
     assert [f.metric for f in spike] == ["train_loss"]
     assert spike[0].evidence["count"] == 1 and spike[0].evidence["largest"]["step"] == 600
+
+
+def test_a_stall_judged_by_the_evaluations_inside_it() -> None:
+    # evaluation/fresh.py recipe f07 (GRU on mnist1d, RMSprop), seed 110001: the training loss
+    # gains 13 % over its last 540 of 940 steps while validation, evaluated at steps 250, 500
+    # and 750, improves 1.238 → 1.172 between the two evaluations inside that stretch: a slow
+    # training loss beside a model that still generalises better, not a stall (medians of the
+    # three evaluations overlapped and measured -2.7 %)
+    (run,) = lossdoctor.read(FIX / "fresh_gru_two_evals_in_stall.log")
+    assert _kinds([run]) == set()
+    # the same run with no improvement between those two evaluations is a stall
+    s = run.series["val_loss"]
+    flat = s.values.copy()
+    flat[2] = flat[1]
+    stalled = dataclasses.replace(run, series={**run.series,
+                                               "val_loss": dataclasses.replace(s, values=flat)})
+    plateau = [f for f in diagnose_run(stalled).findings if f.kind == "plateau"]
+    assert [f.metric for f in plateau] == ["train_loss"]
+    # an evaluation after the stretch is not inside it: the corpus's GRU run g030 sits at
+    # chance for 130 steps with one evaluation (63) in the stall and the next (126) on the way
+    # out; it stays a plateau, as labelled
+    assert "plateau" in _kinds(_generated("g030"))
+
+
+def test_a_validation_loss_lagging_a_falling_training_loss_is_not_a_stall() -> None:
+    # evaluation/fresh.py recipe f25 (regression, SGD with exponential decay), seed 110001:
+    # validation sits at 0.056-0.070 for its first five evaluations while the training loss
+    # falls from 0.16 to 0.027, then validation falls to 0.028: it lagged a model that was
+    # learning, it did not stall
+    run_dir = FIX / "fresh_val_lags_train_tb"
+    (run,) = lossdoctor.read(run_dir)
+    assert "plateau" not in _kinds([run])
+    # the same validation beside a training loss that stands still over those evaluations is
+    # a stall at the start
+    s = run.series["train_loss"]
+    still = s.values.copy()
+    still[:7] = still[6]
+    stuck = dataclasses.replace(run, series={**run.series,
+                                             "train_loss": dataclasses.replace(s, values=still)})
+    plateau = [f for f in diagnose_run(stuck).findings if f.kind == "plateau"]
+    assert [(f.metric, f.evidence["form"]) for f in plateau] == [
+        ("val_loss", "stalled_then_dropped")]

@@ -197,10 +197,18 @@ class Context:
         if span is None:
             return False
         i0, i1 = v.at_x(span[0]), v.at_x(span[1])
-        if i1 <= i0:
-            return False
-        a = float(np.median(v.y[max(0, i0 - 1) : i0 + 2]))
-        b = float(np.median(v.y[max(i0, i1 - 1) : i1 + 1]))
+        if i1 - i0 >= 3:
+            # medians of the evaluations around either end (three at the start, two at the end)
+            a = float(np.median(v.y[max(0, i0 - 1) : i0 + 2]))
+            b = float(np.median(v.y[i1 - 1 : i1 + 1]))
+        else:
+            # too few for medians that do not overlap: the first and last evaluations inside
+            # the stretch (the nearest one after it may already show the way out of a stall)
+            i0 = int(np.searchsorted(v.x, span[0], side="left"))
+            i1 = int(np.searchsorted(v.x, span[1], side="right")) - 1
+            if i1 <= i0:
+                return False
+            a, b = float(v.y[i0]), float(v.y[i1])
         return relative(v, a, b) <= -0.05 and not persistent_rise(v)
 
     @cached_property

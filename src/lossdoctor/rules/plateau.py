@@ -46,6 +46,10 @@ START_NOISE = 5.0
 START_FLATNESS = 0.02
 #: … and its trend falls at most this fraction as fast as the curve falls after it.
 START_RATE = 0.25
+#: A validation loss flat at the start lags (is not stalled) when the training loss fell over
+#: that stretch by at least this fraction of the fraction validation fell by afterwards (in the
+#: labelled stalls of the corpus, dead starts, it fell at most an eighth as much).
+START_LAG = 1 / 3
 #: The slow phase stalled when it improved by less than this (relative).
 SLOW_PHASE_GAIN = 0.15
 #: A validation loss that settled for at least this fraction of the run, this many times above a
@@ -101,6 +105,19 @@ def _warming_up(ctx: Context, c: Curve, x0: float, x1: float) -> bool:
     return bool(len(inside) and np.median(inside) < 0.5 * float(np.max(lv)))
 
 
+def _train_lagged(ctx: Context, v: Curve, x0: float, x1: float, later_fall: float) -> bool:
+    """Validation `v` stood still over [x0, x1] at the start while the training loss's level
+    fell by at least START_LAG of the fraction validation fell by later: the model was learning
+    and validation lagged it, not a stall."""
+    t = ctx.train
+    span = None if t is None else ctx.map_range(v, x0, x1, t)
+    if t is None or span is None:
+        return False
+    _starts, tx, _ty = t.bins
+    a, b = np.interp(span, tx, t.level)
+    return -relative(t, float(a), float(b)) >= START_LAG * later_fall
+
+
 def _stretch(ctx: Context, c: Curve) -> Finding | None:
     _starts, bx, _by = c.bins
     n = len(bx)
@@ -148,6 +165,9 @@ def _stretch(ctx: Context, c: Curve) -> Finding | None:
             out_rate = (float(c.level[st.last]) - later_low) / max(
                 float(bx[low_at] - bx[st.last]), 1e-300)
             if inside is not None and -inside.slope > START_RATE * out_rate:
+                continue
+            if c is ctx.val and _train_lagged(ctx, c, float(bx[st.first]), float(bx[st.last]),
+                                              -relative(c, st.level, later_low)):
                 continue
         return _finding(c, p_first, p_last, "stalled_then_dropped",
                         later_low=c.value(later_low), by_schedule=by_schedule)
