@@ -719,3 +719,21 @@ def test_a_validation_loss_lagging_a_falling_training_loss_is_not_a_stall() -> N
     plateau = [f for f in diagnose_run(stuck).findings if f.kind == "plateau"]
     assert [(f.metric, f.evidence["form"]) for f in plateau] == [
         ("val_loss", "stalled_then_dropped")]
+
+
+def test_a_validation_loss_recovering_from_a_jump_is_not_overfitting() -> None:
+    # evaluation/fresh.py recipe p08 (a bad batch at step 600), seed 110001: validation goes
+    # 0.761 → 3.589 in one evaluation, then falls back every evaluation (1.465 1.192 1.018 0.917
+    # 0.849): still 12 % above its best at the end, but recovering from a shock, not a widening
+    # gap and not over-confidence
+    (run,) = lossdoctor.read(FIX / "fresh_bad_batch_val_recovering_trainer_state.json")
+    kinds = _kinds([run])
+    assert "spike" in kinds
+    assert not kinds & {"overfitting", "loss_up_acc_up"}
+    # the same jump with validation staying up after it is still a rise
+    s = run.series["val_loss"]
+    held = s.values.copy()
+    held[5:] = held[5]
+    stays = dataclasses.replace(run, series={**run.series,
+                                             "val_loss": dataclasses.replace(s, values=held)})
+    assert {"overfitting", "loss_up_acc_up"} <= _kinds([stays])

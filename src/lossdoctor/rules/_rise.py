@@ -1,9 +1,11 @@
 """The shared test of the rising kinds (overfitting, loss_rising, loss_up_acc_up): did a curve
-climb after its best point, by more than its noise, and stay up?"""
+climb after its best point, by more than its noise, and stay up (not a jump it is recovering from)?"""
 
 from __future__ import annotations
 
-from lossdoctor.analysis import relative, rise
+import numpy as np
+
+from lossdoctor.analysis import relative, rise, window_trend
 from lossdoctor.curve import Curve
 
 #: The rise must exceed this many level-noise σ …
@@ -13,6 +15,9 @@ MIN_RELATIVE = 0.05
 #: … and this fraction of the second half after the best must stay above best + 2σ.
 MIN_STAYED = 0.75
 
+
+#: A peak at most this many bins after the best is a jump, not a climb.
+JUMP_BINS = 2
 
 #: With this many bins after the best, the climb must also exceed twice the spread of the points
 #: after the best around their baseline: the minimum of a long noisy level is biased low, and a
@@ -43,3 +48,16 @@ def rise_pct(c: Curve) -> float:
     positive loss; of the curve's scale otherwise) — the figure a reader checks on the plot."""
     sh = rise(c).shape
     return 100.0 * relative(c, float(c.y[sh.best_point]), sh.end)
+
+
+def recovering_from_jump(c: Curve) -> bool:
+    """True when `c` jumped rather than climbed after its best (its level peaks at most
+    JUMP_BINS bins later) and has fallen significantly since (at least 4 bins after the peak):
+    a shock being recovered from, not a gap that widens."""
+    sh = rise(c).shape
+    _starts, bx, _by = c.bins
+    peak = sh.best + int(np.argmax(c.level[sh.best :]))
+    if peak - sh.best > JUMP_BINS or len(bx) - peak - 1 < 4:
+        return False
+    tr = window_trend(c, float(bx[peak + 1]), float(bx[-1]))
+    return bool(tr is not None and tr.decreasing)
