@@ -1,5 +1,5 @@
 """The shared test of the rising kinds (overfitting, loss_rising, loss_up_acc_up): did a curve
-climb after its best point, by more than its noise, and stay up (not a jump it is recovering from)?"""
+climb after its best point, by more than its noise, and stay up (not a jump it recovers from)?"""
 
 from __future__ import annotations
 
@@ -25,18 +25,21 @@ JUMP_BINS = 2
 LONG_POST = 10
 
 
-def persistent_rise(c: Curve, *, minibatch: bool = False) -> bool:
+def persistent_rise(c: Curve, *, minibatch: bool = False, annealed: bool = False) -> bool:
     """True when `c` rose after its best level and stayed up to the end.
 
     ``minibatch``: `c` is a per-step curve of minibatch losses (`Context.minibatch`); with
     fewer than LONG_POST bins after the best its smoothed level must then climb by more than
     twice the spread of the single losses around it (a level drawn through a handful of
-    scattered minibatch losses wanders by itself).
+    scattered minibatch losses wanders by itself). ``annealed``: the logged LR only decayed,
+    towards zero, after the best (`Schedule.annealed`); on a curve of epoch means or
+    evaluations the long-curve test then applies at any length (an LR near zero barely moves
+    the weights: what lifts a level drawn through a few noisy points is their noise).
     """
     r = rise(c)
     if r.post < 2 or r.raised < 2 or r.z < MIN_SIGMA or r.stayed < MIN_STAYED:
         return False
-    if r.post >= LONG_POST and r.robust_rise < 2 * r.spread:
+    if (r.post >= LONG_POST or (annealed and not minibatch)) and r.robust_rise < 2 * r.spread:
         return False
     if minibatch and r.post < LONG_POST and r.shape.rise < 2 * r.spread:
         return False

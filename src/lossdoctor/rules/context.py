@@ -37,6 +37,10 @@ def _is_loss(series: Series) -> bool:
     return series.direction == "min" and "loss" in normalise(series.original).split("_")
 
 
+#: An LR that ends at most this fraction of where it was has been annealed.
+ANNEALED = 0.1
+
+
 @dataclass(frozen=True)
 class Schedule:
     """LR schedule events on a curve's axis.
@@ -71,6 +75,16 @@ class Schedule:
         lx, lv = self.lr
         a, b = np.interp([x0, x1], lx, lv)
         return float(b / a) if a > 0 else None
+
+    def annealed(self, x0: float, x1: float) -> bool:
+        """The logged LR never went above its value at x0 over [x0, x1] and ended at most
+        ANNEALED times it (a decay towards zero: the weights barely move by the end)."""
+        if self.lr is None:
+            return False
+        lx, lv = self.lr
+        a, b = np.interp([x0, x1], lx, lv)
+        inside = lv[(lx >= x0) & (lx <= x1)]
+        return bool(a > 0 and b <= ANNEALED * a and not np.any(inside > a * (1 + 1e-9)))
 
 
 _NO_SCHEDULE = Schedule(np.zeros(0), np.zeros(0), np.zeros(0), None, None)

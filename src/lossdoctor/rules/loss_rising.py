@@ -52,9 +52,12 @@ def _recovering_transient(c: Curve) -> bool:
 def check(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for c in _candidates(ctx):
-        if len(c) < 4 or not persistent_rise(c, minibatch=ctx.minibatch(c)):
+        if len(c) < 4:
             continue
         r = rise(c)
+        annealed = ctx.schedule(c).annealed(float(c.x[r.shape.best_point]), float(c.x[-1]))
+        if not persistent_rise(c, minibatch=ctx.minibatch(c), annealed=annealed):
+            continue
         sh = r.shape
         if _recovering_transient(c):
             continue  # a late spike that is already coming down: not a lasting rise
