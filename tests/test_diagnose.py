@@ -43,6 +43,13 @@ def _kinds(runs: list[Run]) -> set[str]:
     return {f.kind for r in runs for f in diagnose_run(r).findings} - {"converged"}
 
 
+def _with_values(run: Run, name: str, values: np.ndarray) -> Run:
+    """`run` with series `name`'s values replaced (same steps and epochs)."""
+    s = run.series[name]
+    return dataclasses.replace(run, series={**run.series,
+                                            name: dataclasses.replace(s, values=values)})
+
+
 def _series(values, *, steps=None, epochs=None, name="train_loss", original="loss") -> Series:
     v = np.asarray(values, dtype=float)
     nan = np.full(len(v), np.nan)
@@ -276,11 +283,9 @@ def test_a_rise_needs_more_than_the_last_point(raised: int, expected: bool) -> N
     # 034 (a Keras history that converged at 5e-4): one noisy last epoch 15% above the best is
     # not a loss that "climbed and stayed up"; the same jump on the last two epochs is
     (run,) = _real("034")
-    s = run.series["train_loss"]
-    v = s.values.copy()
+    v = run.series["train_loss"].values.copy()
     v[-raised:] = 1.15 * v.min()
-    series = {**run.series, "train_loss": dataclasses.replace(s, values=v)}
-    found = "loss_rising" in _kinds([dataclasses.replace(run, series=series)])
+    found = "loss_rising" in _kinds([_with_values(run, "train_loss", v)])
     assert found is expected
 
 
@@ -659,11 +664,9 @@ def test_a_minibatch_level_wandering_inside_its_noise_is_not_a_rise() -> None:
     assert "loss_rising" not in _kinds([run])
     # the same run with its last four minibatch losses tripled (a climb out of the noise, as
     # few bins after the best) is still a rising loss
-    s = run.series["train_loss"]
-    up = s.values.copy()
+    up = run.series["train_loss"].values.copy()
     up[-4:] *= 3
-    risen = dataclasses.replace(run, series={**run.series,
-                                             "train_loss": dataclasses.replace(s, values=up)})
+    risen = _with_values(run, "train_loss", up)
     assert rise(Context(risen).train).post < 10
     assert "loss_rising" in _kinds([risen])
 
@@ -688,11 +691,9 @@ def test_a_stall_judged_by_the_evaluations_inside_it() -> None:
     (run,) = lossdoctor.read(FIX / "fresh_gru_two_evals_in_stall.log")
     assert _kinds([run]) == set()
     # the same run with no improvement between those two evaluations is a stall
-    s = run.series["val_loss"]
-    flat = s.values.copy()
+    flat = run.series["val_loss"].values.copy()
     flat[2] = flat[1]
-    stalled = dataclasses.replace(run, series={**run.series,
-                                               "val_loss": dataclasses.replace(s, values=flat)})
+    stalled = _with_values(run, "val_loss", flat)
     plateau = [f for f in diagnose_run(stalled).findings if f.kind == "plateau"]
     assert [f.metric for f in plateau] == ["train_loss"]
     # an evaluation after the stretch is not inside it: the corpus's GRU run g030 sits at
@@ -711,11 +712,9 @@ def test_a_validation_loss_lagging_a_falling_training_loss_is_not_a_stall() -> N
     assert "plateau" not in _kinds([run])
     # the same validation beside a training loss that stands still over those evaluations is
     # a stall at the start
-    s = run.series["train_loss"]
-    still = s.values.copy()
+    still = run.series["train_loss"].values.copy()
     still[:7] = still[6]
-    stuck = dataclasses.replace(run, series={**run.series,
-                                             "train_loss": dataclasses.replace(s, values=still)})
+    stuck = _with_values(run, "train_loss", still)
     plateau = [f for f in diagnose_run(stuck).findings if f.kind == "plateau"]
     assert [(f.metric, f.evidence["form"]) for f in plateau] == [
         ("val_loss", "stalled_then_dropped")]
@@ -731,11 +730,9 @@ def test_a_validation_loss_recovering_from_a_jump_is_not_overfitting() -> None:
     assert "spike" in kinds
     assert not kinds & {"overfitting", "loss_up_acc_up"}
     # the same jump with validation staying up after it is still a rise
-    s = run.series["val_loss"]
-    held = s.values.copy()
+    held = run.series["val_loss"].values.copy()
     held[5:] = held[5]
-    stays = dataclasses.replace(run, series={**run.series,
-                                             "val_loss": dataclasses.replace(s, values=held)})
+    stays = _with_values(run, "val_loss", held)
     assert {"overfitting", "loss_up_acc_up"} <= _kinds([stays])
 
 
@@ -744,7 +741,7 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
     # 120000: over the last 4 epochs, with the LR annealed from 8e-5 to 3e-6, the epoch-mean
     # training loss reads 0.0128 0.0282 0.0146 0.0110 against 0.009-0.013 before: one noisy
     # epoch lifts the smoothed level "+57 %", but the points after the best sit where they
-    # sat before it, and an LR near zero cannot push the loss up
+    # sat before it, and an LR near zero barely moves the weights
     (run,) = lossdoctor.read(FIX / "fresh_cosine_end_epoch_noise.log")
     ctx = Context(run)
     r = rise(ctx.train)
@@ -753,9 +750,7 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
                                             float(ctx.train.x[-1]))
     assert "loss_rising" not in _kinds([run])
     # the same run with its last four training losses tripled still is a rising loss
-    s = run.series["train_loss"]
-    up = s.values.copy()
+    up = run.series["train_loss"].values.copy()
     up[-4:] *= 3
-    risen = dataclasses.replace(run, series={**run.series,
-                                             "train_loss": dataclasses.replace(s, values=up)})
+    risen = _with_values(run, "train_loss", up)
     assert "loss_rising" in _kinds([risen])
