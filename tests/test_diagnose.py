@@ -729,6 +729,17 @@ def test_a_validation_loss_recovering_from_a_jump_is_not_overfitting() -> None:
     kinds = _kinds([run])
     assert "spike" in kinds
     assert not kinds & {"overfitting", "loss_up_acc_up"}
+    # nor is the training loss, thrown back from 0.6 to 409 and falling again since, "stalled"
+    # for ending near where it was before the batch: it is recovering from the setback
+    assert "plateau" not in kinds
+    # the same training loss without the setback (its last 20 losses before the batch
+    # repeated to the end) is a slow phase that stalled
+    y = run.series["train_loss"].values.copy()
+    i = int(np.searchsorted(run.series["train_loss"].steps, 595))
+    y[i:] = np.resize(y[i - 20 : i], len(y) - i)
+    flat = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
+            if f.kind == "plateau"]
+    assert [f.evidence["form"] for f in flat] == ["slow_phase_stalled"]
     # the same jump with validation staying up after it is still a rise
     held = run.series["val_loss"].values.copy()
     held[5:] = held[5]

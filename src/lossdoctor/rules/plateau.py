@@ -186,8 +186,9 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
     if -relative(c, sh.start, float(c.level[sh.knee])) >= CONVERGED:
         return None  # an order of magnitude down by the knee: converged, not stalled
-    if gain < 0 and tail(c).trend.decreasing:
-        return None  # worse than at the knee but falling again: recovering from a setback
+    setback = float(np.max(c.level[sh.knee :])) > float(c.level[sh.knee]) + 3 * c.level_noise
+    if setback and tail(c).trend.decreasing:
+        return None  # thrown back above the knee's level, falling again: recovering from it
     sched = ctx.schedule(c)
     lr_at_knee = sched.lr_ratio(float(bx[0]), float(bx[sh.knee]))
     if lr_at_knee is not None and lr_at_knee <= 0.5:
