@@ -765,3 +765,20 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
     up[-4:] *= 3
     risen = _with_values(run, "train_loss", up)
     assert "loss_rising" in _kinds([risen])
+
+
+def test_a_step_back_inside_the_initial_descent_is_not_a_spike() -> None:
+    # held-out seed +16000 of the corpus's healthy g097 (a regression, SGD with step decay):
+    # validation 0.350, 0.222, 0.132, 0.211, 0.083 … — the third evaluation steps back to
+    # where the curve was two evaluations earlier, inside a descent that goes on: not a jump
+    (run,) = lossdoctor.read(FIX / "heldout_descent_step_back.csv")
+    assert "spike" not in _kinds([run])
+    # the same point thrown above both evaluations before it is a spike
+    y = run.series["val_loss"].values.copy()
+    y[3] = 0.3
+    spike = [f for f in diagnose_run(_with_values(run, "val_loss", y)).findings
+             if f.kind == "spike"]
+    assert [f.metric for f in spike] == ["val_loss"]
+    # the real corpus's word-level RNN 045: validation 39.7, 26.05, 17.68, 16.95, 30.37, 8.44
+    # jumps above the evaluations before it during its descent: a labelled spike, still found
+    assert "spike" in _kinds(_real("045"))

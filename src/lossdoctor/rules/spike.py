@@ -87,6 +87,11 @@ def check(ctx: Context) -> list[Finding]:
             # during the initial fast descent of minibatch losses a jump that stays below where
             # the curve started is part of the descent (an early blow-up above it is not)
             keep &= (sp.at >= int(c.bins[0][sh.knee])) | (c.y[sp.at] > sh.start)
+        else:
+            # during the initial descent of epoch averages or evaluations a point no higher
+            # than one of the two before it is the descent stepping back, not a jump
+            back = np.array([c.y[i] <= np.max(c.y[max(0, i - 2) : i]) for i in sp.at], bool)
+            keep &= (sp.at >= int(c.bins[0][sh.knee])) | ~back
         sched = ctx.schedule(c)
         if len(sched.rises):
             near_rise = np.array([
