@@ -782,3 +782,36 @@ def test_a_step_back_inside_the_initial_descent_is_not_a_spike() -> None:
     # the real corpus's word-level RNN 045: validation 39.7, 26.05, 17.68, 16.95, 30.37, 8.44
     # jumps above the evaluations before it during its descent: a labelled spike, still found
     assert "spike" in _kinds(_real("045"))
+
+
+def test_a_spike_candidate_at_the_first_point_of_an_epoch_curve() -> None:
+    # the real corpus's 3,000-epoch Keras history 035 with one training value missing (a cell
+    # the reader could not parse): the spike search returns a candidate at the first point,
+    # which has no evaluation before it to compare with; the diagnosis must not fail on it
+    (run,) = _real("035")
+    s = run.series["train_mse"]
+    keep = np.ones(len(s.values), bool)
+    keep[1151] = False
+    cut = dataclasses.replace(s, values=s.values[keep], epochs=s.epochs[keep],
+                              steps=s.steps[keep])
+    run = dataclasses.replace(run, series={**run.series, "train_mse": cut})
+    assert "spike" not in _kinds([run])
+
+
+def test_a_rule_that_fails_is_one_line_naming_the_log_and_the_rule(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from lossdoctor.errors import InternalError
+    from lossdoctor.rules import spike
+
+    def broken(ctx: Context) -> list:
+        raise ValueError("zero-size array")
+
+    monkeypatch.setattr(spike, "check", broken)
+    path = FIX / "loss_rising_epoch18.log"
+    with pytest.raises(InternalError) as info:
+        diagnose(str(path))
+    assert isinstance(info.value.__cause__, ValueError)
+    assert main(["diagnose", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(path) in err and "spike" in err and "ValueError: zero-size array" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lossdoctor.errors import LossdoctorError, ReadError, ReadWarning
+from lossdoctor.errors import InternalError, LossdoctorError, ReadError, ReadWarning
 from lossdoctor.read import read
 from lossdoctor.run import Run, Series
 
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["LossdoctorError", "ReadError", "ReadWarning", "Run", "Series", "__version__",
-           "diagnose", "diagnose_all", "plot", "read"]
+__all__ = ["InternalError", "LossdoctorError", "ReadError", "ReadWarning", "Run", "Series",
+           "__version__", "diagnose", "diagnose_all", "plot", "read"]
 
 
 def diagnose(

@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from lossdoctor.errors import LossdoctorError
+from lossdoctor.errors import InternalError, LossdoctorError
 from lossdoctor.findings import KINDS, Diagnosis, Finding, severity_rank
 from lossdoctor.messages_lines import Message
 from lossdoctor.prescribe import prescribe
@@ -150,6 +150,9 @@ def diagnose_run(
 
     Returns:
         The `Diagnosis`, findings most severe first, each with ranked remedies.
+
+    Raises:
+        InternalError: a rule failed on this run (a bug; the exception is its ``__cause__``).
     """
     sel = check_kinds(select, "select")
     ign = check_kinds(ignore, "ignore") or set()
@@ -157,7 +160,11 @@ def diagnose_run(
     ctx = Context(run, metric=metric)
     findings: list[Finding] = []
     for kind in KINDS:
-        findings.extend(rule(kind).check(ctx))
+        try:
+            findings.extend(rule(kind).check(ctx))
+        except Exception as exc:
+            raise InternalError(Message("diagnose.internal", source=run.source, kind=kind,
+                                        error=f"{type(exc).__name__}: {exc}")) from exc
     findings = _resolve(findings, ctx.train.name if ctx.train else None,
                         ctx.val.name if ctx.val else None)
     findings = [f for f in findings if (sel is None or f.kind in sel) and f.kind not in ign]

@@ -11,7 +11,7 @@ from typing import Any
 
 from lossdoctor.messages_lines import Message
 
-__all__ = ["LossdoctorError", "ReadError", "ReadWarning"]
+__all__ = ["InternalError", "LossdoctorError", "ReadError", "ReadWarning"]
 
 
 def _text(args: tuple[Any, ...], lang: str) -> str:
@@ -51,6 +51,11 @@ class ReadError(LossdoctorError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.problem))
+
+
+class InternalError(LossdoctorError):
+    """A rule failed on a run: a bug in lossdoctor, not a problem of the log. The message names
+    the run's source, the rule and the exception, which is chained as ``__cause__``."""
 
 
 class ReadWarning(UserWarning):

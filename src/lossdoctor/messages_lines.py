@@ -248,6 +248,8 @@ _EN: dict[str, str] = {
     "diagnose.unknown_kinds": "unknown kind(s) in {option}: {unknown}; known: {known}",
     "diagnose.no_metric": "{source}: no metric {metric!r}; it has {metrics}",
     "diagnose.many_runs": "{path}: holds {count} runs; use diagnose_all()",
+    "diagnose.internal": "{source}: the {kind} rule failed ({error}): a bug in lossdoctor, "
+                         "please report it with this log",
     # -- watch ---------------------------------------------------------------------------------
     "watch.rolled_back_to_start": "the model was rolled back to its state at the start at step "
                                   "{at:g}; the points logged in between were dropped (see the "
@@ -439,6 +441,8 @@ _ZH: dict[str, str] = {
     "diagnose.unknown_kinds": "{option} 中有未知的类型：{unknown}；已知类型：{known}",
     "diagnose.no_metric": "{source}：没有指标 {metric!r}；已有的指标：{metrics}",
     "diagnose.many_runs": "{path}：包含 {count} 个运行；请使用 diagnose_all()",
+    "diagnose.internal": "{source}：{kind} 规则出错（{error}）：这是 lossdoctor 的缺陷，"
+                         "请附上此日志报告",
     # -- 监控（watch）-------------------------------------------------------------------------
     "watch.rolled_back_to_start": "模型在第 {at:g} 步被回滚到训练开始时的状态；"
                                   "其间记录的点已丢弃（见动作日志）",

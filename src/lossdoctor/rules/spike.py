@@ -90,7 +90,8 @@ def check(ctx: Context) -> list[Finding]:
         else:
             # during the initial descent of epoch averages or evaluations a point no higher
             # than one of the two before it is the descent stepping back, not a jump
-            back = np.array([c.y[i] <= np.max(c.y[max(0, i - 2) : i]) for i in sp.at], bool)
+            before = np.maximum(c.y[np.maximum(sp.at - 1, 0)], c.y[np.maximum(sp.at - 2, 0)])
+            back = (sp.at >= 1) & (c.y[sp.at] <= before)
             keep &= (sp.at >= int(c.bins[0][sh.knee])) | ~back
         sched = ctx.schedule(c)
         if len(sched.rises):
