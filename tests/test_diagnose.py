@@ -564,20 +564,24 @@ _SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1e300, -1e300, 1.7e308
 @st.composite
 def _fuzz_series(draw: st.DrawFn, name: str) -> Series:
     n = draw(st.sampled_from([0, 1, 2, 3, 6, 13, 40, 200]))
-    base = draw(st.sampled_from(["noise", "decay", "constant", "wide", "walk"]))
+    base = draw(st.sampled_from(["noise", "decay", "constant", "wide", "walk", "bumps"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = np.arange(n, dtype=float)
     values = {"noise": rng.standard_normal(n), "decay": np.exp(-x / 20) + 0.05 * rng.random(n),
               "constant": np.full(n, 0.3127), "wide": np.exp(rng.standard_normal(n) * 30),
-              "walk": np.cumsum(rng.standard_normal(n)) * 1e6}[base]
+              "walk": np.cumsum(rng.standard_normal(n)) * 1e6,
+              # a smooth descent with a few points thrown up to 30x, the first one included
+              "bumps": np.exp(-x / 20) * np.where(rng.random(n) < 0.15,
+                                                  np.exp(rng.random(n) * 3.4), 1.0)}[base]
     for i in draw(st.lists(st.integers(0, max(0, n - 1)), max_size=5)) if n else []:
         values[i] = draw(_SPECIAL)
-    axis = draw(st.sampled_from(["none", "steps", "duplicates", "resumed", "gaps"]))
+    axis = draw(st.sampled_from(["none", "steps", "duplicates", "resumed", "gaps", "epochs"]))
     steps = {"none": np.full(n, np.nan), "steps": x * 10, "duplicates": np.floor(x / 3),
              "resumed": np.concatenate([x[: n // 2], x[: n - n // 2]]),
-             "gaps": np.where(rng.random(n) < 0.3, np.nan, x)}[axis]
-    return Series(name=name, original=name, steps=steps, epochs=np.full(n, np.nan),
-                  values=values)
+             "gaps": np.where(rng.random(n) < 0.3, np.nan, x),
+             "epochs": np.full(n, np.nan)}[axis]
+    epochs = x + 1 if axis == "epochs" else np.full(n, np.nan)
+    return Series(name=name, original=name, steps=steps, epochs=epochs, values=values)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True,
