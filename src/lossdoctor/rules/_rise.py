@@ -53,7 +53,13 @@ def rise_pct(c: Curve) -> float:
     return 100.0 * relative(c, float(c.y[sh.best_point]), sh.end)
 
 
-def recovering_from_jump(c: Curve) -> bool:
+def validation_rise(v: Curve) -> bool:
+    """The rise overfitting and loss_up_acc_up read on validation loss `v`: a persistent rise
+    that is not a jump being recovered from."""
+    return persistent_rise(v) and not _recovering_from_jump(v)
+
+
+def _recovering_from_jump(c: Curve) -> bool:
     """True when `c` jumped rather than climbed after its best (its level peaks at most
     JUMP_BINS bins later) and has fallen significantly since (at least 4 bins after the peak):
     a shock being recovered from, not a gap that widens."""

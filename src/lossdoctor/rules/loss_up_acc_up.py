@@ -7,7 +7,7 @@ import numpy as np
 
 from lossdoctor.analysis import rise
 from lossdoctor.findings import Finding
-from lossdoctor.rules._rise import persistent_rise, recovering_from_jump, rise_pct
+from lossdoctor.rules._rise import rise_pct, validation_rise
 from lossdoctor.rules.context import Context
 
 KIND = "loss_up_acc_up"
@@ -15,9 +15,7 @@ KIND = "loss_up_acc_up"
 
 def check(ctx: Context) -> list[Finding]:
     v, a = ctx.val, ctx.val_metric
-    if v is None or a is None or len(v) < 4 or len(a) < 3:
-        return []
-    if not persistent_rise(v) or recovering_from_jump(v):
+    if v is None or a is None or len(v) < 4 or len(a) < 3 or not validation_rise(v):
         return []
     sh = rise(v).shape
     span = ctx.map_range(v, float(v.x[sh.best_point]), float(v.x[-1]), a)

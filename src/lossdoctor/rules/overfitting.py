@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lossdoctor.analysis import relative, rise, window_trend
 from lossdoctor.findings import Finding
-from lossdoctor.rules._rise import persistent_rise, recovering_from_jump, rise_pct
+from lossdoctor.rules._rise import rise_pct, validation_rise
 from lossdoctor.rules.context import Context
 
 KIND = "overfitting"
@@ -35,7 +35,7 @@ def train_keeps_falling(ctx: Context, x0: float, x1: float) -> tuple[bool, float
 
 def check(ctx: Context) -> list[Finding]:
     v = ctx.val
-    if v is None or len(v) < 4 or not persistent_rise(v) or recovering_from_jump(v):
+    if v is None or len(v) < 4 or not validation_rise(v):
         return []
     r = rise(v)
     sh = r.shape
