@@ -771,6 +771,24 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
     assert "loss_rising" in _kinds([risen])
 
 
+def test_a_slow_phase_is_judged_by_its_tail_line_not_its_last_bin() -> None:
+    # evaluation/fresh.py recipe f07 (GRU on mnist1d, RMSprop), seed 170000: after its knee
+    # (level 1.36 at step 280) the minibatch loss falls to 0.99 by step 860, then its last four
+    # losses tick up and the smoothed last bin reads 1.20: "12 % gained, stalled". The tail's
+    # Theil–Sen line ends at 1.11 (18 % gained): a slow phase that was still improving
+    (run,) = lossdoctor.read(FIX / "fresh_gru_slow_phase_end_uptick.log")
+    assert "plateau" not in _kinds([run])
+    # the same run with its losses from step 300 on repeating those of steps 280-400 (a slow
+    # phase that stopped improving) is a stall
+    y = run.series["train_loss"].values.copy()
+    i = int(np.searchsorted(run.series["train_loss"].steps, 300))
+    y[i:] = np.resize(y[i - 1 : i + 6], len(y) - i)
+    plateau = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
+               if f.kind == "plateau"]
+    assert [(f.metric, f.evidence["form"]) for f in plateau] == [
+        ("train_loss", "slow_phase_stalled")]
+
+
 def test_a_step_back_inside_the_initial_descent_is_not_a_spike() -> None:
     # held-out seed +16000 of the corpus's healthy g097 (a regression, SGD with step decay):
     # validation 0.350, 0.222, 0.132, 0.211, 0.083 … — the third evaluation steps back to

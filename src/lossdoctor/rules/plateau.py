@@ -181,13 +181,17 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     sh = shape(c)
     if n < 12 or sh.knee == 0 or (n - sh.knee) < 0.5 * n:
         return None
-    gain = -relative(c, float(c.level[sh.knee]), float(c.level[-1]))
+    # where the slow phase ends: the tail's robust (Theil–Sen) line at the last bin (a
+    # smoothed last bin follows the last few points' noise)
+    t = tail(c)
+    end = t.level + t.trend.slope * float(bx[-1] - np.median(bx[t.first :]))
+    gain = -relative(c, float(c.level[sh.knee]), end)
     if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
     if -relative(c, sh.start, float(c.level[sh.knee])) >= CONVERGED:
         return None  # an order of magnitude down by the knee: converged, not stalled
     setback = float(np.max(c.level[sh.knee :])) > float(c.level[sh.knee]) + 3 * c.level_noise
-    if setback and tail(c).trend.decreasing:
+    if setback and t.trend.decreasing:
         return None  # thrown back above the knee's level, falling again: recovering from it
     sched = ctx.schedule(c)
     lr_at_knee = sched.lr_ratio(float(bx[0]), float(bx[sh.knee]))
