@@ -771,6 +771,25 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
     assert "loss_rising" in _kinds([risen])
 
 
+def test_the_top_of_a_heavy_minibatch_tail_is_not_a_spike() -> None:
+    # evaluation/holdout.py, recipe reg-mlp-long-warmup-cosine (g106), seed +20000: among
+    # 2,000 logged minibatch losses the largest sits at 11.8x its baseline (53σ, one point), but
+    # the heights below it fall off continuously (49, 34, 26, 26, 17, 16, 13σ …, eleven points
+    # above the 10.6σ threshold, no step of 2.5x between them): the top of a heavy-tailed
+    # minibatch noise, not an extreme batch
+    (run,) = lossdoctor.read(FIX / "heldout_heavy_tail_minibatch.log")
+    assert "spike" not in _kinds([run])
+    # the same loss twice as high stands apart from the rest of the tail: a spike
+    y = run.series["train_loss"].values.copy()
+    i = int(np.searchsorted(run.series["train_loss"].steps, 29500))
+    y[i] *= 2
+    spike = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
+             if f.kind == "spike"]
+    assert [f.evidence["largest"]["step"] for f in spike] == [29500]
+    # the corpus's labelled single-batch spikes stand 4-7x above the next heights below them
+    assert "spike" in _kinds(_generated("g035")) and "spike" in _kinds(_generated("g036"))
+
+
 def test_a_slow_phase_is_judged_by_its_tail_line_not_its_last_bin() -> None:
     # evaluation/fresh.py recipe f07 (GRU on mnist1d, RMSprop), seed 170000: after its knee
     # (level 1.36 at step 280) the minibatch loss falls to 0.99 by step 860, then its last four

@@ -298,6 +298,8 @@ class Spikes:
         tail: the 90th percentile of every point's height in noise units — about 1.3 for
             Gaussian noise, well above 2 when the noise itself is heavy-tailed (per-batch
             losses of a memorising model).
+        heights: every point's height above the baseline in noise units (the z of all points,
+            not only the peaks).
     """
 
     at: np.ndarray
@@ -308,6 +310,7 @@ class Spikes:
     core: np.ndarray
     width: np.ndarray
     tail: float
+    heights: np.ndarray
 
 
 def _linear_baseline(c: Curve, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,10 +348,11 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
 
     def make() -> Spikes:
         n = len(c.y)
-        def empty(tail: float = 0.0) -> Spikes:
+        def empty(tail: float = 0.0, heights: np.ndarray | None = None) -> Spikes:
             return Spikes(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
                           np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
-                          np.zeros(0, dtype=np.int64), tail)
+                          np.zeros(0, dtype=np.int64), tail,
+                          np.zeros(n) if heights is None else heights)
 
         if n < 5:
             return empty()
@@ -358,7 +362,7 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         tail = float(np.percentile(strided(z), 90))
         hot = z > threshold
         if not hot.any():
-            return empty(tail)
+            return empty(tail, z)
         idx = np.flatnonzero(hot)
         # one event: runs of hot points joined by points still clearly elevated (above half the
         # threshold), so that a burst dipping once below the threshold is not two spikes, the
@@ -396,7 +400,7 @@ def spikes(c: Curve, *, threshold: float) -> Spikes:
         scale = drop if drop > 0 else max(abs(c.value(sh.low)), 1e-300)
         height = (vals[peaks] - base[peaks]) / scale
         return Spikes(peaks, z[peaks], peak_ratio, height, recovered, last - first + 1, width,
-                      tail)
+                      tail, z)
 
     return _cached(c, f"spikes:{threshold}", make)
 

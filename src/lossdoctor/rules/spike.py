@@ -25,6 +25,10 @@ SINGLE_STEP_RATIO = 20.0
 #: double its baseline.
 SINGLE_STEP_Z = 4.0
 SINGLE_STEP_DOUBLE = 2.0
+#: … which, by its height alone, must stand apart from the curve's other outliers: going down
+#: from it, the heights must drop CLEAR-fold somewhere above the threshold (the top of a
+#: continuous heavy tail of minibatch losses is noise; a few extreme batches stand apart).
+CLEAR = 2.5
 #: On a per-step curve the threshold grows with the tail of the minibatch noise beyond
 #: TAIL_SCALE (the 90th percentile of the points' heights in noise units: ~1.3 for Gaussian
 #: noise); when that tail is heavy (above HEAVY_TAIL) an event must also last 3 points.
@@ -54,6 +58,22 @@ def _gives_back(c: Curve, sp: Spikes, sh: Shape) -> np.ndarray:
     return (sp.height >= BIG_HEIGHT) & (base < start)
 
 
+def _stands_apart(sp: Spikes, thr: float) -> np.ndarray:
+    """Per spike: walking down every point's height from the spike's, the heights drop by a
+    factor CLEAR before they fall below the detection threshold `thr` (a few extreme batches
+    stand apart from the minibatch noise; the top of a continuous heavy tail does not)."""
+    h = np.sort(sp.heights[sp.heights >= thr / CLEAR])[::-1]
+    gap = h[:-1] >= CLEAR * h[1:]
+    gap = np.append(gap, len(h) > 0 and h[-1] >= thr)  # everything below is under thr / CLEAR
+    ok = gap & (h >= thr)
+    # the spike at height z is clear when some gap lies at or below it (index ≥ its rank)
+    last_gap = np.flatnonzero(ok)
+    if not len(last_gap):
+        return np.zeros(len(sp.at), dtype=bool)
+    rank = len(h) - np.searchsorted(h[::-1], sp.z, side="right")  # points strictly above
+    return rank <= last_gap[-1]
+
+
 def check(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for c in ctx.losses:
@@ -74,7 +94,8 @@ def check(ctx: Context) -> list[Finding]:
             # extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
             single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
-                         | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)))
+                         | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)
+                            & _stands_apart(sp, thr)))
         else:
             keep_z = np.ones(len(sp.at), bool)
             lasting = sp.core > 1
