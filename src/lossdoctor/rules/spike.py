@@ -93,9 +93,10 @@ def check(ctx: Context) -> list[Finding]:
             # an event lasts (the loss stays elevated over several logged points) or is
             # extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
-            single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
-                         | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)
-                            & _stands_apart(sp, thr)))
+            extreme = (sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)
+            if extreme.any():
+                extreme &= _stands_apart(sp, thr)
+            single_ok = ((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO)) | extreme
         else:
             keep_z = np.ones(len(sp.at), bool)
             lasting = sp.core > 1
