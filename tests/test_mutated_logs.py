@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _LOGS = sorted(
     p for base in ("tests/fixtures", "src/lossdoctor/examples", "corpus/real", "corpus/generated")
     for p in (ROOT / base).rglob("*")
-    if p.is_file() and p.stat().st_size < 600_000
-    and p.suffix not in {".py", ".md", ".png"} and p.name != "labels.json"
+    if p.is_file() and p.stat().st_size < 600_000 and "__pycache__" not in p.parts
+    and p.suffix not in {".py", ".pyc", ".md", ".png"} and p.name != "labels.json"
     and not p.name.startswith("labels")
 )
 _JUNK = [b"nan", b"inf", b"-", b"1e400", b"\x00", b",", b"\n", b'"', b"{", b"\xff\xfe",
