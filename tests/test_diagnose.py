@@ -779,15 +779,33 @@ def test_the_top_of_a_heavy_minibatch_tail_is_not_a_spike() -> None:
     # minibatch noise, not an extreme batch
     (run,) = lossdoctor.read(FIX / "heldout_heavy_tail_minibatch.log")
     assert "spike" not in _kinds([run])
-    # the same loss twice as high stands apart from the rest of the tail: a spike
+    # the same loss three times as high (156σ) stands 3x above the rest of the tail: a spike
     y = run.series["train_loss"].values.copy()
     i = int(np.searchsorted(run.series["train_loss"].steps, 29500))
-    y[i] *= 2
+    y[i] *= 3
     spike = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
              if f.kind == "spike"]
     assert [f.evidence["largest"]["step"] for f in spike] == [29500]
     # the corpus's labelled single-batch spikes stand 4-7x above the next heights below them
     assert "spike" in _kinds(_generated("g035")) and "spike" in _kinds(_generated("g036"))
+
+
+def test_a_single_minibatch_loss_far_above_a_near_zero_baseline_must_stand_apart_too() -> None:
+    # corpus/real 012 (a CodeBERT classifier memorising its training set): its minibatch loss
+    # sits at ~2e-4 and every misclassified example lifts one logged loss hundreds of times
+    # above it (0.29 at step 3440 is 1,454x, 15.6σ); the heights fall off continuously below it
+    # (12.7, 12.4, 10.2, 9.6, 9.5σ …): uniformly heavy-tailed noise, labelled no spike in review
+    (run,) = _real("012")
+    assert "spike" not in _kinds([run])
+    # the same loss three times higher stands 3x above the next: a spike
+    y = run.series["train_loss"].values.copy()
+    i = int(np.searchsorted(run.series["train_loss"].steps, 3440))
+    y[i] *= 3
+    spike = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
+             if f.kind == "spike"]
+    assert [f.evidence["largest"]["step"] for f in spike] == [3440]
+    # the corpus's labelled single bad batches far above their baseline are still spikes
+    assert all("spike" in _kinds(_generated(g)) for g in ("g032", "g037"))
 
 
 def test_a_slow_phase_is_judged_by_its_tail_line_not_its_last_bin() -> None:

@@ -25,9 +25,11 @@ SINGLE_STEP_RATIO = 20.0
 #: double its baseline.
 SINGLE_STEP_Z = 4.0
 SINGLE_STEP_DOUBLE = 2.0
-#: … which, by its height alone, must stand apart from the curve's other outliers: going down
-#: from it, the heights must drop CLEAR-fold somewhere above the threshold (the top of a
-#: continuous heavy tail of minibatch losses is noise; a few extreme batches stand apart).
+#: Either way a single point must also stand apart from the curve's other outliers, unless it
+#: jumps above where the curve started: going down from it, the heights must drop CLEAR-fold
+#: somewhere above the threshold (the top of a continuous heavy tail of minibatch losses is
+#: noise — a memorising model's misclassified examples at hundreds of times its near-zero
+#: baseline; a few extreme batches stand apart).
 CLEAR = 2.5
 #: On a per-step curve the threshold grows with the tail of the minibatch noise beyond
 #: TAIL_SCALE (the 90th percentile of the points' heights in noise units: ~1.3 for Gaussian
@@ -85,6 +87,7 @@ def check(ctx: Context) -> list[Finding]:
         if not len(sp.at):
             continue
         per_step = ctx.minibatch(c)
+        sh = shape(c)
         if per_step:
             # in heavy-tailed minibatch noise an event must stand out of the tail (and last)
             keep_z = sp.z >= thr * max(1.0, sp.tail / TAIL_SCALE)
@@ -93,16 +96,17 @@ def check(ctx: Context) -> list[Finding]:
             # an event lasts (the loss stays elevated over several logged points) or is
             # extreme; a lone outlier minibatch is noise
             lasting = sp.width > 1
-            extreme = (sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)
-            if extreme.any():
-                extreme &= _stands_apart(sp, thr)
-            single_ok = ((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO)) | extreme
+            single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
+                         | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)))
+            if single_ok.any():
+                # … and, unless it jumps above where the curve started (worse than the
+                # untrained model), stand apart from the curve's other outliers
+                single_ok &= (c.y[sp.at] > sh.start) | _stands_apart(sp, thr)
         else:
             keep_z = np.ones(len(sp.at), bool)
             lasting = sp.core > 1
             single_ok = sp.z >= SINGLE_POINT * thr
         keep = sp.recovered & (sp.at >= 1) & (lasting | single_ok) & keep_z
-        sh = shape(c)
         keep &= np.isnan(sp.ratio) | (sp.ratio >= MIN_RATIO) | _gives_back(c, sp, sh)
         keep &= sp.height >= MIN_HEIGHT
         if per_step:
