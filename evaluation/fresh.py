@@ -11,6 +11,7 @@ their fault is meant to produce beside the kinds found.
 
     .venv/bin/python evaluation/fresh.py --jobs 2             # every recipe, seeds 0 and 1
     .venv/bin/python evaluation/fresh.py --seeds 5 --only f03 p11
+    .venv/bin/python evaluation/fresh.py --base 90000 --keep runs/   # logs in runs/fresh+90000/
 
 Needs the corpus extra (torch, scikit-learn, mnist1d, tensorboard).
 """
@@ -239,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=int, default=50_000, help="first seed (default 50000)")
     parser.add_argument("--only", nargs="*", default=None, help="recipe ids, e.g. f03 p11")
     parser.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="also keep the logs, in DIR/fresh+BASE/RUN_ID/")
     args = parser.parse_args(argv)
+    keep = None if args.keep is None else args.keep / f"fresh{args.base:+d}"
     todo = [t for t in specs(args.seeds, args.base)
             if args.only is None or t[0].id.split(".")[0] in args.only]
     if not todo:
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     healthy = alarms = faulty = matched = 0
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        jobs = [pool.submit(_train_and_diagnose, s, seed) for s, seed, _ in todo]
+        jobs = [pool.submit(_train_and_diagnose, s, seed, keep) for s, seed, _ in todo]
         for (spec, _seed, expect), job in zip(todo, jobs, strict=True):
             rid, found = job.result()
             kinds = sorted({k for k, _m, _s in found})

@@ -10,6 +10,10 @@ finding is printed with its summary so that a genuine event can be told from a f
 
     .venv/bin/python evaluation/holdout.py                  # the healthy regime, offset 1000
     .venv/bin/python evaluation/holdout.py --regime all --jobs 2
+    .venv/bin/python evaluation/holdout.py --regime all --offset 2000 --keep runs/
+
+``--keep DIR`` also leaves every log in ``DIR/holdout+<offset>/<run id>/``, so that a later rule
+change can be tried on the same runs without training them again (`evaluation/rediagnose.py`).
 
 Needs the corpus extra (torch, scikit-learn, mnist1d, tensorboard).
 """
@@ -44,7 +48,10 @@ def _labels() -> dict[str, list[str]]:
     return labels
 
 
-def _train_and_diagnose(spec: T.RunSpec, offset: int) -> tuple[str, list[tuple[str, str, str]]]:
+def _train_and_diagnose(spec: T.RunSpec, offset: int, keep: Path | None = None,
+                        ) -> tuple[str, list[tuple[str, str, str]]]:
+    """Train `spec` with its seed shifted by `offset`, write its log (into ``keep / spec.id``
+    when `keep` is given, else a temporary directory) and diagnose it."""
     import torch
 
     torch.set_num_threads(1)
@@ -53,8 +60,10 @@ def _train_and_diagnose(spec: T.RunSpec, offset: int) -> tuple[str, list[tuple[s
     rec["meta"]["name"] = spec.id
     rec["series"] = {k: v for k, v in rec["series"].items() if k in WRITES[spec.fmt]}
     with tempfile.TemporaryDirectory() as tmp:
-        files = WRITERS[spec.fmt](rec, Path(tmp))
-        path = Path(tmp) / files[0] if len(files) == 1 else Path(tmp)
+        out = Path(tmp) if keep is None else keep / spec.id
+        out.mkdir(parents=True, exist_ok=True)
+        files = WRITERS[spec.fmt](rec, out)
+        path = out / files[0] if len(files) == 1 else out
         found = []
         for run in lossdoctor.read(path):
             for f in diagnose_run(run).findings:
@@ -84,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a regime name of the generator, or 'all' (default: healthy)")
     parser.add_argument("--offset", type=int, default=1000, help="added to every seed")
     parser.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="also keep the logs, in DIR/holdout+OFFSET/RUN_ID/")
     args = parser.parse_args(argv)
+    keep = None if args.keep is None else args.keep / f"holdout{args.offset:+d}"
     for register in T.REGIMES:
         register()
     specs = [s for s in T.RUNS if args.regime == "all" or s.regime == args.regime]
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     healthy = alarms = 0
     rows: list[tuple[set[str], set[str]]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        jobs = [pool.submit(_train_and_diagnose, s, args.offset) for s in specs]
+        jobs = [pool.submit(_train_and_diagnose, s, args.offset, keep) for s in specs]
         for spec, job in zip(specs, jobs, strict=True):
             rid, found = job.result()
             kinds = sorted({k for k, _m, _s in found})

@@ -86,3 +86,63 @@ def test_fresh_recipes_are_valid_and_new() -> None:
 
     corpus = {key(r.cfg) for r in t.RUNS}
     assert not [s.id for s, _seed, _e in runs if key(s.cfg) in corpus]
+
+
+@pytest.fixture(scope="module")
+def rd():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("rediagnose",
+                                                  ROOT / "evaluation" / "rediagnose.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _kept(tmp_path: Path) -> Path:
+    """A directory laid out as `holdout.py --keep` leaves it: <pass>/<run>/<log>."""
+    import shutil
+
+    fix = ROOT / "tests" / "fixtures" / "diagnose"
+    for run, log in (("rising", "loss_rising_epoch18.log"),
+                     ("bouncing", "oscillation_8_epochs.log")):
+        (tmp_path / "holdout+1000" / run).mkdir(parents=True)
+        shutil.copy(fix / log, tmp_path / "holdout+1000" / run / log)
+    (tmp_path / "holdout+1000" / "broken").mkdir()
+    (tmp_path / "holdout+1000" / "broken" / "train.log").write_text("no numbers here\n")
+    return tmp_path
+
+
+def test_rediagnose_lists_the_kinds_of_kept_runs(rd, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = _kept(tmp_path)
+    found = rd.diagnose_dirs(root)
+    assert sorted(found) == ["holdout+1000/bouncing", "holdout+1000/broken",
+                             "holdout+1000/rising"]
+    assert {k for k, _m, _s in found["holdout+1000/rising"]} == {"loss_rising"}
+    assert "oscillation" in {k for k, _m, _s in found["holdout+1000/bouncing"]}
+    assert found["holdout+1000/broken"][0][0] == "error"  # one line, not a traceback
+    assert rd.main([str(root)]) == 0
+    assert "3 runs" in capsys.readouterr().out
+
+
+def test_rediagnose_names_what_a_change_gained_and_lost(rd) -> None:  # type: ignore[no-untyped-def]
+    old = {"p/a": [["spike", "train_loss", "spiked once"]], "p/b": [], "p/c": []}
+    new = {"p/a": [], "p/b": [["plateau", "train_loss", "stalled"]], "p/c": []}
+    lines = rd.differences(old, new)
+    assert lines == ["p/a: lost [('spike', 'train_loss')], gained -", "    - spiked once",
+                     "p/b: lost -, gained [('plateau', 'train_loss')]", "    + stalled"]
+    assert rd.differences(new, new) == []
+
+
+def test_rediagnose_against_a_revision_runs_that_revision(rd, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    root = _kept(tmp_path)
+    # HEAD's src may differ from the working tree only by uncommitted edits; the subprocess
+    # checks that it imported the unpacked revision, not this checkout
+    assert rd.diagnose_at("HEAD", root).keys() == rd.diagnose_dirs(root).keys()
+    with pytest.raises(SystemExit, match="no-such-rev"):
+        rd.diagnose_at("no-such-rev", root)
