@@ -65,7 +65,11 @@ def diagnose_at(rev: str, root: Path) -> Found:
         raise SystemExit(f"rediagnose: git archive {rev}: {archive.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
+            # this repository's own archive; the "data" filter where this Python has it
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp)
         env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
         done = subprocess.run([sys.executable, __file__, str(root), "--json", "--expect-src",
                                str(Path(tmp) / "src")], env=env, capture_output=True,
