@@ -771,6 +771,16 @@ def test_an_epoch_loss_wobbling_under_an_annealed_lr_is_not_a_rise() -> None:
     assert "loss_rising" in _kinds([risen])
 
 
+def _largest_spikes_scaled(run: Run, step: float, factor: float) -> list[object]:
+    """The step of each spike finding's largest spike once `run`'s training loss logged at
+    `step` is multiplied by `factor`."""
+    y = run.series["train_loss"].values.copy()
+    y[int(np.searchsorted(run.series["train_loss"].steps, step))] *= factor
+    return [f.evidence["largest"]["step"]
+            for f in diagnose_run(_with_values(run, "train_loss", y)).findings
+            if f.kind == "spike"]
+
+
 def test_the_top_of_a_heavy_minibatch_tail_is_not_a_spike() -> None:
     # evaluation/holdout.py, recipe reg-mlp-long-warmup-cosine (g106), seed +20000: among
     # 2,000 logged minibatch losses the largest sits at 11.8x its baseline (53σ, one point), but
@@ -780,12 +790,7 @@ def test_the_top_of_a_heavy_minibatch_tail_is_not_a_spike() -> None:
     (run,) = lossdoctor.read(FIX / "heldout_heavy_tail_minibatch.log")
     assert "spike" not in _kinds([run])
     # the same loss three times as high (156σ) stands 3x above the rest of the tail: a spike
-    y = run.series["train_loss"].values.copy()
-    i = int(np.searchsorted(run.series["train_loss"].steps, 29500))
-    y[i] *= 3
-    spike = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
-             if f.kind == "spike"]
-    assert [f.evidence["largest"]["step"] for f in spike] == [29500]
+    assert _largest_spikes_scaled(run, 29500, 3) == [29500]
     # the corpus's labelled single-batch spikes stand 4-7x above the next heights below them
     assert "spike" in _kinds(_generated("g035")) and "spike" in _kinds(_generated("g036"))
 
@@ -798,12 +803,7 @@ def test_a_single_minibatch_loss_far_above_a_near_zero_baseline_must_stand_apart
     (run,) = _real("012")
     assert "spike" not in _kinds([run])
     # the same loss three times higher stands 3x above the next: a spike
-    y = run.series["train_loss"].values.copy()
-    i = int(np.searchsorted(run.series["train_loss"].steps, 3440))
-    y[i] *= 3
-    spike = [f for f in diagnose_run(_with_values(run, "train_loss", y)).findings
-             if f.kind == "spike"]
-    assert [f.evidence["largest"]["step"] for f in spike] == [3440]
+    assert _largest_spikes_scaled(run, 3440, 3) == [3440]
     # the corpus's labelled single bad batches far above their baseline are still spikes
     assert all("spike" in _kinds(_generated(g)) for g in ("g032", "g037"))
 
