@@ -198,6 +198,8 @@ class Tail:
             curve has flattened, ≈1 when it still falls as fast as it did on average).
         spread: robust σ of the tail's raw points around the tail trend.
         level: median of the tail bins.
+        end: the tail's trend line (through `level` at the bins' median x) at its last bin:
+            where the curve ends, robust to its last few points.
     """
 
     first: int
@@ -206,6 +208,7 @@ class Tail:
     rate_ratio: float
     spread: float
     level: float
+    end: float
 
 
 def tail(c: Curve, first: int | None = None) -> Tail:
@@ -225,10 +228,12 @@ def tail(c: Curve, first: int | None = None) -> Tail:
         avg_rate = (sh.start - float(c.level[first])) / before
         rate_ratio = -tr.slope / avg_rate if avg_rate > 0 else np.inf
         p0 = int(starts[first])
-        resid = c.y[p0:] - (level + tr.slope * (c.x[p0:] - np.median(tx)))
+        x_mid = float(np.median(tx))
+        resid = c.y[p0:] - (level + tr.slope * (c.x[p0:] - x_mid))
         q75, q25 = np.percentile(resid, [75, 25])
         return Tail(first, tr, float(tr.slope * span), float(rate_ratio),
-                    float((q75 - q25) / 1.349), level)
+                    float((q75 - q25) / 1.349), level,
+                    float(level + tr.slope * (float(tx[-1]) - x_mid)))
 
     return _cached(c, f"tail:{first}", make)
 

@@ -181,11 +181,10 @@ def _slow_phase(ctx: Context, c: Curve) -> Finding | None:
     sh = shape(c)
     if n < 12 or sh.knee == 0 or (n - sh.knee) < 0.5 * n:
         return None
-    # where the slow phase ends: the tail's robust (Theil–Sen) line at the last bin (a
-    # smoothed last bin follows the last few points' noise)
+    # measured to where the tail's robust line ends (a smoothed last bin follows the last few
+    # points' noise)
     t = tail(c)
-    end = t.level + t.trend.slope * float(bx[-1] - np.median(bx[t.first :]))
-    gain = -relative(c, float(c.level[sh.knee]), end)
+    gain = -relative(c, float(c.level[sh.knee]), t.end)
     if gain >= SLOW_PHASE_GAIN or sh.drop <= 0:
         return None  # (one that got worse and stayed up is a rise: loss_rising supersedes it)
     if -relative(c, sh.start, float(c.level[sh.knee])) >= CONVERGED:
