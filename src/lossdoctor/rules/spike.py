@@ -88,6 +88,7 @@ def check(ctx: Context) -> list[Finding]:
             continue
         per_step = ctx.minibatch(c)
         sh = shape(c)
+        above_start = c.y[sp.at] > sh.start  # worse than where the curve started
         if per_step:
             # in heavy-tailed minibatch noise an event must stand out of the tail (and last)
             keep_z = sp.z >= thr * max(1.0, sp.tail / TAIL_SCALE)
@@ -99,9 +100,9 @@ def check(ctx: Context) -> list[Finding]:
             single_ok = (((sp.z >= SINGLE_POINT * thr) & (sp.ratio >= SINGLE_STEP_RATIO))
                          | ((sp.z >= SINGLE_STEP_Z * thr) & (sp.ratio >= SINGLE_STEP_DOUBLE)))
             if single_ok.any():
-                # … and, unless it jumps above where the curve started (worse than the
-                # untrained model), stand apart from the curve's other outliers
-                single_ok &= (c.y[sp.at] > sh.start) | _stands_apart(sp, thr)
+                # … and, unless it jumps above where the curve started, stand apart from the
+                # curve's other outliers
+                single_ok &= above_start | _stands_apart(sp, thr)
         else:
             keep_z = np.ones(len(sp.at), bool)
             lasting = sp.core > 1
@@ -112,13 +113,12 @@ def check(ctx: Context) -> list[Finding]:
         if per_step:
             # during the initial fast descent of minibatch losses a jump that stays below where
             # the curve started is part of the descent (an early blow-up above it is not)
-            keep &= (sp.at >= int(c.bins[0][sh.knee])) | (c.y[sp.at] > sh.start)
+            keep &= (sp.at >= int(c.bins[0][sh.knee])) | above_start
         else:
             # during the initial descent of epoch averages or evaluations a point no higher
             # than one of the two before it is the descent stepping back, not a jump
             before = np.maximum(c.y[np.maximum(sp.at - 1, 0)], c.y[np.maximum(sp.at - 2, 0)])
-            back = (sp.at >= 1) & (c.y[sp.at] <= before)
-            keep &= (sp.at >= int(c.bins[0][sh.knee])) | ~back
+            keep &= (sp.at >= int(c.bins[0][sh.knee])) | (c.y[sp.at] > before)
         sched = ctx.schedule(c)
         if len(sched.rises):
             near_rise = np.array([
