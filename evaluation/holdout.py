@@ -31,12 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "corpus" / "generate"))
+sys.path.insert(0, str(ROOT / "evaluation"))
 
 import train_runs as T  # noqa: E402
 from logformats import WRITERS, WRITES  # noqa: E402
-
-import lossdoctor  # noqa: E402
-from lossdoctor.diagnosis import diagnose_run  # noqa: E402
+from rediagnose import findings  # noqa: E402
 
 
 def _labels() -> dict[str, list[str]]:
@@ -63,12 +62,7 @@ def _train_and_diagnose(spec: T.RunSpec, offset: int, keep: Path | None = None,
         out = Path(tmp) if keep is None else keep / spec.id
         out.mkdir(parents=True, exist_ok=True)
         files = WRITERS[spec.fmt](rec, out)
-        path = out / files[0] if len(files) == 1 else out
-        found = []
-        for run in lossdoctor.read(path):
-            for f in diagnose_run(run).findings:
-                if f.kind != "converged":
-                    found.append((f.kind, f.metric, f.summary()))
+        found = findings(out / files[0] if len(files) == 1 else out)
     return spec.id, found
 
 

@@ -34,11 +34,19 @@ def run_dirs(root: Path) -> list[Path]:
                   for d in sorted(p.iterdir()) if d.is_dir())
 
 
+def findings(path: Path) -> list[tuple[str, str, str]]:
+    """(kind, metric, summary) of every finding but `converged` of every run in log `path`
+    (also what `holdout.py` and `fresh.py` print for a freshly trained run)."""
+    import lossdoctor
+    from lossdoctor.diagnosis import diagnose_run
+
+    return [(f.kind, f.metric, f.summary()) for r in lossdoctor.read(path)
+            for f in diagnose_run(r).findings if f.kind != "converged"]
+
+
 def diagnose_dirs(root: Path) -> Found:
     """``"<pass>/<run>"`` → [kind, metric, summary] of every finding but `converged` (a log that
     cannot be read gets one ``["error", "", message]``)."""
-    import lossdoctor
-    from lossdoctor.diagnosis import diagnose_run
     from lossdoctor.errors import LossdoctorError
 
     out: Found = {}
@@ -49,9 +57,7 @@ def diagnose_dirs(root: Path) -> Found:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out[key] = [[f.kind, f.metric, f.summary()]
-                            for r in lossdoctor.read(target) for f in diagnose_run(r).findings
-                            if f.kind != "converged"]
+                out[key] = [list(f) for f in findings(target)]
         except LossdoctorError as exc:
             out[key] = [["error", "", str(exc)]]
     return out
