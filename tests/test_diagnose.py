@@ -874,3 +874,17 @@ def test_a_rule_that_fails_is_one_line_naming_the_log_and_the_rule(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert str(path) in err and "spike" in err and "ValueError: zero-size array" in err
+
+
+def test_bouncing_without_any_descent_is_counted_over_the_whole_curve() -> None:
+    # g021 (a linear regression at the edge of stability): the validation loss swings between
+    # 0.77 and 4.75 for all thirty epochs and never comes down by more than it bounces. Its last
+    # ten evaluations happen to make one slow swing (direction changes 2 in 8), but with no
+    # descent to leave out the bouncing is the whole curve's (18 changes in 26).
+    (run,) = _generated("g021")
+    assert ("oscillation", "val_loss") in {(f.kind, f.metric) for f in diagnose_run(run).findings}
+    # control: a slow wave over the same range, with no descent either, still is not bouncing
+    x = np.arange(len(run["val_loss"].values))
+    wave = _with_values(run, "val_loss", 2.0 + 1.4 * np.sin(2 * np.pi * x / 20))
+    assert ("oscillation", "val_loss") not in {
+        (f.kind, f.metric) for f in diagnose_run(wave).findings}

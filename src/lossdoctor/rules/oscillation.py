@@ -91,7 +91,10 @@ def check(ctx: Context) -> list[Finding]:
         progress = STEP_AMPLITUDE_VS_PROGRESS if per_step else MIN_AMPLITUDE_VS_PROGRESS
         if a < progress * shape(c).drop:
             continue
-        d = np.diff(c.y[p0:])
+        # a curve that never came down by more than it bounces has no descent to leave out:
+        # its bouncing is counted over all of it, not only over the tail
+        pb = p0 if shape(c).drop > a else int(c.bins[0][min(2, len(c.bins[2]) - 1)])
+        d = np.diff(c.y[pb:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         if flips < MIN_DIRECTION_CHANGES or int(np.count_nonzero(d > 0)) < MIN_RISES:
             continue
