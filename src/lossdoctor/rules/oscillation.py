@@ -77,7 +77,8 @@ def check(ctx: Context) -> list[Finding]:
         # is still progressing
         n_bins = len(c.bins[2])
         lv = c.level
-        if (shape(c).best >= t.first + (n_bins - t.first) // 2
+        sh = shape(c)
+        if (sh.best >= t.first + (n_bins - t.first) // 2
                 and lv[t.first] - float(np.min(lv[t.first:])) > 2 * a):
             continue
         rel = relative_amplitude(c, a, t.level)
@@ -89,11 +90,11 @@ def check(ctx: Context) -> list[Finding]:
         if rel < MIN_RELATIVE_AMPLITUDE:
             continue
         progress = STEP_AMPLITUDE_VS_PROGRESS if per_step else MIN_AMPLITUDE_VS_PROGRESS
-        if a < progress * shape(c).drop:
+        if a < progress * sh.drop:
             continue
         # a curve that never came down by more than it bounces has no descent to leave out:
         # its bouncing is counted over all of it, not only over the tail
-        pb = p0 if shape(c).drop > a else int(c.bins[0][min(2, len(c.bins[2]) - 1)])
+        pb = p0 if sh.drop > a else int(c.bins[0][min(2, n_bins - 1)])
         d = np.diff(c.y[pb:])
         flips = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         if flips < MIN_DIRECTION_CHANGES or int(np.count_nonzero(d > 0)) < MIN_RISES:
