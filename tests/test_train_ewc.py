@@ -251,6 +251,30 @@ def test_fallback_for_batchnorm_in_training_mode_keeps_buffers() -> None:
         b.copy_(buffers[n])
 
 
+def test_batchnorm1d_in_training_mode_says_to_call_eval() -> None:
+    """One sample at a time cannot use batch statistics: a clear error, not torch's."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)).double()
+    x, y = data(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning blaming vmap first
+        with pytest.raises(ValueError, match=r"BatchNorm1d '1' is in training mode.*model\.eval"):
+            fisher_diagonal(model, loader(x, y), LOSS)
+    model.eval()
+    fisher = fisher_diagonal(model, loader(x, y), LOSS)
+    ref = reference_fisher(model, x, y)
+    for n in ref:
+        torch.testing.assert_close(fisher[n], ref[n], rtol=1e-6, atol=1e-12)
+
+
+def test_a_data_error_is_raised_without_blaming_vmap() -> None:
+    model, (x, y) = mlp(), data(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match="dtype"):
+            fisher_diagonal(model, loader(x.float(), y), LOSS)
+
+
 def test_frozen_parameters_are_not_anchored() -> None:
     model, (x, y) = mlp(), data(20)
     model[0].weight.requires_grad_(False)
@@ -443,6 +467,56 @@ def test_add_penalty_grad_equals_the_penalty_backward(cls: type[EWC]) -> None:
     ewc.add_penalty_grad_()
     for w, p in zip(want, model.parameters(), strict=True):
         torch.testing.assert_close(p.grad, w, rtol=1e-9, atol=1e-12)
+
+
+def test_add_penalty_grad_skips_parameters_frozen_since_consolidation() -> None:
+    model, (x, y) = mlp(), data(30)
+    ewc = EWC(model, ewc_lambda=2.0)
+    ewc.consolidate(loader(x, y), LOSS)
+    perturb(model, seed=3)
+    model[0].requires_grad_(False)  # frozen for the next task: autograd gives it no gradient
+    (LOSS(model(x), y) + ewc.penalty()).backward()
+    want = {n: p.grad for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    LOSS(model(x), y).backward()
+    ewc.add_penalty_grad_()
+    for n, p in model.named_parameters():
+        if want[n] is None:
+            assert p.grad is None, n
+        else:
+            torch.testing.assert_close(p.grad, want[n], rtol=1e-9, atol=1e-12)
+    model.requires_grad_(False)
+    model.zero_grad(set_to_none=True)
+    ewc.add_penalty_grad_()  # everything frozen: nothing to add
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_penalty_backward_twice_and_under_create_graph() -> None:
+    """retain_graph=True backward twice doubles the gradient; under create_graph=True (a
+    gradient-norm penalty on top) second derivatives equal the naive formula's."""
+    from lossdoctor.train.backstitch import grad_norm_penalty
+
+    model, (x, y) = mlp(), data(30)
+    ewc = EWC(model, ewc_lambda=3.0)
+    ewc.consolidate(loader(x, y), LOSS)
+    tasks = [(ewc.fisher, snapshot(model))]
+    perturb(model, seed=4)
+    pen = ewc.penalty()
+    pen.backward(retain_graph=True)
+    pen.backward()
+    twice = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    formula(model, 3.0, tasks).backward()
+    for t, p in zip(twice, model.parameters(), strict=True):
+        torch.testing.assert_close(t, 2 * p.grad, rtol=1e-12, atol=1e-15)
+    grads = []
+    for penalty in (ewc.penalty, lambda: formula(model, 3.0, tasks)):
+        model.zero_grad(set_to_none=True)
+        loss = LOSS(model(x), y) + penalty()
+        (loss + grad_norm_penalty(loss, model.parameters(), 0.1)).backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
 def test_add_penalty_grad_in_float32_trains_like_the_penalty() -> None:

@@ -50,7 +50,6 @@ from typing import Any, Literal
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 from torch.func import functional_call, grad, vmap
 
 __all__ = ["EWC", "OnlineEWC", "fisher_diagonal"]
@@ -177,6 +176,18 @@ def _samplewise_linears(
     return layers if covered == len(names) else None
 
 
+def _raise_if_batch_statistics(model: nn.Module, exc: Exception) -> None:
+    """A model that failed on one sample while a batch-norm layer uses batch statistics: say
+    so (per-sample gradients need each sample alone, batch statistics mix the samples)."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
+            raise ValueError(
+                f"EWC cannot compute per-sample gradients: {type(m).__name__} {name!r} is in "
+                f"training mode ({str(exc).splitlines()[0][:200]}); call model.eval() before "
+                "computing the Fisher"
+            ) from exc
+
+
 class _FisherAccumulator:
     """Sums of squared gradients (float64) of the tracked parameters, and their count.
 
@@ -243,6 +254,9 @@ class _FisherAccumulator:
                     continue
                 except RuntimeError as exc:
                     self.path = "loop"
+                    # an error of the model or the data itself (a wrong dtype …) is raised by
+                    # the loop too: only warn about vmap once the loop has run
+                    self._add_loop(xs, ys)
                     warnings.warn(
                         f"EWC: torch.func.vmap cannot run {type(self.model).__name__} "
                         f"({str(exc).splitlines()[0][:200]}); computing the Fisher with one "
@@ -250,6 +264,7 @@ class _FisherAccumulator:
                         RuntimeWarning,
                         stacklevel=4,
                     )
+                    continue
             self._add_loop(xs, ys)
         self.count += x.shape[0]
 
@@ -318,7 +333,12 @@ class _FisherAccumulator:
                 p.requires_grad_(True)
             with torch.enable_grad():
                 for i in range(x.shape[0]):
-                    loss = self.loss_fn(self.model(x[i : i + 1]), y[i : i + 1])
+                    try:
+                        out = self.model(x[i : i + 1])
+                    except (RuntimeError, ValueError) as exc:
+                        _raise_if_batch_statistics(self.model, exc)
+                        raise
+                    loss = self.loss_fn(out, y[i : i + 1])
                     _check_scalar_loss(loss)
                     grads = torch.autograd.grad(loss.reshape(()), self.params, allow_unused=True)
                     per_sample = [
@@ -440,11 +460,13 @@ def fisher_diagonal(
 class _WeightedSquares(torch.autograd.Function):
     """``Σ_i (r_i (θ_i − c_i))²`` over a list of tensors, with fused ``torch._foreach_*`` ops.
 
-    Hand-written so that a call allocates one set of parameter-sized tensors: the forward keeps
-    ``s = r (θ − c)`` (two fused passes, the second in place) and the backward turns it into the
-    gradient ``2 r s`` in place. Autograd through the common per-parameter loop allocates about
-    five parameter-sized tensors per call and was 1.7-2.4x slower on a 2-core CPU
-    (benchmarks/bench_ewc.py); both are bound by memory traffic there.
+    Hand-written to keep the memory traffic low: the forward keeps ``s = r (θ − c)`` (two fused
+    passes, the second in place) and the backward scales it into the gradient ``2 r s``. Autograd
+    through the common per-parameter loop allocates about five parameter-sized tensors per call
+    and was 1.7-2.4x slower on a 2-core CPU (benchmarks/bench_ewc.py); both are bound by memory
+    traffic there. Backward may run more than once (``retain_graph=True``), and under
+    ``create_graph=True`` (a gradient-norm penalty on top) the gradient is built from θ with
+    differentiable ops, so second derivatives are exact.
     """
 
     @staticmethod
@@ -453,17 +475,23 @@ class _WeightedSquares(torch.autograd.Function):
     ) -> Tensor:
         scaled = torch._foreach_sub(params, center)
         torch._foreach_mul_(scaled, root)
-        ctx.two_root = two_root
-        ctx.save_for_backward(*scaled)
+        ctx.center, ctx.root, ctx.two_root = center, root, two_root
+        ctx.save_for_backward(*scaled, *params)
         # Σ s² per tensor with sum()'s cascade summation: torch's CPU norm, powsum and dot
         # accumulate float32 with a relative error up to 1e-3 on a million entries.
         return torch.stack([torch.sum(t * t) for t in scaled]).sum()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        grads = list(ctx.saved_tensors)  # this call's own tensors: safe to overwrite
-        torch._foreach_mul_(grads, ctx.two_root)
+        saved = ctx.saved_tensors
+        n = len(saved) // 2
+        if torch.is_grad_enabled():  # create_graph=True: differentiable in θ and grad_out
+            exact = [
+                grad_out * (t * r) * (p - c)
+                for p, c, r, t in zip(saved[n:], ctx.center, ctx.root, ctx.two_root, strict=True)
+            ]
+            return (None, None, None, *exact)
+        grads = torch._foreach_mul(saved[:n], ctx.two_root)  # fresh: s stays for another backward
         # ``loss.backward()`` passes 1: skip a full pass then (.item() is free on the CPU).
         if grad_out.device.type != "cpu" or grad_out.item() != 1.0:
             torch._foreach_mul_(grads, grad_out)
@@ -692,8 +720,9 @@ class EWC:
         gradients then receive the same penalty on every rank). A parameter without a
         gradient gets one. The result equals ``(loss + penalty()).backward()`` up to float
         rounding: it is computed as ``λA·θ − λA·m`` in two fused passes without allocating, about
-        three times cheaper than `penalty` and its backward (BENCHMARKS.md). It does not return
-        the penalty's value: call `penalty` under ``torch.no_grad()`` when logging it.
+        three times cheaper than `penalty` and its backward (BENCHMARKS.md). Parameters frozen
+        since consolidation (``requires_grad=False``) are skipped, as autograd would. It does not
+        return the penalty's value: call `penalty` under ``torch.no_grad()`` when logging it.
         """
         self._require_tasks("add_penalty_grad_()")
         params = self._current_params()
@@ -705,6 +734,12 @@ class EWC:
                 offset.append((lam_total * center).to(like.dtype))
             self._grad_terms = slope, offset
         slope, offset = self._grad_terms
+        if not all(p.requires_grad for p in params):  # frozen since: no gradient, as in autograd
+            kept = [i for i, p in enumerate(params) if p.requires_grad]
+            params = [params[i] for i in kept]
+            slope, offset = [slope[i] for i in kept], [offset[i] for i in kept]
+            if not params:
+                return
         grads: list[Tensor] = []
         for p in params:
             g = p.grad
