@@ -81,6 +81,22 @@ def test_module_matches_inner_loss_at_zero_and_floods_above() -> None:
     assert torch.allclose(none_inner(x, y), nn.MSELoss()(x, y))
 
 
+def test_batch_form_around_a_none_loss_averages_like_torch() -> None:
+    """Around a reduction='none' loss with class weights or ignored targets, the batch form
+    floods torch's own mean (Σ weighted losses / Σ weights over the kept targets), not .mean()."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, 3)
+    target = torch.tensor([0, 1, 2, -100, 1, 0])
+    weight = torch.tensor([1.0, 2.0, 5.0])
+    for kwargs in ({"weight": weight}, {}):
+        ref = nn.CrossEntropyLoss(**kwargs)(logits, target)
+        inner = nn.CrossEntropyLoss(reduction="none", **kwargs)
+        assert torch.allclose(Flooding(inner, b=0.0)(logits, target), ref, rtol=1e-6)
+        b = ref.item() + 0.5
+        assert Flooding(inner, b=b)(logits, target).item() == pytest.approx(2 * b - ref.item())
+        assert inner.reduction == "none"
+
+
 def _run(val: np.ndarray, train: np.ndarray, train_per_epoch: int = 10) -> Run:
     nan = math.nan
     n_val = len(val)
@@ -111,6 +127,14 @@ def test_propose_without_rise_gives_no_level() -> None:
     train = np.linspace(1.0, 0.3, 200)
     p = propose_flood_level(_run(val, train))
     assert p.level is None and "did not rise" in p.reason
+
+
+def test_propose_gives_no_negative_level() -> None:
+    val = np.concatenate([np.linspace(1.0, 0.5, 10), np.linspace(0.5, 0.8, 10)])
+    train = np.linspace(0.5, -1.5, 200)  # e.g. a Gaussian negative log-likelihood
+    p = propose_flood_level(_run(val, train))
+    assert p.level is None and "must be >= 0" in p.reason
+    assert p.evidence["train_loss_smoothed_at_min"] < 0
 
 
 def test_propose_bad_runs() -> None:

@@ -152,6 +152,14 @@ def propose_flood_level(
     level = float(np.interp(vx[i], tx, ts))
     raw = float(np.interp(vx[i], tx, ty))
     evidence.update(train_loss_at_min=raw, train_loss_smoothed_at_min=level)
+    if level < 0:
+        return FloodLevelProposal(
+            None,
+            f"validation loss started to rise at {axis} {vx[i]:g}, where the smoothed training "
+            f"loss is {level:.4g} < 0: a flood level must be >= 0 (flooding is defined for "
+            "non-negative losses; add a constant to the loss first)",
+            evidence,
+        )
     return FloodLevelProposal(
         level,
         f"validation loss started to rise at {axis} {vx[i]:g} ({best:.4g} → {last:.4g}, "

@@ -77,13 +77,12 @@ class Flooding(nn.Module):
 
     ``Flooding(nn.CrossEntropyLoss(), b=0.05)`` floods the batch-mean loss (`flood`);
     ``per_sample=True`` floods each sample's loss before averaging (`iflood`). The wrapped loss
-    must have ``reduction='mean'`` (the default) or ``'none'``: for the batch form the wrapper
-    averages a ``'none'`` output itself; for the per-sample form it temporarily switches the
-    inner loss to ``reduction='none'``, folds each value torch returns (already class-weighted
-    when the loss has a ``weight``), drops ignored targets, and divides by the denominator of
-    torch's own 'mean' (Σ of the targets' class weights, or their count), so ``b = 0`` gives
-    exactly the inner loss. A ``'sum'`` reduction is refused: a flood level is defined on
-    the mean.
+    must have ``reduction='mean'`` (the default) or ``'none'``. The per-sample form (and the
+    batch form around a ``'none'`` loss) takes the per-sample values torch returns (already
+    class-weighted when the loss has a ``weight``), drops ignored targets, and divides by the
+    denominator of torch's own 'mean' (Σ of the targets' class weights, or their count), so
+    ``b = 0`` gives the inner loss's 'mean' (to float rounding). A ``'sum'`` reduction is
+    refused: a flood level is defined on the mean.
 
     Args:
         loss: the torch loss module to wrap.
@@ -109,21 +108,20 @@ class Flooding(nn.Module):
         return f"b={self.b}, per_sample={self.per_sample}"
 
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
-        if not self.per_sample:
-            out = self.loss(*args, **kwargs)
-            return flood(out.mean() if out.dim() else out, self.b)
+        if not self.per_sample and self.loss.reduction == "mean":
+            return flood(self.loss(*args, **kwargs), self.b)
         saved = self.loss.reduction
         setattr(self.loss, "reduction", "none")  # noqa: B010 (an nn.Module attribute)
         try:
             per = self.loss(*args, **kwargs)
         finally:
             setattr(self.loss, "reduction", saved)  # noqa: B010
-        folded = (per - self.b).abs() + self.b
+        if self.per_sample:
+            per = (per - self.b).abs() + self.b
         target = args[1] if len(args) >= 2 else kwargs.get("target")
         valid, denominator = self._torch_mean_terms(per, target)
-        if valid is None:
-            return folded.mean()
-        return (folded * valid).sum() / denominator
+        mean = per.mean() if valid is None else (per * valid).sum() / denominator
+        return mean if self.per_sample else flood(mean, self.b)
 
     def _torch_mean_terms(self, per: Tensor, target: Any) -> tuple[Tensor | None, Tensor]:
         """For losses with ``ignore_index`` (cross-entropy, NLL) on class-index targets: the
