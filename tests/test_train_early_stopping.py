@@ -104,3 +104,12 @@ def test_bad_input() -> None:
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="only used with restore_best=True"):
             EarlyStopping(restore_best=False, checkpoint_path="x.pt")
+
+
+def test_patience_zero_stops_at_the_first_evaluation_without_improvement() -> None:
+    """As Lightning's EarlyStopping: an improving evaluation never stops, patience 0 stops at
+    the first one that does not improve."""
+    es = EarlyStopping(patience=0, restore_best=False)
+    assert [es.step(v) for v in (1.0, 0.9, 0.8)] == [False, False, False]
+    assert es.step(0.85) is True and es.wait == 1
+    assert es.step(0.7) is False and not es.stopped  # an improvement clears a stop

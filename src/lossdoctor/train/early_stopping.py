@@ -23,7 +23,7 @@ class EarlyStopping:
         mode: ``"min"`` (loss-like, default) or ``"max"`` (accuracy-like).
         patience: number of evaluations without improvement after which `step` says stop
             (≥ 0, default 10). With patience 3 it stops at the 3rd evaluation in a row that does
-            not improve.
+            not improve; with 0, at the first one. An improving evaluation never stops.
         min_delta: an improvement must beat the best by more than this (≥ 0, in the metric's
             units, default 0).
         restore_best: keep a copy of the weights at the best evaluation (default True).
@@ -107,9 +107,10 @@ class EarlyStopping:
             improved = self._save(model)
         if improved:
             self.best, self.best_step, self.wait = value, self.steps, 0
+            self.stopped = False
         else:
             self.wait += 1
-        self.stopped = self.wait >= self.patience
+            self.stopped = self.wait >= self.patience
         return self.stopped
 
     def _save(self, model: nn.Module) -> bool:
