@@ -138,3 +138,33 @@ def test_custom_batch_loss_and_bad_input() -> None:
         lr_find(model, opt, loss_fn, batches, diverge_factor=1.0)
     with pytest.raises(TypeError, match="optimizer must be"):
         lr_find(model, model, loss_fn, batches)  # type: ignore[arg-type]
+    other = torch.optim.SGD(nn.Linear(4, 1).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="parameters that are not the model's"):
+        lr_find(model, other, loss_fn, batches)
+    with pytest.raises(ValueError, match="the loss must be a scalar tensor, got \\(32, 1\\)"):
+        lr_find(model, opt, nn.MSELoss(reduction="none"), batches, num_steps=5)
+    frozen, _, _, _ = _setup()
+    frozen.requires_grad_(False)
+    with pytest.raises(ValueError, match="no parameter of the optimizer requires grad"):
+        lr_find(frozen, torch.optim.SGD(frozen.parameters(), lr=0.1), loss_fn, batches)
+
+
+def test_a_one_shot_iterator_ends_the_sweep() -> None:
+    model, opt, loss_fn, batches = _setup("sgd")
+    res = lr_find(model, opt, loss_fn, iter(batches), num_steps=20)
+    assert len(res.lrs) == len(batches) == 8 and not res.stopped_early
+    assert any("ran out after 8 batches" in n for n in res.notes)
+    assert res.suggestion is not None
+
+
+def test_divergence_of_a_loss_below_zero() -> None:
+    """A negative loss (shifted MSE here): the sweep runs until the loss rises by
+    (factor − 1) × |best| above its best, as a positive loss must rise to factor × best."""
+    model, opt, loss_fn, batches = _setup("sgd")
+    plain = lr_find(model, opt, loss_fn, batches, num_steps=60)
+    shifted = lr_find(model, opt, lambda o, t: loss_fn(o, t) - 20.0, batches, num_steps=60)
+    best = shifted.losses.min()
+    assert best < 0 and shifted.losses[-1] > best + 3 * abs(best)
+    assert len(plain.lrs) - 5 <= len(shifted.lrs) <= len(plain.lrs) + 5  # not stopped at once
+    assert "rose more than 3 × |best| above its best" in shifted.notes[0]
+    assert shifted.suggestion is not None

@@ -141,7 +141,8 @@ def _cpu_copy(obj: Any) -> Any:
 
 
 def _batches(loader: Iterable[Any]) -> Iterator[Any]:
-    """Cycle over the loader (restarting it when exhausted)."""
+    """Cycle over the loader (restarting it when exhausted); a one-shot iterator ends the
+    generator when it runs out."""
     while True:
         empty = True
         for batch in loader:
@@ -149,6 +150,8 @@ def _batches(loader: Iterable[Any]) -> Iterator[Any]:
             yield batch
         if empty:
             raise ValueError("lr_find: the loader yielded no batch")
+        if iter(loader) is loader:  # an iterator, not a restartable iterable
+            return
 
 
 def _default_step(
@@ -182,19 +185,22 @@ def lr_find(
     num_steps−1)); one optimizer step is taken on the next batch (the loader is restarted when
     exhausted). The loss is smoothed as ``avg = smooth·avg + (1−smooth)·loss`` with the bias
     correction ``avg / (1 − smooth^(i+1))``. The sweep stops when a loss is not finite or the
-    smoothed loss exceeds ``diverge_factor`` × its minimum so far.
+    smoothed loss exceeds ``diverge_factor`` × its minimum so far (for a minimum ≤ 0: rises
+    above it by more than ``(diverge_factor − 1)`` × its magnitude), or when a one-shot
+    iterator runs out.
 
     Args:
         model: the model, in the mode it should train in (the mode is restored afterwards).
         optimizer: an optimizer over the model's parameters.
         loss_fn: called as ``loss_fn(model(inputs), targets)`` for batches ``(inputs, targets)``.
-        loader: any iterable of batches (e.g. a `DataLoader`), already on the model's device.
+        loader: any iterable of batches (e.g. a `DataLoader`), already on the model's device;
+            restarted when exhausted (a one-shot iterator ends the sweep instead).
         start_lr: first LR (> 0; default 1e-7).
         end_lr: last LR (> start_lr; default 10).
         num_steps: number of LRs tried (≥ 2; default 100).
         smooth: exponential smoothing factor in [0, 1) (default 0.98; 0 is no smoothing).
         diverge_factor: stop when the smoothed loss exceeds this multiple of its best
-            (> 1; default 4).
+            (> 1; default 4; see above for losses below zero).
         batch_loss: ``batch_loss(model, batch) -> loss`` for batches that are not pairs.
     """
     if not isinstance(optimizer, Optimizer):
@@ -212,6 +218,12 @@ def lr_find(
     if not (isinstance(diverge_factor, (int, float)) and diverge_factor > 1):
         raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
     compute = batch_loss or (lambda m, b: _default_step(m, loss_fn, b))
+    own = {id(p) for p in model.parameters()}
+    swept = [p for group in optimizer.param_groups for p in group["params"]]
+    if any(id(p) not in own for p in swept):
+        raise ValueError("lr_find: the optimizer holds parameters that are not the model's")
+    if not any(p.requires_grad for p in swept):
+        raise ValueError("lr_find: no parameter of the optimizer requires grad")
 
     model_state = _cpu_copy(model.state_dict())  # CPU copies: GPU memory is not doubled
     optim_state = _cpu_copy(optimizer.state_dict())
@@ -231,9 +243,16 @@ def lr_find(
             lr = start_lr * ratio ** (i / (num_steps - 1))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = next(batches)
+            batch = next(batches, None)
+            if batch is None:
+                notes.append(f"the loader, a one-shot iterator, ran out after {i} batches; "
+                             "sweep stopped (pass a restartable iterable such as a DataLoader)")
+                break
             optimizer.zero_grad(set_to_none=True)
             loss = compute(model, batch)
+            if not isinstance(loss, Tensor) or loss.numel() != 1:
+                shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+                raise ValueError(f"lr_find: the loss must be a scalar tensor, got {shape}")
             value = float(loss.detach())
             if not math.isfinite(value):
                 stopped_early = True
@@ -247,12 +266,15 @@ def lr_find(
             raw.append(value)
             smoothed.append(s)
             best = min(best, s)
-            if s > diverge_factor * best and i > 0:
+            # above k × best for positive losses; the same rise, (k − 1)·|best|, for losses
+            # that go below zero (e.g. Gaussian negative log-likelihoods)
+            if s > best + (diverge_factor - 1) * abs(best) and i > 0:
                 stopped_early = True
-                notes.append(
-                    f"smoothed loss {s:.4g} exceeded {diverge_factor:g} × its best "
-                    f"{best:.4g} at lr {lr:.3g}; sweep stopped"
+                rule = (
+                    f"exceeded {diverge_factor:g} × its best {best:.4g}" if best > 0 else
+                    f"rose more than {diverge_factor - 1:g} × |best| above its best {best:.4g}"
                 )
+                notes.append(f"smoothed loss {s:.4g} {rule} at lr {lr:.3g}; sweep stopped")
                 break
     finally:
         model.load_state_dict(model_state)
