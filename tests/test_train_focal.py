@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -130,3 +131,26 @@ def test_module_moves_alpha_and_bad_input() -> None:
         BinaryFocalLoss(alpha=1.5)
     with pytest.raises(ValueError, match="differs from logits shape"):
         binary_focal_loss_with_logits(torch.randn(3), torch.ones(4))
+    with pytest.raises(ValueError, match="alpha must be finite and >= 0"):
+        FocalLoss(alpha=[-1.0, 1.0, 1.0])  # at construction, not at the first forward
+
+
+def test_scalars_targets_and_types() -> None:
+    logits = torch.randn(4, 3)
+    target = torch.tensor([0, 1, 2, 0])
+    ref = focal_loss(logits, target, gamma=2.0)
+    # NumPy scalars are numbers; int32 (or uint8) class indices are indices
+    assert torch.equal(focal_loss(logits, target.int(), gamma=np.float32(2.0)), ref)
+    assert torch.equal(focal_loss(logits, target.to(torch.uint8)), ref)
+    x, t = torch.randn(4, 3), torch.rand(4, 3)
+    ref_b = binary_focal_loss_with_logits(x, t, alpha=0.25)
+    assert torch.equal(BinaryFocalLoss(alpha=np.float64(0.25))(x, t), ref_b)
+    for bad in (True, torch.tensor(2.0), "2"):
+        with pytest.raises(TypeError, match="gamma must be a real number"):
+            focal_loss(logits, target, gamma=bad)
+    with pytest.raises(ValueError, match="class indices"):
+        focal_loss(logits, target.bool())
+    for bad_t in (torch.full((4, 3), 2.0), torch.full((4, 3), -1.0),
+                  torch.full((4, 3), float("nan"))):
+        with pytest.raises(ValueError, match=r"target values must be in \[0, 1\]"):
+            binary_focal_loss_with_logits(x, bad_t)

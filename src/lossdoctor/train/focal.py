@@ -11,6 +11,7 @@ any shape with (soft) targets in [0, 1], built on `logsigmoid`, and at γ = 0 eq
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -22,10 +23,32 @@ __all__ = ["BinaryFocalLoss", "FocalLoss", "binary_focal_loss_with_logits", "foc
 _REDUCTIONS = ("none", "mean", "sum")
 
 
+def _real(name: str, value: object) -> float:
+    """A real number (Python or NumPy scalar, not a bool or a tensor) as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
 def _check_gamma(gamma: float) -> float:
-    if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0):
-        raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
-    return float(gamma)
+    value = _real("gamma", gamma)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"gamma must be finite and >= 0, got {value!r}")
+    return value
+
+
+def _check_binary_alpha(alpha: float | None) -> float | None:
+    if alpha is None:
+        return None
+    value = _real("alpha", alpha)
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise ValueError(f"alpha must be in [0, 1] or None, got {value!r}")
+    return value
+
+
+def _check_class_alpha(a: Tensor) -> None:
+    if not (torch.isfinite(a).all() and (a >= 0).all()):
+        raise ValueError("alpha must be finite and >= 0")
 
 
 def _check_reduction(reduction: str) -> str:
@@ -51,8 +74,7 @@ def _class_alpha(alpha: Tensor | Sequence[float] | None, logits: Tensor) -> Tens
             f"alpha must have one weight per class, shape ({n_classes},), "
             f"got shape {tuple(a.shape)}"
         )
-    if not (torch.isfinite(a).all() and (a >= 0).all()):
-        raise ValueError("alpha must be finite and >= 0")
+    _check_class_alpha(a)
     return a
 
 
@@ -80,8 +102,10 @@ def focal_loss(
     reduction = _check_reduction(reduction)
     if logits.dim() < 2:
         raise ValueError(f"logits must have shape (N, C, ...), got {tuple(logits.shape)}")
-    if target.dtype.is_floating_point:
-        raise ValueError("target must hold class indices (an integer tensor)")
+    if target.dtype.is_floating_point or target.dtype.is_complex or target.dtype == torch.bool:
+        raise ValueError(f"target must hold class indices (an integer tensor), got {target.dtype}")
+    if target.dtype != torch.long:
+        target = target.long()  # nll_loss takes int64 indices only
     weight = _class_alpha(alpha, logits)
     log_p = F.log_softmax(logits, dim=1)
     modulated = log_p if gamma == 0 else _modulate(log_p, gamma) * log_p
@@ -113,15 +137,19 @@ def binary_focal_loss_with_logits(
     """
     gamma = _check_gamma(gamma)
     reduction = _check_reduction(reduction)
-    if alpha is not None and not (
-        isinstance(alpha, (int, float)) and math.isfinite(alpha) and 0 <= alpha <= 1
-    ):
-        raise ValueError(f"alpha must be in [0, 1] or None, got {alpha!r}")
+    alpha = _check_binary_alpha(alpha)
     if target.shape != logits.shape:
         raise ValueError(
             f"target shape {tuple(target.shape)} differs from logits shape {tuple(logits.shape)}"
         )
     target = target.to(logits.dtype)
+    if target.numel() and not torch.compiler.is_compiling():
+        low, high = torch.aminmax(target)
+        if not (low >= 0 and high <= 1):  # also catches NaN
+            raise ValueError(
+                f"target values must be in [0, 1], got values from {float(low):g} to "
+                f"{float(high):g}"
+            )
     log_p = F.logsigmoid(logits)
     log_q = F.logsigmoid(-logits)
     if gamma == 0:
@@ -155,9 +183,11 @@ class FocalLoss(nn.Module):
         self.reduction = _check_reduction(reduction)
         self.ignore_index = int(ignore_index)
         a = None if alpha is None else torch.as_tensor(alpha, dtype=torch.get_default_dtype())
-        if a is not None and a.dim() != 1:
-            raise ValueError(f"alpha must be a 1-D tensor of per-class weights, got shape "
-                             f"{tuple(a.shape)}")
+        if a is not None:
+            if a.dim() != 1:
+                raise ValueError(f"alpha must be a 1-D tensor of per-class weights, got shape "
+                                 f"{tuple(a.shape)}")
+            _check_class_alpha(a)
         self.register_buffer("alpha", a)
 
     def extra_repr(self) -> str:
@@ -181,11 +211,7 @@ class BinaryFocalLoss(nn.Module):
         self, *, alpha: float | None = 0.25, gamma: float = 2.0, reduction: str = "mean"
     ) -> None:
         super().__init__()
-        if alpha is not None and not (
-            isinstance(alpha, (int, float)) and math.isfinite(alpha) and 0 <= alpha <= 1
-        ):
-            raise ValueError(f"alpha must be in [0, 1] or None, got {alpha!r}")
-        self.alpha = alpha
+        self.alpha = _check_binary_alpha(alpha)
         self.gamma = _check_gamma(gamma)
         self.reduction = _check_reduction(reduction)
 
