@@ -111,5 +111,21 @@ def test_cli_table_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "HuberLoss" in out and "make_training" in out and "why" in out
     assert main(["recommend", "--task", "binary", "--imbalance-ratio", "0.2"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("lossdoctor: error: recommend: imbalance_ratio must be a finite number >= 1 "
+    assert err == ("lossdoctor: error: recommend: --imbalance-ratio must be a finite number >= 1 "
                    "(majority per minority sample), got 0.2")
+    assert main(["recommend", "--task", "multiclass"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "lossdoctor: error: recommend: --task 'multiclass' needs --n-classes")
+    assert main(["recommend", "--task", "binary", "--no-probabilities"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "lossdoctor: error: recommend: --no-probabilities applies to --task 'multiclass' only")
+
+
+def test_imbalance_takes_precedence_over_no_probabilities_and_says_so() -> None:
+    for ratio, name in ((5, "CrossEntropyLoss"), (HEAVY_IMBALANCE, "FocalLoss")):
+        r = recommend(task="multiclass", n_classes=5, imbalance_ratio=ratio, probabilities=False)
+        assert r.loss.name == name
+        assert any("probabilities=False was not used" in n for n in r.notes)
+    balanced = recommend(task="multiclass", n_classes=5, probabilities=False)
+    assert balanced.loss.name == "MultiMarginLoss"
+    assert not any("probabilities" in n for n in balanced.notes)

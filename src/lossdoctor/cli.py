@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,6 +53,24 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_RECOMMEND_FLAGS = {
+    "probabilities=False": "--no-probabilities",
+    "n_samples": "--n-samples",
+    "batch_size": "--batch-size",
+    "n_classes": "--n-classes",
+    "imbalance_ratio": "--imbalance-ratio",
+    "outliers": "--outliers",
+    "epochs": "--epochs",
+    "task=": "--task ",
+}
+
+
+def _as_flags(problem: str) -> str:
+    """`recommend`'s error, with its keyword names written as the CLI's flags."""
+    pattern = "|".join(re.escape(k) + (r"\b" if k[-1].isalnum() else "") for k in _RECOMMEND_FLAGS)
+    return re.sub(pattern, lambda m: _RECOMMEND_FLAGS[m.group(0)], problem)
+
+
 def _cmd_recommend(args: argparse.Namespace) -> int:
     import json
 
@@ -64,7 +83,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                            outliers=outliers, epochs=args.epochs,
                            probabilities=not args.no_probabilities)
     except ValueError as exc:
-        raise LossdoctorError(Message("cli.recommend", problem=str(exc))) from None
+        raise LossdoctorError(Message("cli.recommend", problem=_as_flags(str(exc)))) from None
     if args.json:
         print(json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -294,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("recommend", help="a loss, optimizer, LR, schedule and regularisation "
                          "for a task")
-    rec.add_argument("--task", required=True, choices=["regression", "binary", "multiclass"])
+    rec.add_argument("--task", required=True, choices=["regression", "binary", "multiclass"],
+                     help="what the model predicts")
     rec.add_argument("--n-samples", type=int, help="number of training samples")
     rec.add_argument("--batch-size", type=int, help="batch size (chosen when omitted)")
     rec.add_argument("--n-classes", type=int, help="number of classes (multiclass)")

@@ -193,6 +193,9 @@ def _loss(
                        "(one output unit), stable for any logit."),
                 "loss_fn = nn.BCEWithLogitsLoss()", (), False, [])
     assert n_classes is not None
+    precedence = [] if probabilities or r < MILD_IMBALANCE else [
+        "probabilities=False was not used: the class imbalance decides the loss (the hinge "
+        "takes no account of it); a weighted cross-entropy's argmax serves as well."]
     if r >= HEAVY_IMBALANCE:
         return (Choice("FocalLoss", {"alpha": "inverse class frequency", "gamma": 2.0},
                        f"Heavy imbalance (1:{r:g}) over {n_classes} classes: inverse-frequency "
@@ -200,13 +203,13 @@ def _loss(
                        "frequent classes from dominating the gradient (Lin et al., 2017)."),
                 inverse_frequency + "loss_fn = FocalLoss(alpha=weight, gamma=2.0)",
                 ("FocalLoss",), True,
-                ["Monitor per-class recall or macro-F1 besides the loss."])
+                ["Monitor per-class recall or macro-F1 besides the loss.", *precedence])
     if r >= MILD_IMBALANCE:
         return (Choice("CrossEntropyLoss", {"weight": "inverse class frequency"},
                        f"Imbalance 1:{r:g} over {n_classes} classes: inverse-frequency class "
                        "weights give every class the same total weight."),
                 inverse_frequency + "loss_fn = nn.CrossEntropyLoss(weight=weight)", (), True,
-                ["Monitor macro-F1 or balanced accuracy besides the loss."])
+                ["Monitor macro-F1 or balanced accuracy besides the loss.", *precedence])
     if not probabilities:
         return (Choice("MultiMarginLoss", {"margin": 1.0},
                        "Only the predicted class is needed: the multi-class hinge stops pushing "
