@@ -888,3 +888,30 @@ def test_bouncing_without_any_descent_is_counted_over_the_whole_curve() -> None:
     wave = _with_values(run, "val_loss", 2.0 + 1.4 * np.sin(2 * np.pi * x / 20))
     assert ("oscillation", "val_loss") not in {
         (f.kind, f.metric) for f in diagnose_run(wave).findings}
+
+
+def test_terminal_prints_remedy_code_whole_on_a_narrow_terminal() -> None:
+    """On a terminal the snippets are highlighted, on a pipe plain; either way every code
+    line comes out whole, never wrapped or cropped at the console's width."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from lossdoctor.report.terminal import render_diagnoses
+
+    examples = Path(lossdoctor.__file__).parent / "examples"
+    diagnoses = [diagnose(run) for p in sorted(examples.iterdir()) for run in lossdoctor.read(p)]
+    code_lines = {
+        line.strip() for d in diagnoses for f in d.findings for r in f.remedies
+        for line in (r.code or "").splitlines() if line.strip()
+    }
+    assert max(map(len, code_lines)) > 50
+    for terminal in (True, False):
+        out = io.StringIO()
+        console = Console(file=out, width=50, force_terminal=terminal, no_color=True,
+                          soft_wrap=True, highlight=False)
+        render_diagnoses(diagnoses, console)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+        printed = {line.strip() for line in plain.splitlines()}
+        assert code_lines <= printed, (terminal, sorted(code_lines - printed)[:3])

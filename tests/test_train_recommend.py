@@ -121,6 +121,21 @@ def test_cli_table_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
         "lossdoctor: error: recommend: --no-probabilities applies to --task 'multiclass' only")
 
 
+def test_cli_prints_the_code_whole_on_a_narrow_console(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code lines wider than the console are neither cropped nor wrapped: a cut line is wrong
+    code (it printed weight_decay=0.0 for 0.05 at 80 columns)."""
+    monkeypatch.setenv("COLUMNS", "60")
+    args = ["recommend", "--task", "multiclass", "--n-classes", "10", "--n-samples", "5000"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    recipe = recommend(task="multiclass", n_classes=10, n_samples=5000)
+    code = recipe.code().rstrip("\n")
+    assert code in out
+    assert max(len(line) for line in code.splitlines()) > 60
+
+
 def test_imbalance_takes_precedence_over_no_probabilities_and_says_so() -> None:
     for ratio, name in ((5, "CrossEntropyLoss"), (HEAVY_IMBALANCE, "FocalLoss")):
         r = recommend(task="multiclass", n_classes=5, imbalance_ratio=ratio, probabilities=False)

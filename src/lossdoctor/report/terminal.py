@@ -60,12 +60,12 @@ def _render_one(d: Diagnosis, console: Console, *, lang: str, code: bool) -> Non
         for i, r in enumerate(f.remedies, 1):
             console.print(f"      {i}. {escape(r.to_dict(lang)['text'])}")
             if code and r.code:
-                if console.is_terminal:
-                    console.print(Syntax(r.code, "python", theme="ansi_dark", word_wrap=True,
-                                         background_color="default", padding=(0, 0, 0, 9)))
-                else:  # piped: whole lines, ready to copy
-                    console.print(Text("\n".join(" " * 9 + line for line in
-                                                  r.code.splitlines())), soft_wrap=True)
+                # whole lines, never wrapped or cropped (a cropped line is wrong code);
+                # highlighted on a terminal, plain when piped
+                lines = _python(r.code).split("\n") if console.is_terminal else [
+                    Text(line) for line in r.code.rstrip("\n").splitlines()]
+                console.print(Text("\n").join(Text(" " * 9) + line for line in lines),
+                              soft_wrap=True)
     for w in run.warnings + d.notes:
         console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(localise(w, lang))}")
 
@@ -79,3 +79,9 @@ def render_diagnoses(diagnoses: list[Diagnosis], console: Console, *, lang: str 
         _render_one(d, console, lang=lang, code=code)
     if len(diagnoses) > 1:
         console.print("\n" + run_count(diagnoses, lang).text(lang))
+
+
+def _python(code: str) -> Text:
+    """Python source as highlighted text (no layout: the console never crops it)."""
+    code = code.rstrip("\n")
+    return Syntax(code, "python", theme="ansi_dark", background_color="default").highlight(code)

@@ -128,8 +128,10 @@ class Recipe:
                           Text(c.reason))
         parts: list[RenderableType] = [table]
         parts.extend(Text(f"• {note}") for note in self.notes)
-        parts.append(Syntax(self.code(), "python", theme="ansi_dark", background_color="default",
-                            word_wrap=True))
+        # highlighted text, not a Syntax layout: Syntax crops lines wider than the console
+        code = self.code().rstrip("\n")
+        parts.append(Syntax(code, "python", theme="ansi_dark",
+                            background_color="default").highlight(code))
         return Group(*parts)
 
 
