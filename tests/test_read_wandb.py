@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import struct
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -251,7 +252,18 @@ def test_a_run_the_installed_sdk_writes_now(tmp_path: Path,
             row["val/loss"] = 2 * loss
         run.log(row, step=i)
     run.finish()
-    (got,) = lossdoctor.read(tmp_path / "wandb")
+    # wandb's service process may still be writing the file when finish() returns: read
+    # again until the rows are there (what was read so far is correct, but incomplete)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            (got,) = lossdoctor.read(tmp_path / "wandb")
+            if len(got.series["train_loss"].values) == len(losses) or time.monotonic() > deadline:
+                break
+        except ReadError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
     assert got.format == "wandb" and got.meta["wandb_project"] == "lossdoctor-test"
     assert list(got.series["train_loss"].values) == losses
     assert list(got.series["val_loss"].steps) == [9, 19, 29, 39]

@@ -235,7 +235,8 @@ _EN: dict[str, str] = {
     "wandb.stopped": "{problem} at byte {offset}, before any history row",
     "wandb.stopped_after": "{problem} at byte {offset}; read the {rows} history rows before it",
     "wandb.malformed": "skipped {count} records that are not valid W&B messages",
-    "wandb.no_history": "no history rows with numbers: nothing was logged with wandb.log()",
+    "wandb.no_history": ("no history rows with numbers: nothing was logged with wandb.log(), "
+                         "or the run has not written them yet"),
     "wandb.no_log": "no W&B transaction log (*.wandb) in this directory",
     "tb.step_back": "{metric!r}: the step goes back from {old:.0f} to {new:.0f} at point "
                     "{point} (a restarted run?)",
@@ -428,7 +429,7 @@ _ZH: dict[str, str] = {
     "wandb.stopped": "{problem}，位于字节偏移 {offset} 处，之前没有任何 history 行",
     "wandb.stopped_after": "{problem}，位于字节偏移 {offset} 处；已读取其前的 {rows} 行 history",
     "wandb.malformed": "跳过了 {count} 条不是有效 W&B 消息的记录",
-    "wandb.no_history": "没有带数字的 history 行：没有用 wandb.log() 记录任何内容",
+    "wandb.no_history": "没有带数字的 history 行：没有用 wandb.log() 记录任何内容，或该运行尚未写入",
     "wandb.no_log": "此目录中没有 W&B 事务日志（*.wandb）",
     "tb.step_back": "{metric!r}：在第 {point} 个点步数从 {old:.0f} 回退到 {new:.0f}"
                     "（重新开始的训练？）",
