@@ -429,7 +429,8 @@ _ZH: dict[str, str] = {
     "wandb.stopped": "{problem}，位于字节偏移 {offset} 处，之前没有任何 history 行",
     "wandb.stopped_after": "{problem}，位于字节偏移 {offset} 处；已读取其前的 {rows} 行 history",
     "wandb.malformed": "跳过了 {count} 条不是有效 W&B 消息的记录",
-    "wandb.no_history": "没有带数字的 history 行：没有用 wandb.log() 记录任何内容，或该运行尚未写入",
+    "wandb.no_history": ("没有带数字的 history 行：没有用 wandb.log() 记录任何内容，"
+                         "或该运行尚未写入"),
     "wandb.no_log": "此目录中没有 W&B 事务日志（*.wandb）",
     "tb.step_back": "{metric!r}：在第 {point} 个点步数从 {old:.0f} 回退到 {new:.0f}"
                     "（重新开始的训练？）",
