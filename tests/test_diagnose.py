@@ -915,3 +915,28 @@ def test_terminal_prints_remedy_code_whole_on_a_narrow_terminal() -> None:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
         printed = {line.strip() for line in plain.splitlines()}
         assert code_lines <= printed, (terminal, sorted(code_lines - printed)[:3])
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["explain"], 0),
+    (["diagnose", "--fail-on", "never"], 0),
+    (["diagnose"], 1),
+    (["diagnose", "--json"], 1),
+])
+def test_a_closed_pipe_keeps_the_exit_code(args: list[str], code: int) -> None:
+    """`lossdoctor … | head`: the reader is gone before anything is written. The exit code
+    still says what was found (rich's default would exit 1 whatever was found), and nothing
+    is reported about the pipe."""
+    import subprocess
+    import sys
+
+    example = Path(lossdoctor.__file__).parent / "examples" / "mnist1d_overfit"
+    argv = [sys.executable, "-m", "lossdoctor", *args]
+    if args[0] == "diagnose":
+        argv.append(str(example))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # closed before the child writes a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == code, err
+    assert err == ""

@@ -23,9 +23,25 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader closed the pipe (``| head``): stop quietly; `main` decides the exit code
+        (rich's default exits with 1, the code for findings)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def _silence_stdout() -> None:
+    """After the reader closed the pipe: point stdout at /dev/null, so that later prints and
+    the interpreter's final flush do not fail on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=True)
+    return _Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
+                    soft_wrap=True)
 
 
 def _read_all(paths: Sequence[str], fmt: str | None) -> list[Run]:
@@ -150,14 +166,17 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
     lang = _lang(args)
     diagnoses = _diagnose_paths(args)
-    if args.json:
-        from lossdoctor.report.json import diagnoses_to_json
+    try:
+        if args.json:
+            from lossdoctor.report.json import diagnoses_to_json
 
-        print(diagnoses_to_json(diagnoses, lang))
-    else:
-        from lossdoctor.report.terminal import render_diagnoses
+            print(diagnoses_to_json(diagnoses, lang))
+        else:
+            from lossdoctor.report.terminal import render_diagnoses
 
-        render_diagnoses(diagnoses, _console(), lang=lang, code=not args.no_code)
+            render_diagnoses(diagnoses, _console(), lang=lang, code=not args.no_code)
+    except BrokenPipeError:  # `| head`: the exit code still says what was found
+        _silence_stdout()
     if args.plot:
         from lossdoctor.report.plot import save_plots  # imports matplotlib: only when asked
 
@@ -363,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return EXIT_OK
 
 
