@@ -461,12 +461,13 @@ class _WeightedSquares(torch.autograd.Function):
     """``Σ_i (r_i (θ_i − c_i))²`` over a list of tensors, with fused ``torch._foreach_*`` ops.
 
     Hand-written to keep the memory traffic low: the forward keeps ``s = r (θ − c)`` (two fused
-    passes, the second in place) and the backward scales it into the gradient ``2 r s``. Autograd
-    through the common per-parameter loop allocates about five parameter-sized tensors per call
-    and was 1.7-2.4x slower on a 2-core CPU (benchmarks/bench_ewc.py); both are bound by memory
-    traffic there. Backward may run more than once (``retain_graph=True``), and under
-    ``create_graph=True`` (a gradient-norm penalty on top) the gradient is built from θ with
-    differentiable ops, so second derivatives are exact.
+    passes, the second in place) and the first backward turns it into the gradient ``2 r s`` in
+    place, without allocating. Autograd through the common per-parameter loop allocates about
+    five parameter-sized tensors per call and was 1.7-2.4x slower on a 2-core CPU
+    (benchmarks/bench_ewc.py); both are bound by memory traffic there. A second backward
+    (``retain_graph=True``) recomputes the gradient from θ, and under ``create_graph=True`` (a
+    gradient-norm penalty on top) it is built from θ with differentiable ops, so second
+    derivatives are exact.
     """
 
     @staticmethod
@@ -476,22 +477,24 @@ class _WeightedSquares(torch.autograd.Function):
         scaled = torch._foreach_sub(params, center)
         torch._foreach_mul_(scaled, root)
         ctx.center, ctx.root, ctx.two_root = center, root, two_root
-        ctx.save_for_backward(*scaled, *params)
+        ctx.scaled = scaled  # this call's own tensors, overwritten by the first backward
+        ctx.save_for_backward(*params)
         # Σ s² per tensor with sum()'s cascade summation: torch's CPU norm, powsum and dot
         # accumulate float32 with a relative error up to 1e-3 on a million entries.
         return torch.stack([torch.sum(t * t) for t in scaled]).sum()
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        saved = ctx.saved_tensors
-        n = len(saved) // 2
-        if torch.is_grad_enabled():  # create_graph=True: differentiable in θ and grad_out
+        if torch.is_grad_enabled() or ctx.scaled is None:
+            # create_graph=True (differentiable in θ and grad_out), or a second backward
             exact = [
                 grad_out * (t * r) * (p - c)
-                for p, c, r, t in zip(saved[n:], ctx.center, ctx.root, ctx.two_root, strict=True)
+                for p, c, r, t in zip(ctx.saved_tensors, ctx.center, ctx.root, ctx.two_root,
+                                      strict=True)
             ]
             return (None, None, None, *exact)
-        grads = torch._foreach_mul(saved[:n], ctx.two_root)  # fresh: s stays for another backward
+        grads, ctx.scaled = ctx.scaled, None
+        torch._foreach_mul_(grads, ctx.two_root)
         # ``loss.backward()`` passes 1: skip a full pass then (.item() is free on the CPU).
         if grad_out.device.type != "cpu" or grad_out.item() != 1.0:
             torch._foreach_mul_(grads, grad_out)
