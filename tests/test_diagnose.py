@@ -940,3 +940,44 @@ def test_a_closed_pipe_keeps_the_exit_code(args: list[str], code: int) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == code, err
     assert err == ""
+
+
+def test_short_curves_divergence_best_and_note(tmp_path: Path) -> None:
+    """On a short curve the best point before a blow-up is the real best (the last three points
+    were left out of a four-point curve, leaving only the first); a curve too short for most
+    rules says so instead of passing as a clean bill of health."""
+    p = tmp_path / "short.csv"
+    p.write_text("epoch,loss\n0,1\n1,0.5\n2,1000\n3,100000\n")
+    d = diagnose(p)
+    (f,) = [f for f in d.findings if f.kind == "divergence"]
+    assert (f.evidence["best_epoch"], f.evidence["best_value"]) == (1, 0.5)
+    assert f.evidence["max_value"] == 100000
+    assert any("only 4 points per curve" in str(n) for n in d.notes)
+    q = tmp_path / "three.csv"
+    q.write_text("epoch,loss\n0,1\n1,0.8\n2,0.7\n")
+    d3 = diagnose(q)
+    assert d3.healthy and any("only 3 points per curve" in str(n) for n in d3.notes)
+    examples = Path(lossdoctor.__file__).parent / "examples"
+    for run in lossdoctor.read(examples / "mnist1d_warmup_cosine"):
+        assert not any("points per curve" in str(n) for n in diagnose(run).notes)
+
+
+def test_show_never_cuts_numbers_on_a_narrow_console(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`show` at 60 columns: the value ranges come out whole (the maximum 2.244 was cut to
+    '2.2…' at 80 columns); the original names fold instead."""
+    monkeypatch.setenv("COLUMNS", "60")
+    example = Path(lossdoctor.__file__).parent / "examples" / "mnist1d_overfit"
+    assert main(["show", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "0.0007..2.244" in out and "10..1600" in out and "…" not in out
+
+
+def test_an_unknown_flag_shows_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["diagnose", "--bogus", "x.csv"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: lossdoctor diagnose ")
+    assert err.rstrip().endswith("lossdoctor diagnose: error: unrecognized arguments: --bogus")

@@ -21,6 +21,10 @@ from lossdoctor.run import Run
 __all__ = ["diagnose", "diagnose_all", "diagnose_run"]
 
 # Kinds a finding makes redundant on the same metric: the first explains the others.
+#: With fewer points than this on its training and validation curves, most rules cannot run
+#: (oscillation needs 6, plateau 8, overfitting and loss_rising 4): the diagnosis says so.
+SHORT_CURVE = 6
+
 _SUPERSEDES = {
     "divergence": {"loss_rising", "converged", "underfitting", "oscillation", "spike"},
     "overfitting": {"loss_rising", "converged", "plateau", "oscillation"},
@@ -176,6 +180,10 @@ def diagnose_run(
             notes.append(Message("diagnose.relogged", metric=main.name, count=main.superseded))
     if not any(s.direction is not None for s in run.series.values()):
         notes.append(Message("diagnose.no_direction"))
+    mains = [c for c in (ctx.train, ctx.val) if c is not None]
+    if mains and max(len(c) for c in mains) < SHORT_CURVE:
+        notes.append(Message("diagnose.short", count=max(len(c) for c in mains),
+                             need=SHORT_CURVE))
     views = {}
     names = ["train_loss", "val_loss", "val_acc", "train_acc", "lr", "grad_norm"]
     names += [c.name for c in (ctx.train, ctx.val, ctx.val_metric) if c is not None]

@@ -177,11 +177,14 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
     if k == "divergence":
         factor = e.get("factor")
         times = f"{factor:.3g}×" if isinstance(factor, float) else "?"
+        peak = e.get("max_value")
         if zh:
-            return (f"{m} 从 {start} 的 {_v(e.get('best_value'))} 暴涨到 "
-                    f"{_v(e.get('end_value'))}（{times}）：训练发散。")
-        return (f"{m} exploded from {_v(e.get('best_value'))} at {start} to "
-                f"{_v(e.get('end_value'))} ({times}) by {end}.")
+            tail = f"，最高 {_v(peak)}" if peak is not None else ""
+            return (f"{m} 从 {start} 的 {_v(e.get('best_value'))} 暴涨，后段水平 "
+                    f"{_v(e.get('end_value'))}（{times}{tail}，至 {end}）：训练发散。")
+        tail = f", peaking at {_v(peak)}" if peak is not None else ""
+        return (f"{m} exploded from {_v(e.get('best_value'))} at {start} to a late level of "
+                f"{_v(e.get('end_value'))} ({times}{tail}) by {end}.")
     if k == "non_finite":
         n, total = e.get("count"), e.get("points")
         if zh:

@@ -205,6 +205,8 @@ _EN: dict[str, str] = {
     # -- TensorBoard ---------------------------------------------------------------------------
     "tb.empty_file": "empty event file (nothing written yet)",
     "tb.crc_header": "CRC mismatch in the record header (corrupt file)",
+    "tb.not_events": ("not a TensorBoard event file, or corrupt from its start (the first "
+                      "record header fails its CRC)"),
     "tb.crc_data": "CRC mismatch in the record data (corrupt file)",
     "tb.truncated_header": "truncated record header ({got} of {size} bytes)",
     "tb.truncated_record": "truncated record ({got} of {size} bytes after the header)",
@@ -244,6 +246,8 @@ _EN: dict[str, str] = {
     "diagnose.relogged": "{metric}: {count} points were re-logged at steps already seen (a "
                          "resumed run or duplicates); the later values were used",
     "diagnose.no_direction": "no loss or metric with a known direction to diagnose",
+    "diagnose.short": ("only {count} points per curve: most checks need {need} or more, so "
+                       "finding nothing here says little"),
     "diagnose.summary": "{runs} runs: {healthy} healthy, {bad} needing attention",
     "diagnose.summary_one": "1 run: {status}",
     "diagnose.unknown_kinds": "unknown kind(s) in {option}: {unknown}; known: {known}",
@@ -399,6 +403,7 @@ _ZH: dict[str, str] = {
     # -- TensorBoard -------------------------------------------------------------------------
     "tb.empty_file": "空的事件文件（还没有写入任何内容）",
     "tb.crc_header": "记录头的 CRC 校验不匹配（文件已损坏）",
+    "tb.not_events": "不是 TensorBoard 事件文件，或从开头就已损坏（第一个记录头的 CRC 校验不匹配）",
     "tb.crc_data": "记录数据的 CRC 校验不匹配（文件已损坏）",
     "tb.truncated_header": "记录头被截断（只有 {got}/{size} 字节）",
     "tb.truncated_record": "记录被截断（记录头之后只有 {got}/{size} 字节）",
@@ -438,6 +443,8 @@ _ZH: dict[str, str] = {
     "diagnose.relogged": "{metric}：有 {count} 个点在已出现过的步上被重新记录"
                          "（恢复训练或重复记录）；采用了较晚的值",
     "diagnose.no_direction": "没有可诊断的损失，也没有方向已知的指标",
+    "diagnose.short": ("每条曲线只有 {count} 个点：多数检查需要至少 {need} 个点，"
+                       "没有发现问题也说明不了什么"),
     "diagnose.summary": "{runs} 个运行：{healthy} 个健康，{bad} 个需要处理",
     "diagnose.summary_one": "1 个运行：{status}",
     "diagnose.unknown_kinds": "{option} 中有未知的类型：{unknown}；已知类型：{known}",
