@@ -434,7 +434,8 @@ def test_garbage(tmp_path: Path) -> None:
     p = write(tmp_path, bytes(range(256)) * 10)
     with pytest.raises(ReadError) as err:
         tfevents.read(p)
-    assert str(err.value) == f"{p}: CRC mismatch in the record header (corrupt file) at byte 0"
+    assert str(err.value) == (f"{p}: not a TensorBoard event file, or corrupt from its start "
+                              "(the first record header fails its CRC) at byte 0")
 
 
 def test_truncated_header(tmp_path: Path, real_file: tuple[bytes, dict]) -> None:
@@ -490,7 +491,8 @@ def test_one_corrupt_file_among_good_ones(tmp_path: Path, real_file: tuple[bytes
     write(tmp_path, b"", "events.out.tfevents.3.c")
     run = only(tfevents.read(tmp_path))
     assert run.warnings == [
-        "events.out.tfevents.2.b: CRC mismatch in the record header (corrupt file) at byte 0",
+        "events.out.tfevents.2.b: not a TensorBoard event file, or corrupt from its start (the "
+        "first record header fails its CRC) at byte 0",
         "events.out.tfevents.3.c: empty event file (nothing written yet)",
     ]
 
@@ -515,7 +517,8 @@ def test_unreadable_run_in_a_logdir_is_a_warning(tmp_path: Path,
         warnings.simplefilter("always")
         runs = lossdoctor.read(tmp_path, format="tensorboard")
     assert [r.name for r in runs] == ["good"]
-    assert any("bad" in str(w.message) and "CRC mismatch" in str(w.message) for w in caught)
+    assert any("bad" in str(w.message) and "not a TensorBoard event file" in str(w.message)
+               for w in caught)
 
 
 def test_sniffed_by_content_and_read_through_dispatcher(tmp_path: Path,

@@ -371,7 +371,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors and warnings are one line on stderr, in the command's ``--lang`` (else the
     locale's language)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported with the command's own usage, not the top-level one
+        subparsers = next(a for a in parser._actions
+                          if isinstance(a, argparse._SubParsersAction))
+        subparsers.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     lang = _lang(args)
     warnings.showwarning = _one_line_warnings(lang)
     try:

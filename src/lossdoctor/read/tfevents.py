@@ -269,6 +269,11 @@ def _walk(buf: bytes | mmap.mmap, u8: np.ndarray) -> tuple[np.ndarray, int]:
     return np.concatenate(parts), pos
 
 
+def _bad_header(offset: int) -> Message:
+    """A record header failing its CRC: at byte 0 the file most likely is not an event file."""
+    return Message("tb.not_events" if offset == 0 else "tb.crc_header")
+
+
 def _frame(buf: bytes | mmap.mmap, u8: np.ndarray) -> _Frames:
     n = len(buf)
     offs, pos = _walk(buf, u8)
@@ -285,7 +290,7 @@ def _frame(buf: bytes | mmap.mmap, u8: np.ndarray) -> _Frames:
         bad = np.flatnonzero(_masked_np(crc) != stored)
         if len(bad):
             i = int(bad[0])
-            return _Frames(offs[:i], lengths[:i], (int(offs[i]), Message("tb.crc_header")))
+            return _Frames(offs[:i], lengths[:i], (int(offs[i]), _bad_header(int(offs[i]))))
     frames = _Frames(offs, lengths)
     if pos < n:
         rest = n - pos
@@ -295,7 +300,7 @@ def _frame(buf: bytes | mmap.mmap, u8: np.ndarray) -> _Frames:
             (length,) = struct.unpack_from("<Q", buf, pos)
             (stored_crc,) = struct.unpack_from("<I", buf, pos + 8)
             if _masked(crc32c.crc32c(bytes(buf[pos : pos + 8]))) != stored_crc:
-                frames.stop = (pos, Message("tb.crc_header"))
+                frames.stop = (pos, _bad_header(pos))
             else:
                 frames.stop = (pos, Message("tb.truncated_record", got=rest - _HEADER,
                                             size=length + _FOOTER))

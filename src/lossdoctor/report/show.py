@@ -48,14 +48,10 @@ def show_runs(runs: list[Run], console: Console, *, lang: str = "en") -> None:
             console.print()
         console.print(f"[bold]{escape(run.name)}[/]  [dim]{escape(run.source)}[/]  "
                       f"{text('format', lang)}=[cyan]{escape(run.format)}[/]")
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col, justify in (("metric", "left"), ("original", "left"), ("points", "right"),
-                             ("steps", "right"), ("epochs", "right"), ("values", "right"),
-                             ("non_finite", "right")):
-            table.add_column(text(f"show.{col}", lang), justify=justify)  # type: ignore[arg-type]
+        rows = []
         for name, s in run.series.items():
             d = s.summary()
-            table.add_row(
+            rows.append((
                 escape(name),
                 escape(s.original) if s.original != name else "",
                 str(d["points"]),
@@ -63,7 +59,18 @@ def show_runs(runs: list[Run], console: Console, *, lang: str = "en") -> None:
                 _range(d["first_epoch"], d["last_epoch"]),
                 "-" if d["min"] is None else f"{d['min']:.4g}..{d['max']:.4g}",
                 str(d["non_finite"]) if d["non_finite"] else "",
-            )
+            ))
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for j, (col, justify) in enumerate((
+                ("metric", "left"), ("original", "left"), ("points", "right"),
+                ("steps", "right"), ("epochs", "right"), ("values", "right"),
+                ("non_finite", "right"))):
+            # numbers are never cut short; a narrow console folds the original names instead
+            widest = max((len(r[j]) for r in rows), default=0)
+            table.add_column(text(f"show.{col}", lang), justify=justify,  # type: ignore[arg-type]
+                             overflow="fold", min_width=None if col == "original" else widest)
+        for row in rows:
+            table.add_row(*row)
         console.print(table)
         for w in run.warnings:
             console.print(f"  [yellow]{text('warning', lang)}:[/] {escape(localise(w, lang))}")
