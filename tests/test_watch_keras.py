@@ -100,3 +100,23 @@ def test_options_are_checked_when_the_callback_is_made() -> None:
         LossdoctorKerasCallback(optimizer=object())
     with pytest.raises(TypeError, match="bogus"):
         LossdoctorKerasCallback(bogus=1)
+
+
+def test_import_without_the_backend_says_what_to_do() -> None:
+    """Keras's default backend is TensorFlow: without it, importing the callback raises an
+    ImportError that says to set KERAS_BACKEND=torch (not a bare ModuleNotFoundError)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("tensorflow is installed: the default backend imports")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import lossdoctor.watch.integrations.keras"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode != 0
+    assert last.startswith("ImportError: lossdoctor's Keras callback needs Keras 3")
+    assert "set KERAS_BACKEND=torch" in last

@@ -24,8 +24,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
+
+try:
+    import keras
+except ModuleNotFoundError as exc:  # keras itself, or the backend it was told to use
+    raise ImportError(
+        f"lossdoctor's Keras callback needs Keras 3 and its backend ({exc}); with PyTorch "
+        "installed, set KERAS_BACKEND=torch before keras is first imported"
+    ) from exc
 
 from lossdoctor.watch.core import Watch
 from lossdoctor.watch.integrations import check_watch_options
