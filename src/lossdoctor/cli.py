@@ -175,6 +175,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
             from lossdoctor.report.terminal import render_diagnoses
 
             render_diagnoses(diagnoses, _console(), lang=lang, code=not args.no_code)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
     except BrokenPipeError:  # `| head`: the exit code still says what was found
         _silence_stdout()
     if args.plot:
@@ -379,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lang = _lang(args)
     warnings.showwarning = _one_line_warnings(lang)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
     except LossdoctorError as exc:
         print(Message("cli.error", message=exc.message).text(lang), file=sys.stderr)
         return EXIT_USAGE
