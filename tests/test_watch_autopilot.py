@@ -239,3 +239,51 @@ def test_a_rollback_keeps_the_schedule() -> None:
     assert sched.base_lrs == base
     sched.step()
     assert target.lrs() == [b * 0.7 for b in base]
+
+
+def test_a_rollback_to_the_resume_point_keeps_the_history_before_it() -> None:
+    """A resumed watcher's first known-good state is the state it resumed at: rolling back to
+    it cuts the points logged after the resume, not the whole history (it cut everything), and
+    the run goes on exactly as one that never stopped."""
+    import copy
+
+    def loss(i: int) -> float:
+        return math.nan if 2001 <= i < 2004 else 1.0 / (1 + i / 100) + 0.01 * math.sin(i)
+
+    def run(resume_at: int | None) -> tuple[list, list, int]:
+        model, opt = tiny()
+        w = Watch(model, opt, autopilot=True)
+        for i in range(2400):
+            if i == resume_at:
+                state = copy.deepcopy(w.state_dict())
+                w = Watch(model, opt, autopilot=True)
+                w.load_state_dict(state)
+            w.log(i, train_loss=loss(i))
+            if i % 100 == 99:
+                w.log_eval(i, val_loss=1.2 / (1 + i / 100))
+        actions = [(a.step, a.name, a.params.get("to_step")) for a in w.actions]
+        return actions, w.diagnosis().notes, w.history.points("train_loss")
+
+    straight, resumed = run(None), run(2000)
+    assert resumed == straight
+    actions, notes, points = resumed
+    assert actions[0] == (2001.0, "rollback", 1999.0)
+    assert points > 2000 and "rolled back to its state at step 1999" in str(notes[0])
+
+
+def test_no_more_actions_once_stopping() -> None:
+    """Training may run a few batches after `should_stop`; the autopilot acts no more then
+    (it rolled back, stopped and restored again at every later NaN)."""
+    model, opt = tiny()
+    w = Watch(model, opt, autopilot=Policy(max_retries=1))
+    i = 0
+    for i in range(300):
+        w.log(i, train_loss=math.nan if i >= 200 else 1.0 / (1 + i))
+        if w.should_stop:
+            break
+    assert w.should_stop
+    n_actions, n_events = len(w.actions), len(w.events)
+    for j in range(i + 1, i + 200):
+        w.log(j, train_loss=math.nan)
+    assert len(w.actions) == n_actions
+    assert len(w.events) >= n_events  # still reported

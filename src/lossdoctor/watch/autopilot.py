@@ -62,7 +62,7 @@ class Plan:
 
     stop: bool = False
     restore_best: bool = False
-    rollback_to: float = math.nan  # step of the snapshot to load; -inf: the initial state
+    rollback_to: float = math.nan  # step of the snapshot to load; -inf: the state at the start
     lr_factor: float = 1.0
     #: (action, kind, reason, params) for the action log; local to the rank.
     why: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list, compare=False)
@@ -291,7 +291,8 @@ class Autopilot:
             "keeper": keeper,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], *, step: float = -math.inf) -> None:
+        """Load what `state_dict` returned; `step` is the step the run resumes at."""
         self.retries = int(state["retries"])
         self.last_lr_change = float(state["last_lr_change"])
         self.last_snapshot_count = int(state["last_snapshot_count"])
@@ -304,3 +305,4 @@ class Autopilot:
         if self.target is not None:
             self.snapshots = Snapshots(self.policy.keep_snapshots)
             self.snapshots.initial = self.target.snapshot()
+            self.snapshots.initial_step = step

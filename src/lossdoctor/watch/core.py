@@ -404,7 +404,9 @@ class Watch:
         if events:
             try:
                 self._report(events)
-                if self._autopilot is not None:
+                # once stopping, the autopilot is done: findings are still reported, but the
+                # batches until the loop ends bring no more rollbacks or LR changes
+                if self._autopilot is not None and not self.should_stop:
                     plan = self._autopilot.plan(
                         [f for f in events if id(f) not in self._stale], s)
                 self._stale.clear()
@@ -706,7 +708,8 @@ class Watch:
         self.events = [_finding_from_state(d) for d in state["events"]]
         self.should_stop = bool(state["should_stop"])
         self.stop_reason = state["stop_reason"]
-        if self._autopilot is not None:
-            self._autopilot.load_state_dict(state["autopilot"])
+        if self._autopilot is not None:  # the resumed state is where rollbacks can go back to
+            self._autopilot.load_state_dict(
+                state["autopilot"], step=-math.inf if math.isnan(self._step) else self._step)
         self._schedule()
         self._cached = None

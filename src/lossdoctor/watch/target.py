@@ -136,11 +136,15 @@ class Snapshots:
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.initial: Any | None = None
+        #: the step of the initial state: ``-inf`` for a run watched from its start, the step it
+        #: was resumed at otherwise (a rollback there keeps the history logged before it)
+        self.initial_step = -math.inf
         self._items: list[tuple[float, Any]] = []
 
     def steps(self) -> list[float]:
-        """The steps of the snapshots held (``-inf`` for the initial state)."""
-        return ([-math.inf] if self.initial is not None else []) + [s for s, _ in self._items]
+        """The steps of the snapshots held (`initial_step` for the initial state)."""
+        return ([self.initial_step] if self.initial is not None else []) + [
+            s for s, _ in self._items]
 
     def add(self, step: float, snap: Any) -> None:
         items = self._items
@@ -156,15 +160,16 @@ class Snapshots:
             del items[1 + gaps.index(min(gaps))]
 
     def before(self, step: float | None) -> float | None:
-        """The step of the newest snapshot taken strictly before `step` (any when None),
-        ``-inf`` for the initial state, None when there is none."""
+        """The step of the newest snapshot taken strictly before `step` (any when None), else
+        `initial_step` for the initial state (the oldest one there is), None when there is
+        none."""
         for s, _ in reversed(self._items):
-            if step is None or s < step:
+            if s > self.initial_step and (step is None or s < step):
                 return s
-        return -math.inf if self.initial is not None else None
+        return self.initial_step if self.initial is not None else None
 
     def get(self, step: float) -> Any:
-        if step == -math.inf:
+        if step == self.initial_step:
             return self.initial
         for s, snap in self._items:
             if s == step:
