@@ -102,6 +102,17 @@ def test_tensors_and_numpy_scalars_are_accepted() -> None:
     w = Watch()
     w.log(np.int64(3), train_loss=torch.tensor(0.5), lr=np.float64(0.1))
     assert w.run()["train_loss"].steps[0] == 3.0 and w.run()["train_loss"].values[0] == 0.5
+    # one-element arrays (NumPy 2's float() refuses them) and a loss still attached to its
+    # graph, read without autograd's "requires_grad" warning
+    attached = torch.tensor([0.25], requires_grad=True) * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w.log(4, train_loss=np.array([0.5]), lr=np.array([[0.1]]))
+        w.log(5, train_loss=attached)
+        assert not w.should_skip(attached)
+    assert list(w.run()["train_loss"].values) == [0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match="step is too large for a float"):
+        w.log(10**400, train_loss=1.0)
 
 
 # -- online checks -----------------------------------------------------------------------------
@@ -313,3 +324,20 @@ def test_state_round_trip_resumes_exactly() -> None:
         Watch().load_state_dict({**state, "version": 99})
     with pytest.raises(ValueError, match="without an autopilot"):
         Watch(autopilot=True).load_state_dict(state)
+
+
+def test_a_step_going_back_is_warned_once() -> None:
+    """A per-epoch batch index (steps 0..99, 0..99, …) is a common mistake: the diagnosis
+    would read the repeats as a resumed run's; it is said once, and training goes on."""
+    w = Watch()
+    with pytest.warns(RuntimeWarning, match="step went back from 99 to 0") as record:
+        for _epoch in range(3):
+            for i in range(100):
+                w.log(i, train_loss=1.0 / (1 + i))
+    assert len([r for r in record if "went back" in str(r.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w2 = Watch()
+        for i in range(50):
+            w2.log(i, train_loss=1.0)
+            w2.log_eval(i, val_loss=1.0)  # evaluations at the same step are not going back

@@ -210,7 +210,9 @@ def test_state_dict_keeps_the_best_weights_counters_and_action_log(tmp_path) -> 
         mark(model, float(i))
         w.log(i, train_loss=1.0 / (i + 1))
         w.log_eval(i, val_loss=abs(i - 12) + 1.0)
-    w.log(30, train_loss=math.nan)
+        if i == 14:  # a NaN before the overfitting stop (step 19): one rollback
+            w.log(14.5, train_loss=math.nan)
+    assert [a.name for a in w.actions] == ["rollback", "lower_lr", "stop", "restore_best"]
     path = tmp_path / "watch.pt"
     torch.save(w.state_dict(), path)
     model2, opt2 = tiny()

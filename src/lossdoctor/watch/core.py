@@ -44,6 +44,8 @@ SLOW_KINDS = frozenset({"oscillation", "plateau", "converged"})
 #: spike; the explosion check takes over).
 MAX_CONSECUTIVE_SKIPS = 3
 _STATE_VERSION = 1
+#: ints beyond this are converted (and range-checked) the slow way
+_BIG = 2**63
 
 
 def _number(v: Any, what: str) -> float:
@@ -51,8 +53,14 @@ def _number(v: Any, what: str) -> float:
     if isinstance(v, bool | str | bytes):
         raise TypeError(f"{what} must be a number or a one-element tensor, got "
                         f"{type(v).__name__}")
+    if hasattr(v, "detach"):  # a tensor still attached to the graph: no autograd warning
+        v = v.detach()
+    if getattr(v, "size", None) == 1 and hasattr(v, "item"):  # a one-element array or tensor
+        v = v.item()  # (NumPy 2 no longer converts arrays of ndim > 0 with float())
     try:
         return float(v)
+    except OverflowError:  # an int beyond float's range
+        raise ValueError(f"{what} is too large for a float: {v!r:.40}") from None
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(f"{what} must be a number or a one-element tensor, got "
                         f"{type(v).__name__}{tuple(getattr(v, 'shape', ())) or ''}") from None
@@ -205,6 +213,7 @@ class Watch:
         self.events: list[Finding] = []
         #: True once the autopilot decided to stop; `stop_reason` says why.
         self.should_stop = False
+        self._warned_step_back = False
         self.stop_reason: str | None = None
         #: True once the watcher stepped aside after an internal error.
         self.disabled = False
@@ -255,7 +264,7 @@ class Watch:
         if self.disabled:
             return
         # validated inline: this runs on every step
-        s = float(step) if type(step) is int else step if (
+        s = float(step) if type(step) is int and -_BIG < step < _BIG else step if (
             type(step) is float and step - step == 0.0) else _step(step)
         e = math.nan if epoch is None else epoch if (
             type(epoch) is float and epoch - epoch == 0.0) else _epoch(epoch)
@@ -451,6 +460,13 @@ class Watch:
             self._n_train += 1
         else:
             self._n_eval += 1
+        if s < self._step and not self._warned_step_back:
+            self._warned_step_back = True
+            warnings.warn(
+                f"lossdoctor.watch: the step went back from {self._step:g} to {s:g}; log one "
+                "counter for the whole run (not the batch index within an epoch): points at a "
+                "step seen before replace the earlier ones, as for a resumed run",
+                RuntimeWarning, stacklevel=4)
         self._step, self._epoch = s, e
         found: list[Finding] | None = None
         sinks = self._sinks
