@@ -157,3 +157,35 @@ def test_options_are_checked_when_the_callback_is_made() -> None:
         LossdoctorCallback(comm=object())
     with pytest.raises(TypeError, match="bogus"):
         LossdoctorCallback(bogus=1)
+
+
+class Recording(Toy):
+    """Toy that records every batch loss training_step returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list[float] = []
+
+    def training_step(self, batch, idx):  # type: ignore[no-untyped-def]
+        loss = super().training_step(batch, idx)
+        self.losses.append(float(loss.detach()))
+        return loss
+
+
+def test_gradient_accumulation_logs_each_optimizer_steps_mean_loss() -> None:
+    """With accumulate_grad_batches=k Lightning divides the loss by k for backward: the
+    callback logs one point per optimizer step, the undivided mean of its k batch losses (it
+    logged each loss / k, k times at the same step)."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 4, generator=g)
+    data = TensorDataset(x, x @ torch.tensor([[1.0], [-2.0], [0.5], [0.3]]))
+    train = DataLoader(data, batch_size=8)  # 8 batches an epoch: 2 optimizer steps of 4
+    cb = LossdoctorCallback()
+    model = Recording()
+    trainer(3, cb, accumulate_grad_batches=4, limit_val_batches=0).fit(model, train)
+    assert cb.watch is not None
+    run = cb.watch.run()
+    steps, values = run["train_loss"].steps, run["train_loss"].values
+    assert list(steps) == [1, 2, 3, 4, 5, 6]
+    means = [sum(model.losses[i:i + 4]) / 4 for i in range(0, 24, 4)]
+    np.testing.assert_allclose(values, means, rtol=1e-6)

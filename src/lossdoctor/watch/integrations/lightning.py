@@ -7,8 +7,9 @@ from lossdoctor.watch.integrations.lightning import LossdoctorCallback
 trainer = lightning.pytorch.Trainer(callbacks=[LossdoctorCallback(autopilot=True)])
 ```
 
-- every training batch: the batch loss (``training_step``'s returned loss), the LR of the first
-  optimizer, at ``trainer.global_step``;
+- every optimizer step: the loss (``training_step``'s returned loss; with
+  ``accumulate_grad_batches=k``, the mean of the k batches' losses, undivided), the LR of the
+  first optimizer, at ``trainer.global_step``;
 - every validation run (not the sanity check): the validation-phase metrics the module logged
   (``val_loss``, ``val_acc``, ``val/f1`` …, from ``trainer.callback_metrics``);
 - the autopilot acts on the LightningModule and the first optimizer (and its scheduler); a stop
@@ -74,6 +75,9 @@ class LossdoctorCallback(pl.Callback):
         self.watch: Watch | None = None
         self._pending_state: dict[str, Any] | None = None
         self._stop_seen = False
+        # the batch losses of the optimizer step being accumulated, and its global step
+        self._window: list[float] = []
+        self._step_before = -1
 
     @property
     def state_key(self) -> str:
@@ -97,6 +101,10 @@ class LossdoctorCallback(pl.Callback):
             self._stop_seen = True
             trainer.should_stop = trainer.strategy.reduce_boolean_decision(True, all=False)
 
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        self._step_before = trainer.global_step
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
         w = self.watch
@@ -106,6 +114,14 @@ class LossdoctorCallback(pl.Callback):
         value = _scalar(loss)
         if value is None:
             return
+        if pl_module.automatic_optimization:  # Lightning divides it for gradient accumulation
+            value *= trainer.accumulate_grad_batches
+        self._window.append(value)
+        if trainer.global_step == self._step_before:
+            return  # no optimizer step yet: accumulating gradients over several batches
+        # one point per optimizer step: the mean loss of the batches it was taken on
+        value = math.fsum(self._window) / len(self._window)
+        self._window.clear()
         lr = None
         if trainer.optimizers:
             lr = _scalar(trainer.optimizers[0].param_groups[0]["lr"])
