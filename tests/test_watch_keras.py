@@ -95,6 +95,26 @@ def test_weights_gone_nan_are_rolled_back() -> None:
     assert np.isfinite(losses).all() and len(losses) >= 36 and not w.should_stop
 
 
+def test_a_second_fit_continues_the_same_run() -> None:
+    """fit(initial_epoch=…) with the same callback goes on with the same watcher (it built a
+    new one, with steps from 0 and no history); a new model gets a new watcher."""
+    m = model()
+    cb = LossdoctorKerasCallback()
+    x, y = data()
+    m.fit(x, y, batch_size=16, epochs=2, callbacks=[cb], verbose=0, shuffle=False)
+    first = cb.watch
+    assert first is not None
+    n = first.history.points("train_loss")
+    m.fit(x, y, batch_size=16, initial_epoch=2, epochs=4, callbacks=[cb], verbose=0,
+          shuffle=False)
+    assert cb.watch is first
+    steps = first.run()["train_loss"].steps
+    assert len(steps) == 2 * n and list(steps) == list(range(2 * n))
+    m2 = model()
+    m2.fit(x, y, batch_size=16, epochs=1, callbacks=[cb], verbose=0, shuffle=False)
+    assert cb.watch is not first
+
+
 def test_options_are_checked_when_the_callback_is_made() -> None:
     with pytest.raises(TypeError, match="LossdoctorKerasCallback takes 'optimizer' from the model"):
         LossdoctorKerasCallback(optimizer=object())

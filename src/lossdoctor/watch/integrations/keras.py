@@ -112,7 +112,9 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
     (not ``model``/``optimizer``/``target``, which come from the model).
 
     Attributes:
-        watch: the `Watch` (None until training starts).
+        watch: the `Watch` (None until training starts). Further ``fit`` calls of the same model
+            with the same callback continue it (one run, steps counted on); a stop decided in
+            one ``fit`` is not carried into the next.
     """
 
     def __init__(self, **watch_options: Any) -> None:
@@ -128,6 +130,13 @@ class LossdoctorKerasCallback(keras.callbacks.Callback):
         self._prev_mean: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.watch is not None and self._target is not None and (
+                self._target.model is self.model):
+            # another fit() of the same model (e.g. fit(initial_epoch=…) or one epoch per
+            # call): the same run goes on, history and step counter included; a stop decided
+            # in an earlier fit() is not carried into this one
+            self.watch.should_stop, self.watch.stop_reason = False, None
+            return
         self._target = KerasTarget(self.model)
         self.watch = Watch(target=self._target, **self.options)
         self._step = 0
