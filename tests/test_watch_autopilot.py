@@ -192,6 +192,9 @@ def test_should_skip_spikes_and_non_finite_losses_but_not_forever() -> None:
     assert [w.should_skip(40.0) for _ in range(4)] == [True, True, False, True]
     assert sum(a.name == "skip" for a in w.actions) == 4
     assert not w.should_skip(0.45)
+    # logged at the last step logged, or at the batch's own step when given
+    assert [a.step for a in w.actions if a.name == "skip"] == [99.0] * 4
+    assert w.should_skip(math.inf, step=100) and w.actions[-1].step == 100.0
 
 
 def test_without_a_model_the_autopilot_can_only_stop() -> None:

@@ -319,16 +319,19 @@ class Watch:
             values[name] = _number(v, k)
         self._record("eval", s, e, values)
 
-    def should_skip(self, loss: Any) -> bool:
+    def should_skip(self, loss: Any, *, step: Any = None) -> bool:
         """Whether to skip the update of the batch whose loss this is (call it before
         ``optimizer.step()``): True for a spike or a non-finite loss when the policy maps
         ``spike`` to ``"skip"``, never more than 3 batches in a row. Under
         `torch.distributed` the loss is averaged over ranks and every rank gets the same
-        answer. Always False in a dry run (the skip is only logged)."""
+        answer. Always False in a dry run (the skip is only logged). A skip is logged at
+        `step` when given, else at the last step logged (this batch's is usually not logged
+        yet)."""
         if self.disabled or self._autopilot is None or self._autopilot.policy.action(
                 "spike") != "skip":
             return False
         v = _number(loss, "loss")
+        at = self._step if step is None else _step(step)
         comm = self._resolve_comm()
         if comm is not None:
             out = comm.sum([v, 0.0 if self._failed else 1.0])
@@ -358,7 +361,7 @@ class Watch:
             reason = reason or "decided on rank 0"
         self._skips = self._skips + 1 if skip else 0
         if skip:
-            self._autopilot.record_skip(self._step, self._epoch_or_none(), v, reason)
+            self._autopilot.record_skip(at, self._epoch_or_none(), v, reason)
             if self.on_action is not None:
                 self._guarded(self.on_action, self._autopilot.actions[-1])
         return skip and not self._autopilot.policy.dry_run
