@@ -119,3 +119,31 @@ def test_ctrl_c_ends_with_the_final_diagnosis(tmp_path: Path) -> None:
     assert len(div) == 1 and div[0].detected_at is not None
     assert div[0].detected_at.step == 549
     assert not math.isnan(res.diagnoses[0].run["train_loss"].values[-1])
+
+
+def test_a_nan_is_reported_on_the_read_that_shows_it(tmp_path: Path) -> None:
+    """NaN/inf is reported on its first read, as the watcher does (it waited for a second
+    read, like the full diagnosis's findings); other kinds still wait for confirmation."""
+    path = tmp_path / "train.jsonl"
+    values = [2.0 * math.exp(-i / 100) + 0.3 for i in range(300)]
+    rows = [{"step": i, "loss": v if i < 250 else "NaN"} for i, v in enumerate(values)]
+    lines = [json.dumps(r) + "\n" for r in rows]
+    path.write_text("".join(lines[:200]))
+    now = [0.0]
+    reads_done = []
+
+    def sleep(s: float) -> None:
+        now[0] += 1.0
+        reads_done.append(s)
+        if len(reads_done) == 1:
+            with open(path, "a", encoding="utf-8") as f:
+                f.writelines(lines[200:])
+        if len(reads_done) == 3:
+            raise KeyboardInterrupt
+
+    seen: list[tuple[str, int]] = []
+    res = follow(path, idle=60, interval=0.01, sleep=sleep, clock=lambda: now[0],
+                 emit=lambda f, d: seen.append((f.kind, len(reads_done))))
+    assert res.reads >= 2
+    nan = [r for k, r in seen if k == "non_finite"]
+    assert nan == [1]  # on the second read (after one sleep), the first that shows it

@@ -20,6 +20,10 @@ from lossdoctor.watch.episodes import Episodes
 
 __all__ = ["FollowResult", "follow"]
 
+#: Kinds reported on the first read that shows them (the watcher's online checks report these at
+#: once too); every other kind waits for a second read.
+IMMEDIATE_KINDS = frozenset({"non_finite"})
+
 
 @dataclass
 class FollowResult:
@@ -92,8 +96,8 @@ def follow(
         interval: seconds between checks (> 0); a read never starts sooner than the last read
             took, so a slow re-read cannot use more than half the time.
         select, ignore: kinds to diagnose, as for `diagnose_run`.
-        emit: called with each new finding (full-diagnosis findings are new once seen in two
-            reads in a row, as in `Watch`) and the diagnosis it came from.
+        emit: called with each new finding (NaN/inf on the read that shows it; the others once
+            seen in two reads in a row, as in `Watch`) and the diagnosis it came from.
         clock, sleep: injectable for tests.
     """
     for label, v in (("idle", idle), ("interval", interval)):
@@ -126,7 +130,11 @@ def follow(
             here = _last_point(d)
             tracker = episodes.setdefault(i, Episodes())
             live = [f for f in d.findings if f.kind not in END_OF_RUN_KINDS]
-            for f in tracker.full(live, here):
+            # a NaN/inf is reported on the read that shows it, as `Watch` does; the rest is
+            # confirmed on two reads in a row
+            at_once = [f for f in live if f.kind in IMMEDIATE_KINDS and tracker.online(f, here)]
+            for f in at_once + tracker.full(
+                    [f for f in live if f.kind not in IMMEDIATE_KINDS], here):
                 f.detected_at = here
                 result.reported.append(f)
                 if emit is not None:
