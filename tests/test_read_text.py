@@ -489,6 +489,26 @@ def test_more_forms(tmp_path: Path, text: str, expected: dict[str, list[float]])
         assert nan_equal(run[name].values, values), name
 
 
+def test_fairseq_epoch_summary_is_its_own_series(tmp_path: Path) -> None:
+    """fairseq's end-of-epoch line ("train | epoch 001 | loss 8.139 | … | num_updates 1000")
+    averages the epoch at the step of its last update: it is a series of its own, not a
+    re-logging of the per-update loss at that step (which replaced 6.852 by 8.139)."""
+    lines = []
+    for e in (1, 2):
+        for b in (500, 1000):
+            n = 1000 * (e - 1) + b
+            lines.append(f"2023-01-01 12:00:00 | INFO | train_inner | epoch {e:03d}:    {b} / "
+                         f"1000 loss={9 - n / 1000:.3f}, ppl=18.4, num_updates={n}, lr=0.0005")
+        lines.append(f"2023-01-01 12:00:00 | INFO | train | epoch {e:03d} | loss "
+                     f"{10 - e:.3f} | ppl 20.1 | num_updates {1000 * e} | lr 0.0005")
+    run = one_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert nan_equal(run["train_loss"].values, [8.5, 8.0, 7.5, 7.0])
+    assert list(run["train_loss"].steps) == [500, 1000, 1500, 2000]
+    assert nan_equal(run["train loss"].values, [9.0, 8.0])
+    assert list(run["train loss"].steps) == [1000, 2000]
+    assert not run.warnings
+
+
 def test_fairseq_json_log_format(tmp_path: Path) -> None:
     # fairseq's --log-format json: logger name, then a JSON object whose numbers are strings
     lines = []

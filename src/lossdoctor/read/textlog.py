@@ -969,7 +969,11 @@ class _Parser:
                              pairs, strict=True)  # " * Acc@1 75.1 Acc@5 92.4"
             if got is None and not group_open:
                 ph = _PHASE_FIELD.match(body, pos, end)  # "valid | epoch 1 | loss 4.8" (fairseq),
-                if ph is not None and _PHASE_WORDS[ph["p"].lower()] != "train":  # "Test: [5/9]"
+                # "Test: [5/9]"; a bare "train" field names the line's keys too (fairseq's
+                # epoch summary "train | epoch 001 | loss 8.1" beside its per-update
+                # "train_inner" lines: two series, not one re-logged at the same steps)
+                bare_train = ph is not None and ph.group(0).strip().lower() == "train"
+                if ph is not None and (_PHASE_WORDS[ph["p"].lower()] != "train" or bare_train):
                     group, group_open = ph["p"], True
                     if ph["n"] is not None and ph["u"] == "epoch":
                         epoch = ((ph["n"], ph.start("n")), None)
