@@ -963,3 +963,18 @@ def test_the_line_shape_cache_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
                 for axis in ("steps", "epochs", "values"):
                     assert nan_equal(getattr(a[name], axis), list(getattr(b[name], axis))), \
                         (path, name, axis)
+
+
+def test_lightning_tqdm_bar_one_point_per_batch() -> None:
+    """A real Lightning 2.6 TQDMProgressBar (3 epochs of 8 batches, stdout captured): the bar
+    counts a batch, then shows its loss, so each value belongs to the count where it first
+    appears (it was put one batch later, and an epoch's last two values on the same step)."""
+    run = one_run(FIXTURES / "lightning_tqdm.log")
+    loss = run["train_loss"]
+    assert loss.original == "train_loss_step" and not run.warnings
+    assert list(loss.steps) == list(range(1, 25))
+    assert list(loss.epochs) == [0] * 8 + [1] * 8 + [2] * 8
+    # the losses training_step returned, as the bar rounds them
+    assert list(loss.values[:9]) == [1.22, 0.85, 0.286, 0.246, 0.193, 0.0716, 0.0896, 0.0819,
+                                     0.205]
+    assert list(run["train_loss_epoch"].steps) == [8, 16, 24]

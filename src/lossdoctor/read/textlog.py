@@ -572,6 +572,9 @@ class _Parser:
         self.tqdm_n: float | None = None
         self.tqdm_total: float | None = None
         self.tqdm_offset = 0.0
+        # per bar: 1 when its counter counts the batches begun (a `for x in tqdm(…)` loop shows
+        # a batch's value at the count before it), 0 when it counts those done (Lightning)
+        self.tqdm_shift: dict[int, int] = {}
         self.block: tuple[str, str | None] | None = None  # (kind, phase word or mapping key)
         self.header: tuple[str, str | None] | None = None
 
@@ -1164,11 +1167,13 @@ class _Parser:
     def _tqdm(self, t: re.Match[str], commit: bool) -> bool:
         """A tqdm bar update: each postfix value is a point, at the bar's step.
 
-        tqdm redraws the same postfix while its counter moves (``set_postfix`` shows the new
-        value before the counter counts the step), and Lightning's bar keeps showing the last
-        ``val_loss`` in the bars of later epochs; so a value shown unchanged by successive
-        updates of one bar is one point, at the last such update, and a value carried unchanged
-        into a later bar is not a new point. In a training bar (no phase word in its
+        tqdm redraws the same postfix while its counter moves, and Lightning's bar keeps
+        showing the last ``val_loss`` in the bars of later epochs; so a value shown unchanged by
+        successive updates of one bar is one point, and a value carried unchanged into a later
+        bar is not a new point. Its step is the count where it was first shown: in a ``for x in
+        tqdm(…)`` loop ``set_postfix`` shows a batch's value before the counter counts that
+        batch (the bar's first value appears at 0), so one is added; Lightning's bar counts the
+        batch first, then shows its value. In a training bar (no phase word in its
         description) the counter counts the steps of the epoch: step = ``(epoch - first_epoch)
         * total + n``; without epochs, a bar that starts over continues the count of the bar
         before. Values of validation bars get no step.
@@ -1207,16 +1212,21 @@ class _Parser:
         for key, value in pairs:
             pt = self.tqdm_pending.get(key)
             if pt is not None and (pt[0] == value or (value != value and pt[0] != pt[0])):
-                if pt[3] == self.tqdm_bar_id:
-                    pt[1] = step  # the same value redrawn as the counter moves
-                continue  # (or carried into a later bar: not a new point)
+                continue  # redrawn as the counter moves, or carried into a later bar
             if pt is not None:
                 self._emit_tqdm(key, pt)
+            if step is not None and self.tqdm_bar_id not in self.tqdm_shift:
+                # the bar's first new value: shown at count 0, the count is of batches begun
+                self.tqdm_shift[self.tqdm_bar_id] = int(n == 0)
             self.tqdm_pending[key] = [value, step, self.epoch, self.tqdm_bar_id]
         return True
 
     def _emit_tqdm(self, key: str, pt: list[float | None]) -> None:
-        value, step, epoch, _ = pt
+        """A value at the count where it was first shown: the step of its batch, one more in a
+        bar that counts the batches begun."""
+        value, step, epoch, bar = pt
+        if step is not None:
+            step += self.tqdm_shift.get(int(bar), 0)  # type: ignore[arg-type]
         self.curve = True  # a tqdm bar's postfix
         self.b.add(key, value, step=step, epoch=epoch)  # type: ignore[arg-type]
         self._note_evidence(key, step, epoch)
