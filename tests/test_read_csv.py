@@ -403,6 +403,24 @@ def test_tbparse_long_table() -> None:
     assert runs[0].meta["ignored_columns"] == [""]
 
 
+def test_tbparse_add_scalars_directories_join_their_run(tmp_path: Path) -> None:
+    """add_scalars writes one sub-directory per key holding the main tag only; in tbparse's
+    dir_name they are the run's metrics Loss/train and Loss/valid, as when the logdir itself
+    is read (each was a run of its own whose 'Loss' read as the training loss)."""
+    rows = ["step,tag,value,dir_name"]
+    for i in range(4):
+        rows += [f"{i},Loss,{1 / (1 + i)},runA/Loss_train",  # torch
+                 f"{i},Loss,{1.2 / (1 + i)},runA/Loss_valid",
+                 f"{i},Acc,{0.5 + i / 10},runB/Acc/train",  # tensorboardX
+                 f"{i},Acc,{0.4 + i / 10},runB/Acc/val",
+                 f"{i},loss,{2 / (1 + i)},runC"]
+    runs = read_csv(write(tmp_path, "\n".join(rows) + "\n"))
+    assert [(r.name, shape(r)) for r in runs] == [
+        ("runA", {"train_loss": ("Loss/train", 4), "val_loss": ("Loss/valid", 4)}),
+        ("runB", {"train_acc": ("Acc/train", 4), "val_acc": ("Acc/val", 4)}),
+        ("runC", {"train_loss": ("loss", 4)})]
+
+
 def test_mlflow_metric_history_long_table() -> None:
     (run,) = read_csv(FIXTURES / "mlflow_history.csv")
     assert shape(run) == {"train_loss": ("train_loss", 4), "val_loss": ("val_loss", 4)}

@@ -789,6 +789,8 @@ def _series(seg: _Segment) -> list[_Series]:
             out.append(_Series(seg, layout.labels[runs[i]] if has_runs else None, name,
                                values[k][mine], at(steps, rows), at(epochs, rows),
                                int(np.count_nonzero(text_pairs == pairs[i]))))
+        if has_runs and normalise(layout.coded[1].name) == "dir_name":
+            _join_add_scalars(out)
         return out
     axes: dict[str | None, tuple[np.ndarray | None, np.ndarray | None]] = {}
     for k, col in enumerate(layout.columns):
@@ -800,6 +802,29 @@ def _series(seg: _Segment) -> list[_Series]:
         out.append(_Series(seg, col.run, col.name, values[k], at(steps, index[k]),
                            at(epochs, index[k]), len(seg.text_rows[k])))
     return out
+
+
+def _join_add_scalars(series: list[_Series]) -> None:
+    """tbparse's ``dir_name`` of ``add_scalars`` sub-directories, read as the reader of the
+    logdir itself reads them: ``run/Loss_train`` (torch) or ``run/Loss/train`` (tensorboardX)
+    holding only the tag ``Loss`` is the metric ``Loss/train`` of the run ``run``."""
+    tags: dict[str, set[str]] = {}
+    for s in series:
+        if s.run is not None:
+            tags.setdefault(s.run, set()).add(s.name)
+    for s in series:
+        if s.run is None or tags[s.run] != {s.name}:
+            continue
+        head, _, last = s.run.rpartition("/")
+        prefix = s.name.replace("/", "_") + "_"
+        if last.startswith(prefix) and len(last) > len(prefix):  # torch: <run>/<tag>_<key>
+            s.run, s.name = head or None, f"{s.name}/{last[len(prefix):]}"
+            continue
+        parts = s.run.split("/")
+        tag_parts = s.name.split("/")
+        n = len(tag_parts)
+        if len(parts) > n and parts[-1 - n:-1] == tag_parts:  # tensorboardX: <run>/<tag>/<key>
+            s.run, s.name = "/".join(parts[:-1 - n]) or None, f"{s.name}/{parts[-1]}"
 
 
 def _run_name(path: Path) -> str:
