@@ -421,6 +421,16 @@ def test_tbparse_add_scalars_directories_join_their_run(tmp_path: Path) -> None:
         ("runC", {"train_loss": ("loss", 4)})]
 
 
+def test_wandb_history_trainer_epoch_is_the_epoch_axis(tmp_path: Path) -> None:
+    """A W&B history export logged by Lightning's WandbLogger names the epoch trainer/epoch,
+    as the JSON reader already knows (it was read as a metric, the points had no epoch)."""
+    text = "_step,train/loss,val/loss,trainer/epoch\n0,1.0,,0\n1,0.8,1.1,0\n2,0.6,,1\n3,0.5,0.9,1\n"
+    (run,) = read_csv(write(tmp_path, text))
+    assert set(run.series) == {"train_loss", "val_loss"}
+    assert run["train_loss"].epochs.tolist() == [0, 0, 1, 1]
+    assert run["val_loss"].epochs.tolist() == [0, 1]
+
+
 def test_mlflow_metric_history_long_table() -> None:
     (run,) = read_csv(FIXTURES / "mlflow_history.csv")
     assert shape(run) == {"train_loss": ("train_loss", 4), "val_loss": ("val_loss", 4)}

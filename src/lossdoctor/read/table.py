@@ -94,7 +94,8 @@ _STEP_NAMES = (  # in order of preference when several are present
     "trainer_global_step", "train_global_step", "global_step", "globalstep", "step", "steps",
     "total_steps", "iteration", "iterations", "iter", "iters", "it", "update", "updates",
 )
-_EPOCH_NAMES = ("epoch", "epochs", "train_epoch", "epoch_num", "epoch_idx", "epoch_index", "ep")
+_EPOCH_NAMES = ("epoch", "epochs", "train_epoch", "trainer_epoch", "epoch_num", "epoch_idx",
+                "epoch_index", "ep")
 _BATCH_NAMES = ("batch", "batch_idx", "batch_index", "batch_num", "batch_nr", "minibatch")
 # A long ("tidy") table: one row per point, the metric named in a column (tbparse's
 # step,tag,value; an MLflow metric history's key,value,step,timestamp), maybe a run column.
