@@ -431,6 +431,19 @@ def test_wandb_history_trainer_epoch_is_the_epoch_axis(tmp_path: Path) -> None:
     assert run["val_loss"].epochs.tolist() == [0, 1]
 
 
+def test_a_resumed_keras_csv_stays_one_run(tmp_path: Path) -> None:
+    """CSVLogger(append=True) with fit(initial_epoch=5) after 8 epochs: the epoch goes back
+    from 7 to 5, not to the start: one resumed run with a warning (it was split in two), as
+    the text and JSON readers read it; a counter back at the start is still a new run."""
+    resumed = "epoch,loss\n" + "".join(f"{e},{1 - e / 20}\n" for e in (*range(8), *range(5, 12)))
+    (run,) = read_csv(write(tmp_path, resumed))
+    assert run["train_loss"].epochs.tolist() == [*range(8), *range(5, 12)]
+    assert run.warnings == ["line 10: epoch went back from 7 to 5 (a resumed run?); kept in the "
+                            "same run"]
+    again = "epoch,loss\n" + "".join(f"{e},{1 - e / 20}\n" for e in (*range(4), *range(3)))
+    assert [len(r["train_loss"]) for r in read_csv(write(tmp_path, again, "b.csv"))] == [4, 3]
+
+
 def test_mlflow_metric_history_long_table() -> None:
     (run,) = read_csv(FIXTURES / "mlflow_history.csv")
     assert shape(run) == {"train_loss": ("train_loss", 4), "val_loss": ("val_loss", 4)}

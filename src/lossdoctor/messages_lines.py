@@ -158,6 +158,8 @@ _EN: dict[str, str] = {
     "csv.bad_bytes": "line {line}: non-UTF-8 bytes on {count} row(s) replaced",
     "csv.malformed": "line {line}: skipped {count} malformed row(s) ({detail})",
     "csv.cell_count": "{cells} cells where the header has {width}",
+    "csv.resumed": "line {line}: {axis} went back from {old:g} to {new:g} (a resumed run?); kept "
+                   "in the same run",
     "csv.last_row_cut": "line {line}: the last row is cut short (a file still being written?); "
                         "skipped",
     "csv.short_rows": "line {line}: {count} row(s) shorter than the header; their missing cells "
@@ -362,6 +364,7 @@ _ZH: dict[str, str] = {
     "csv.malformed": "第 {line} 行：跳过了 {count} 个格式错误的行（{detail}）",
     "csv.cell_count": "有 {cells} 个单元格，而表头有 {width} 列",
     "csv.last_row_cut": "第 {line} 行：最后一行不完整（文件仍在写入？）；已跳过",
+    "csv.resumed": "第 {line} 行：{axis} 从 {old:g} 回退到 {new:g}（恢复训练？）；仍算作同一次运行",
     "csv.short_rows": "第 {line} 行：有 {count} 行比表头短；缺少的单元格按空值读取",
     "csv.text_cells": "第 {line} 行：列 {column!r} 有 {count} 个非数值单元格，按缺失值读取"
                       "（第一个为 {first!r}）",

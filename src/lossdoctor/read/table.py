@@ -465,6 +465,7 @@ class _Segment:
     bad_bytes: _Problem = field(default_factory=_Problem)
     texts: dict[int, _Problem] = field(default_factory=dict)
     incomplete: int = 0  # line of a cut last row that was skipped
+    resumed: tuple[int, str, float, float] | None = None  # line, axis, from, to: the first
 
     def __post_init__(self) -> None:
         n = len(self.layout.columns)
@@ -510,8 +511,11 @@ class _Restart:
     """Decides, from the row just appended to a segment, whether a new run began there.
 
     Sparse layouts (Lightning, W&B: rows share a step) restart when the step or the epoch goes
-    back. Other tables restart when their (epoch, batch, step) key goes back, or repeats for a
-    metric already logged at that key (Keras ``append=True`` after a one-epoch run).
+    back. Other tables restart when their (epoch, batch, step) key goes back to the segment's
+    first key or below, or repeats for a metric already logged at that key (Keras
+    ``append=True`` after a one-epoch run); a key going back without reaching the first one is
+    a resumed run (Keras ``CSVLogger(append=True)`` with ``fit(initial_epoch=…)``): same run,
+    noted in `resumed` (axis name, from, to).
     """
 
     def __init__(self, layout: _Layout) -> None:
@@ -520,14 +524,17 @@ class _Restart:
         self.axes = [i for i in (layout.axis("epoch"), layout.axis("batch"), layout.axis("step"))
                      if i is not None]
         self.metrics = [i for i, c in enumerate(layout.columns) if c.role == "metric"]
+        self.names = [layout.columns[i].name for i in self.axes]
         if layout.coded:  # a long table lists each metric in turn: no restart to see
             self.sparse, self.monotone, self.axes = True, [], []
         self.reset()
 
     def reset(self) -> None:
         self.last = [-math.inf] * len(self.monotone)
+        self.first_key: list[float] | None = None
         self.last_key: list[float] | None = None
         self.seen: set[int] = set()
+        self.resumed: tuple[str, float, float] | None = None
 
     def __call__(self, seg: _Segment) -> bool:
         if self.sparse:
@@ -551,8 +558,15 @@ class _Restart:
             key.append(v)
         last = self.last_key
         self.last_key = key
+        if self.first_key is None:
+            self.first_key = key
         present = {k for k in self.metrics if seg.last(k) is not None}
         if last is not None and key <= last:
+            if key < last and key > self.first_key:  # back, but not to the start: resumed
+                j = next(j for j, (a, b) in enumerate(zip(key, last, strict=True)) if a != b)
+                self.resumed = (self.names[j], last[j], key[j])
+                self.seen = present
+                return False
             if key < last or present & self.seen:
                 return True
             self.seen |= present
@@ -719,6 +733,10 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                 seg = start(None, line)
                 old.move_last(seg)
                 restart(seg)
+            elif restart.resumed is not None:
+                if seg.resumed is None:
+                    seg.resumed = (line, *restart.resumed)
+                restart.resumed = None
             for k, cell in texts or ():
                 if _SURROGATES.search(cell):
                     seg.bad_bytes.note(line)
@@ -844,6 +862,9 @@ def _warnings(seg: _Segment, dropped: set[str]) -> list[Message]:
                            detail=seg.malformed.detail))
     if seg.incomplete:
         out.append(Message("csv.last_row_cut", line=seg.incomplete))
+    if seg.resumed is not None:
+        line, axis, old, new = seg.resumed
+        out.append(Message("csv.resumed", line=line, axis=axis, old=old, new=new))
     if seg.short.count:
         out.append(Message("csv.short_rows", line=seg.short.line, count=seg.short.count))
     for k, p in seg.texts.items():
