@@ -52,8 +52,10 @@ classification report, a table of models, a W&B runs export), not points along a
 single data row is a summary of final values.
 
 Several runs in one file: a repeated header row, a new header row, or the step/epoch column
-going back (for row-per-epoch tables also the same epoch logged again for the same metric)
-starts a new run.
+going back to where the run started or below (for row-per-epoch tables also the same epoch
+logged again for the same metric) starts a new run; going back less far is a resumed run, kept
+as one with a warning (Lightning and W&B tables, whose rows share steps, restart on any step
+or epoch going back).
 
 Problems: a file that is not a table, has only a header, holds mostly malformed rows or no
 numeric metric column raises one `ReadError`. Recovered problems become one warning each on
