@@ -172,7 +172,7 @@ class Recording(Toy):
         return loss
 
 
-def test_gradient_accumulation_logs_each_optimizer_steps_mean_loss() -> None:
+def test_gradient_accumulation_logs_each_optimizer_steps_mean_loss(tmp_path: Path) -> None:
     """With accumulate_grad_batches=k Lightning divides the loss by k for backward: the
     callback logs one point per optimizer step, the undivided mean of its k batch losses (it
     logged each loss / k, k times at the same step)."""
@@ -182,7 +182,8 @@ def test_gradient_accumulation_logs_each_optimizer_steps_mean_loss() -> None:
     train = DataLoader(data, batch_size=8)  # 8 batches an epoch: 2 optimizer steps of 4
     cb = LossdoctorCallback()
     model = Recording()
-    trainer(3, cb, accumulate_grad_batches=4, limit_val_batches=0).fit(model, train)
+    trainer(3, cb, accumulate_grad_batches=4, limit_val_batches=0,
+            default_root_dir=tmp_path).fit(model, train)
     assert cb.watch is not None
     run = cb.watch.run()
     steps, values = run["train_loss"].steps, run["train_loss"].values
