@@ -444,6 +444,22 @@ def test_a_resumed_keras_csv_stays_one_run(tmp_path: Path) -> None:
     assert [len(r["train_loss"]) for r in read_csv(write(tmp_path, again, "b.csv"))] == [4, 3]
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_utf16_with_a_byte_order_mark(tmp_path: Path, codec: str) -> None:
+    """Excel's "Unicode text" export: UTF-16 with a BOM, tab-separated, CRLF (it was
+    "binary data"); a last row cut in the middle is still noticed."""
+    text = "epoch\tloss\tval_loss\r\n" + "".join(
+        f"{e}\t{1 / (e + 1):.4f}\t{1.2 / (e + 1):.4f}\r\n" for e in range(10))
+    data = ("\ufeff" if codec == "utf-16-be" else "") + text
+    (run,) = read_csv(write(tmp_path, data.encode(codec), "log.tsv"))
+    assert run["train_loss"].values.tolist() == [round(1 / (e + 1), 4) for e in range(10)]
+    assert run["val_loss"].epochs.tolist() == list(range(10))
+    cut = (data + "10\t0.09").encode(codec)
+    (run,) = read_csv(write(tmp_path, cut, "cut.tsv"))
+    assert len(run["train_loss"]) == 10
+    assert any("cut short" in w for w in run.warnings)
+
+
 def test_mlflow_metric_history_long_table() -> None:
     (run,) = read_csv(FIXTURES / "mlflow_history.csv")
     assert shape(run) == {"train_loss": ("train_loss", 4), "val_loss": ("val_loss", 4)}

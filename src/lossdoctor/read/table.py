@@ -66,6 +66,7 @@ a line end (a file still being written: skipped).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -264,14 +265,23 @@ def _score(rows: list[list[str]], delimiter: str, lenient: bool) -> int | None:
     return len(header)
 
 
+def _encoding(head: bytes) -> str:
+    """The codec of a file starting with `head`: UTF-16 after its byte-order mark (Excel's
+    "Unicode text" export), else UTF-8 (a UTF-8 byte-order mark skipped)."""
+    return "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+
+
 def _detect(head: bytes, lenient: bool = False) -> str | None:
     """The delimiter that makes `head` a table of metrics, or None (see `_score`)."""
-    if b"\x00" in head[:4096]:
+    if _encoding(head) == "utf-16":
+        text = head[: len(head) - len(head) % 2].decode("utf-16", errors="replace")
+    elif b"\x00" in head[:4096]:
         return None
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    else:
+        text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     if text.count("\ufffd") > len(text) // 10:
         return None  # binary, or not UTF-8 text at all
-    truncated = len(head) >= _HEAD_BYTES and not head.endswith(b"\n")
+    truncated = len(head) >= _HEAD_BYTES and not text.endswith("\n")
     best: tuple[int, str] | None = None
     for delimiter in _DELIMITERS:
         width = _score(_head_rows(text, delimiter, truncated), delimiter, lenient)
@@ -645,8 +655,10 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
         restart.reset()
         return segment
 
+    encoding = _encoding(read_head(path, 2))
     with open(path, "rb") as raw, io.TextIOWrapper(
-        raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        raw, encoding=encoding, errors="surrogateescape" if encoding != "utf-16" else "replace",
+        newline=""
     ) as text:
         reader = csv.reader(text, delimiter=delimiter, skipinitialspace=True)
         while True:
@@ -746,8 +758,9 @@ def _scan(path: Path, delimiter: str, row_names: _RowNames) -> list[_Segment]:
                 seg.texts.setdefault(k, _Problem()).note(line, cell[:40])
                 seg.text_rows[k].append(seg.rows - 1)
         if cut and seg is not None and seg.rows and raw.seek(0, io.SEEK_END):
-            raw.seek(-1, io.SEEK_END)
-            if raw.read(1) not in b"\r\n":
+            width = 2 if encoding == "utf-16" else 1  # the last code unit
+            raw.seek(-width, io.SEEK_END)
+            if raw.read(width).strip(b"\x00") not in (b"\r", b"\n"):
                 # A short last row without a line end: cut off while the file was written.
                 seg.drop_last()
                 seg.short.count -= 1
