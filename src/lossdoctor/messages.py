@@ -273,7 +273,7 @@ _REMEDIES: dict[str, dict[str, str]] = {
                           "并恢复最佳权重。",
         "flooding": "对训练损失使用 flooding，b = {b}（验证损失开始上升时的训练损失）。",
         "regularise": "加正则：AdamW 权重衰减 {weight_decay}、dropout {dropout}、数据增强。",
-        "monitor_metric": "以 {monitor}（{mode}）而不是损失来选检查点和早停。",
+        "monitor_metric": "以 {monitor}（{mode_zh}）而不是损失来选检查点和早停。",
         "label_smoothing": "使用标签平滑 {label_smoothing}，抑制过度自信。",
         "temperature_scaling": "训练后用温度缩放（temperature scaling）校准。",
         "lower_lr": "把学习率乘以 {factor}{lr_to}。",
@@ -300,8 +300,8 @@ def remedy_text(r: Remedy, lang: str = "en") -> str:
     at = ""
     if at_keys:
         key = at_keys[0]
-        at = (f"第 {p[key]} {'轮' if key == 'epoch' else '步'}" if lang == "zh"
-              else f"{key} {p[key]}")
+        unit = {"epoch": "轮", "step": "步", "point": "个点"}[key]
+        at = f"第 {p[key]} {unit}" if lang == "zh" else f"{key} {p[key]}"
     lr = p.get("lr")
     lr_to = "" if lr is None else (f"（到 {lr}）" if lang == "zh" else f" (to {lr})")
     pct = p.get("grad_norm_percentile")
@@ -310,10 +310,14 @@ def remedy_text(r: Remedy, lang: str = "en") -> str:
     values = {k: _v(v) for k, v in p.items()}
     if "warmup_steps" in p:
         warmup = f"{p['warmup_steps']} 步" if lang == "zh" else f"{p['warmup_steps']} steps"
+    elif "warmup_fraction" in p:
+        pct = f"{100 * float(p['warmup_fraction']):g}%"
+        warmup = f"全程的 {pct}" if lang == "zh" else f"{pct} of the run"
     else:
         n = p.get("warmup_epochs")
         warmup = f"{n} 轮" if lang == "zh" else f"{n} epoch{'s' if n != 1 else ''}"
-    values.update(at=at, lr_to=lr_to, from_=from_, warmup=warmup)
+    mode_zh = {"max": "越大越好", "min": "越小越好"}.get(str(p.get("mode")), str(p.get("mode")))
+    values.update(at=at, lr_to=lr_to, from_=from_, warmup=warmup, mode_zh=mode_zh)
     try:
         return template.format(**values)
     except (KeyError, IndexError):

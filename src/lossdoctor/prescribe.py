@@ -8,12 +8,15 @@ where validation started to rise, an LR from the logged LR.
 
 from __future__ import annotations
 
+import json
+import keyword
+import re
 from collections.abc import Callable
 
 import numpy as np
 
 from lossdoctor.curve import Curve
-from lossdoctor.findings import Finding, Remedy
+from lossdoctor.findings import Finding, Point, Remedy
 from lossdoctor.rules.context import Context
 
 __all__ = ["prescribe"]
@@ -26,13 +29,31 @@ def _g(v: float | None, digits: int = 3) -> str:
 
 
 def _at(f: Finding) -> tuple[str, float | int | None]:
-    """("epoch", 18) or ("step", 1800) of a finding's start, preferring epochs."""
-    if f.start.epoch is not None:
-        e = f.start.epoch
-        return "epoch", int(e) if float(e).is_integer() else round(e, 2)
-    if f.start.step is not None:
-        return "step", int(f.start.step)
+    """("epoch", 18) or ("step", 1800) of a finding's start: a whole epoch, else the step (a
+    checkpoint is saved at a step: Hugging Face's checkpoint-<step>), else a fractional epoch,
+    else the point's index."""
+    e, st = f.start.epoch, f.start.step
+    if e is not None and float(e).is_integer():
+        return "epoch", int(e)
+    if st is not None:
+        return "step", int(st)
+    if e is not None:
+        return "epoch", round(e, 2)
     return "point", f.start.index
+
+
+def _identifier(name: str) -> str:
+    """A metric's name as a Python variable for a snippet ("Gen Loss" → gen_loss)."""
+    ident = re.sub(r"\W+", "_", name).strip("_").lower() or "loss"
+    return ident if ident.isidentifier() and not keyword.iskeyword(ident) else f"m_{ident}"
+
+
+def _x_on(p: Point, c: Curve) -> float | None:
+    """Where point `p` (of any curve of the run) lies on `c`'s axis: its step on a step axis,
+    its epoch on an epoch axis; None when it has no such position."""
+    axis = c.series.axis
+    x = p.step if axis == "step" else p.epoch if axis == "epoch" else None
+    return None if x is None else float(x)
 
 
 def _lr_at(ctx: Context, c: Curve | None, x: float) -> float | None:
@@ -87,9 +108,12 @@ def _restore(f: Finding) -> Remedy:
     )
 
 
-def _early_stopping(c: Curve | None, mode: str = "min", monitor: str = "val_loss") -> Remedy:
+def _early_stopping(c: Curve | None) -> Remedy:
+    """Early stopping on the curve `c` (the validation loss by default), in its direction."""
     patience = _patience(c) if c is not None else 3
     delta = _min_delta(c) if c is not None else 0.0
+    monitor = c.name if c is not None else "val_loss"
+    mode = c.direction if c is not None and c.direction in ("min", "max") else "min"
     return Remedy(
         "early_stopping",
         {"monitor": monitor, "mode": mode, "patience": patience, "min_delta": delta},
@@ -98,7 +122,7 @@ def _early_stopping(c: Curve | None, mode: str = "min", monitor: str = "val_loss
         "restore_best=True)\n"
         "for epoch in range(max_epochs):\n"
         "    train_one_epoch(model)\n"
-        f"    if stopper.step(evaluate(model)[\"{monitor}\"], model):\n"
+        f"    if stopper.step(evaluate(model)[{json.dumps(monitor)}], model):\n"
         "        stopper.restore(model)\n"
         "        break",
     )
@@ -115,10 +139,16 @@ def _regularise(ctx: Context) -> Remedy:
 
 def _flooding(ctx: Context, f: Finding) -> Remedy | None:
     t = ctx.train
-    x = f.start.step if f.start.step is not None else f.start.epoch
-    if t is None or x is None or t.direction != "min" or t.series.axis not in ("step", "epoch"):
+    if t is None or t.direction != "min":
         return None
-    i = t.at_x(float(x))
+    x = _x_on(f.start, t)  # validation's best, placed on the training loss's own axis …
+    src = ctx.curve(f.metric)
+    if x is None and src is not None and (xs := _x_on(f.start, src)) is not None:
+        mapped = ctx.map_range(src, xs, xs, t)  # … through an axis both share
+        x = None if mapped is None else mapped[0]
+    if x is None:
+        return None
+    i = t.at_x(x)
     k = max(1, len(t) // 50)
     level = float(np.median(t.v[max(0, i - k) : i + k + 1]))
     if not np.isfinite(level) or level <= 0:
@@ -134,9 +164,15 @@ def _flooding(ctx: Context, f: Finding) -> Remedy | None:
     )
 
 
-def _lower_lr(ctx: Context, f: Finding, factor: float, c: Curve | None) -> Remedy:
-    x = f.start.step if f.start.step is not None else f.start.epoch
-    lr = _lr_at(ctx, c, float(x)) if x is not None else None
+def _lower_lr(ctx: Context, f: Finding, factor: float, c: Curve | None,
+              *, healthy: bool = False) -> Remedy:
+    """Multiply the LR by `factor`: the LR logged where the finding starts (with `healthy`, at
+    the curve's best point before it: an LR that blew up with the loss is no reference)."""
+    x = _x_on(f.start, c) if c is not None else None
+    if healthy and c is not None and x is not None:
+        before = c.y[: c.at_x(x) + 1]
+        x = float(c.x[int(np.argmin(before))]) if len(before) else x
+    lr = _lr_at(ctx, c, x) if x is not None else None
     params: dict[str, object] = {"factor": factor}
     if lr is not None:
         params["lr"] = float(f"{lr * factor:.2g}")
@@ -147,14 +183,21 @@ def _lower_lr(ctx: Context, f: Finding, factor: float, c: Curve | None) -> Remed
     return Remedy("lower_lr", params, line)
 
 
-def _reduce_on_plateau(c: Curve | None, factor: float = 0.5) -> Remedy:
-    patience = max(1, _patience(c) - 1) if c is not None else 3
+def _reduce_on_plateau(ctx: Context, c: Curve | None, factor: float = 0.5) -> Remedy:
+    """ReduceLROnPlateau on the validation loss (the finding's curve without one), its
+    patience counted in that curve's points and short enough to act within the run."""
+    m = ctx.val if ctx.val is not None and ctx.val.direction == "min" else c
+    patience = 3
+    if m is not None:
+        patience = max(1, min(_patience(m) - 1, len(m) // 4))
+    watched = m.name if m is not None else "val_loss"
     return Remedy(
         "reduce_lr_on_plateau",
-        {"factor": factor, "patience": patience},
+        {"factor": factor, "patience": patience, "monitor": watched},
         "scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(\n"
         f"    optimizer, mode=\"min\", factor={factor}, patience={patience})\n"
-        "scheduler.step(val_loss)  # once per evaluation",
+        f"scheduler.step({_identifier(watched)})  # once per logged {watched} (patience "
+        "counts those)",
     )
 
 
@@ -172,11 +215,22 @@ def _clip(ctx: Context) -> Remedy:
     )
 
 
+def _run_epochs(c: Curve) -> int | None:
+    """The number of epochs a curve on an epoch axis covers (epochs 0-99 and 1-100 are both
+    100), None when unknown."""
+    if c.series.axis != "epoch" or not len(c.x):
+        return None
+    first, last = float(c.x[0]), float(c.x[-1])
+    whole = bool(np.all(np.mod(c.x, 1) == 0))
+    return int(last) + 1 if whole and first == 0 else int(np.ceil(last))
+
+
 def _warmup(c: Curve | None) -> Remedy:
-    """Warmup over 5% of the run (in steps when the log has steps, else in epochs)."""
-    if c is not None and c.series.axis == "step":
-        total = int(c.x[-1])
-        warm = max(10, int(0.05 * total))
+    """Warmup over 5% of the run: in steps when the log has steps, in epochs when it has whole
+    epochs to spare, else as a fraction of the user's own step count."""
+    total = int(c.x[-1]) if c is not None and c.series.axis == "step" and len(c.x) else 0
+    warm = max(10, int(0.05 * total))
+    if warm < total // 2:  # a run long enough for ten warmup steps and a decay after them
         return Remedy(
             "warmup",
             {"warmup_steps": warm, "total_steps": total},
@@ -184,15 +238,25 @@ def _warmup(c: Curve | None) -> Remedy:
             f"scheduler = warmup_cosine(optimizer, warmup_steps={warm}, total_steps={total})\n"
             "# call scheduler.step() after every optimizer.step()",
         )
-    epochs = int(c.x[-1]) if c is not None and c.series.axis == "epoch" and c.x[-1] >= 1 else 20
-    warm_epochs = max(1, round(0.05 * epochs))
+    epochs = _run_epochs(c) if c is not None else None
+    if epochs is not None and epochs >= 2:
+        warm_epochs = max(1, round(0.05 * epochs))
+        return Remedy(
+            "warmup",
+            {"warmup_epochs": warm_epochs, "epochs": epochs},
+            "from lossdoctor.train import warmup_cosine\n"
+            "steps = len(train_loader)  # optimizer steps per epoch\n"
+            f"scheduler = warmup_cosine(optimizer, warmup_steps={warm_epochs} * steps,\n"
+            f"                          total_steps={epochs} * steps)\n"
+            "# call scheduler.step() after every optimizer.step()",
+        )
     return Remedy(
         "warmup",
-        {"warmup_epochs": warm_epochs, "epochs": epochs},
+        {"warmup_fraction": 0.05},
         "from lossdoctor.train import warmup_cosine\n"
-        "steps = len(train_loader)  # optimizer steps per epoch\n"
-        f"scheduler = warmup_cosine(optimizer, warmup_steps={warm_epochs} * steps,\n"
-        f"                          total_steps={epochs} * steps)\n"
+        "total_steps = num_epochs * len(train_loader)  # optimizer steps of the whole run\n"
+        "scheduler = warmup_cosine(optimizer, warmup_steps=max(1, total_steps // 20),\n"
+        "                          total_steps=total_steps)\n"
         "# call scheduler.step() after every optimizer.step()",
     )
 
@@ -269,7 +333,7 @@ def _loss_up_acc_up(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _loss_rising(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(c), _restore(f), _clip(ctx)]
+    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(ctx, c), _restore(f), _clip(ctx)]
 
 
 def _divergence(f: Finding, ctx: Context) -> list[Remedy]:
@@ -286,7 +350,7 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
             "torch.autograd.set_detect_anomaly(True)  # names the op that made the NaN\n"
             "assert torch.isfinite(x).all(), \"NaN/inf in the inputs\"",
         ),
-        _lower_lr(ctx, f, 0.1, c),
+        _lower_lr(ctx, f, 0.1, c, healthy=True),
         _clip(ctx),
         Remedy(
             "safer_numerics",
@@ -308,28 +372,34 @@ def _spike(f: Finding, ctx: Context) -> list[Remedy]:
     out.append(Remedy(
         "inspect_batches",
         {"at": f.evidence.get("at", [])[:5]},
-        "# look at the batches logged at the spikes: corrupt samples, wrong labels, outliers\n"
-        "# skip a batch whose loss is far above the running median:\n"
-        "if loss.item() > 5 * running_median:\n"
+        "# look at the batches logged at the spikes: corrupt samples, wrong labels, outliers;\n"
+        "# or let the watcher skip a batch whose loss spikes (never 3 in a row):\n"
+        "from lossdoctor.watch import Policy, Watch\n"
+        "watch = Watch(model, optimizer, autopilot=Policy(actions={\"spike\": \"skip\"}))\n"
+        "for step, (x, y) in enumerate(train_loader):\n"
         "    optimizer.zero_grad()\n"
-        "    continue",
+        "    loss = criterion(model(x), y)\n"
+        "    loss.backward()\n"
+        "    if not watch.should_skip(loss, step=step):\n"
+        "        optimizer.step()\n"
+        "    watch.log(step, train_loss=loss)",
     ))
     return out
 
 
 def _oscillation(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.5, c), _accumulate(4), _reduce_on_plateau(c)]
+    return [_lower_lr(ctx, f, 0.5, c), _accumulate(4), _reduce_on_plateau(ctx, c)]
 
 
 def _plateau(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
     form = f.evidence.get("form")
     if form == "validation_stalled":
-        return [_early_stopping(c), _regularise(ctx), _reduce_on_plateau(c)]
+        return [_early_stopping(c), _regularise(ctx), _reduce_on_plateau(ctx, c)]
     if form == "frozen":
-        return [_lr_find(), _reduce_on_plateau(c)]
-    return [_lr_find(), _warmup(c), _reduce_on_plateau(c)]
+        return [_lr_find(), _reduce_on_plateau(ctx, c)]
+    return [_lr_find(), _warmup(c), _reduce_on_plateau(ctx, c)]
 
 
 def _underfitting(f: Finding, ctx: Context) -> list[Remedy]:
