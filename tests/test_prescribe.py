@@ -203,3 +203,16 @@ def test_remedy_texts_in_chinese_name_their_unit() -> None:
     assert "越大越好" in remedy_text(m, "zh")
     w = Remedy("warmup", {"warmup_fraction": 0.05}, "")
     assert remedy_text(w) == "Warm the LR up over 5% of the run, then decay (cosine)."
+
+
+def test_clip_value_comes_from_the_healthy_stretch() -> None:
+    """The clip is the 90th percentile of the gradient norms logged before the blow-up (with
+    the blow-up's own norms it was 37.6 for norms around 1)."""
+    steps = [float(s) for s in range(1, 301)]
+    rng = np.random.default_rng(0)
+    loss = [1.0 / (1 + s / 50) for s in steps[:240]] + [0.2 * 2.0 ** k for k in range(1, 61)]
+    grad = list(1.0 + 0.1 * rng.standard_normal(240)) + [10.0 * 2.0 ** k for k in range(60)]
+    run = _run(train_loss=(loss, steps, None), grad_norm=(grad, steps, None))
+    r = _remedy(run, "divergence", "clip_gradients")
+    assert r.params["max_norm"] == pytest.approx(np.percentile(grad[:240], 90), rel=0.2)
+    assert r.params["grad_norm_percentile"] == 90

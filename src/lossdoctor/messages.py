@@ -305,8 +305,9 @@ def remedy_text(r: Remedy, lang: str = "en") -> str:
     lr = p.get("lr")
     lr_to = "" if lr is None else (f"（到 {lr}）" if lang == "zh" else f" (to {lr})")
     pct = p.get("grad_norm_percentile")
-    from_ = "" if pct is None else (f"（已记录 grad_norm 的第 {pct} 百分位数）" if lang == "zh"
-                                    else f" (the {pct}th percentile of the logged grad_norm)")
+    from_ = "" if pct is None else (
+        f"（问题出现前记录的 grad_norm 的第 {pct} 百分位数）" if lang == "zh"
+        else f" (the {pct}th percentile of the grad_norm logged before it)")
     values = {k: _v(v) for k, v in p.items()}
     if "warmup_steps" in p:
         warmup = f"{p['warmup_steps']} 步" if lang == "zh" else f"{p['warmup_steps']} steps"

@@ -89,11 +89,19 @@ def _min_delta(c: Curve) -> float:
     return float(f"{0.5 * c.noise:.2g}") if c.noise > 0 else 0.0
 
 
-def _clip_value(ctx: Context, pct: float = 90.0) -> float | None:
+def _clip_value(ctx: Context, f: Finding, pct: float = 90.0) -> float | None:
+    """The `pct`-th percentile of the gradient norms logged before the finding started (the
+    healthy stretch; all of them when fewer than 10 were), None without 10 logged norms."""
     g = ctx.grad_norm
     if g is None or len(g) < 10:
         return None
-    return float(f"{np.percentile(g.v, pct):.3g}")
+    values = g.v
+    x = _x_on(f.start, g)
+    if x is not None:
+        before = g.v[g.x < x]
+        if len(before) >= 10:
+            values = before
+    return float(f"{np.percentile(values, pct):.3g}")
 
 
 def _restore(f: Finding) -> Remedy:
@@ -201,8 +209,8 @@ def _reduce_on_plateau(ctx: Context, c: Curve | None, factor: float = 0.5) -> Re
     )
 
 
-def _clip(ctx: Context) -> Remedy:
-    value = _clip_value(ctx)
+def _clip(ctx: Context, f: Finding) -> Remedy:
+    value = _clip_value(ctx, f)
     params: dict[str, object] = {"max_norm": value if value is not None else 1.0}
     if value is not None:
         params["grad_norm_percentile"] = 90
@@ -333,12 +341,12 @@ def _loss_up_acc_up(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _loss_rising(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(ctx, c), _restore(f), _clip(ctx)]
+    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(ctx, c), _restore(f), _clip(ctx, f)]
 
 
 def _divergence(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.1, c), _clip(ctx), _warmup(c), _restore(f), _lr_find()]
+    return [_lower_lr(ctx, f, 0.1, c), _clip(ctx, f), _warmup(c), _restore(f), _lr_find()]
 
 
 def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
@@ -351,7 +359,7 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
             "assert torch.isfinite(x).all(), \"NaN/inf in the inputs\"",
         ),
         _lower_lr(ctx, f, 0.1, c, healthy=True),
-        _clip(ctx),
+        _clip(ctx, f),
         Remedy(
             "safer_numerics",
             {},
@@ -365,7 +373,7 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _spike(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    out = [_clip(ctx)]
+    out = [_clip(ctx, f)]
     if c is not None and c.series.axis == "step" and ctx.schedule(c).warmup_end is None:
         out.append(_warmup(c))
     out.append(_lower_lr(ctx, f, 0.5, c))
