@@ -216,3 +216,17 @@ def test_clip_value_comes_from_the_healthy_stretch() -> None:
     r = _remedy(run, "divergence", "clip_gradients")
     assert r.params["max_norm"] == pytest.approx(np.percentile(grad[:240], 90), rel=0.2)
     assert r.params["grad_norm_percentile"] == 90
+
+
+def test_non_finite_clips_from_before_the_blow_up() -> None:
+    """A NaN after a blow-up: the clip comes from the norms before the loss's best, not from
+    those of the blow-up that led to the NaN (it prescribed 655 where the divergence said 2)."""
+    steps = [float(s) for s in range(1, 321)]
+    rng = np.random.default_rng(1)
+    loss = ([1.0 / (1 + s / 50) for s in steps[:240]] + [0.2 * 2.0 ** k for k in range(1, 61)]
+            + [math.nan] * 20)
+    grad = (list(1.0 + 0.1 * rng.standard_normal(240)) + [10.0 * 2.0 ** k for k in range(60)]
+            + [math.nan] * 20)
+    run = _run(train_loss=(loss, steps, None), grad_norm=(grad, steps, None))
+    r = _remedy(run, "non_finite", "clip_gradients")
+    assert r.params["max_norm"] == pytest.approx(np.percentile(grad[:240], 90), rel=0.2)

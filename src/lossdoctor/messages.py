@@ -176,7 +176,8 @@ def finding_summary(f: Finding, lang: str = "en") -> str:
                 f"{_pct(e.get('rise_pct'))} and stayed up to {end}.")
     if k == "divergence":
         factor = e.get("factor")
-        times = f"{factor:.3g}×" if isinstance(factor, float) else "?"
+        times = (f"{factor:.3g}× its start" if not zh else f"起点的 {factor:.3g} 倍"
+                 ) if isinstance(factor, float) else "?"
         peak = e.get("max_value")
         if zh:
             tail = f"，最高 {_v(peak)}" if peak is not None else ""

@@ -89,14 +89,22 @@ def _min_delta(c: Curve) -> float:
     return float(f"{0.5 * c.noise:.2g}") if c.noise > 0 else 0.0
 
 
-def _clip_value(ctx: Context, f: Finding, pct: float = 90.0) -> float | None:
+def _clip_value(ctx: Context, f: Finding, pct: float = 90.0, *,
+                healthy: bool = False) -> float | None:
     """The `pct`-th percentile of the gradient norms logged before the finding started (the
-    healthy stretch; all of them when fewer than 10 were), None without 10 logged norms."""
+    healthy stretch; all of them when fewer than 10 were), None without 10 logged norms. With
+    `healthy`, before the training loss's best point ahead of the finding instead (a NaN after
+    a blow-up: the blow-up's own norms are no reference)."""
     g = ctx.grad_norm
     if g is None or len(g) < 10:
         return None
     values = g.v
-    x = _x_on(f.start, g)
+    start = f.start
+    t = ctx.train
+    if healthy and t is not None and (xt := _x_on(start, t)) is not None:
+        before = t.y[: t.at_x(xt) + 1]
+        start = t.point(int(np.argmin(before))) if len(before) else start
+    x = _x_on(start, g)
     if x is not None:
         before = g.v[g.x < x]
         if len(before) >= 10:
@@ -209,8 +217,8 @@ def _reduce_on_plateau(ctx: Context, c: Curve | None, factor: float = 0.5) -> Re
     )
 
 
-def _clip(ctx: Context, f: Finding) -> Remedy:
-    value = _clip_value(ctx, f)
+def _clip(ctx: Context, f: Finding, *, healthy: bool = False) -> Remedy:
+    value = _clip_value(ctx, f, healthy=healthy)
     params: dict[str, object] = {"max_norm": value if value is not None else 1.0}
     if value is not None:
         params["grad_norm_percentile"] = 90
@@ -359,7 +367,7 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
             "assert torch.isfinite(x).all(), \"NaN/inf in the inputs\"",
         ),
         _lower_lr(ctx, f, 0.1, c, healthy=True),
-        _clip(ctx, f),
+        _clip(ctx, f, healthy=True),
         Remedy(
             "safer_numerics",
             {},
