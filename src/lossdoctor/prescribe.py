@@ -89,21 +89,22 @@ def _min_delta(c: Curve) -> float:
     return float(f"{0.5 * c.noise:.2g}") if c.noise > 0 else 0.0
 
 
-def _clip_value(ctx: Context, f: Finding, pct: float = 90.0, *,
-                healthy: bool = False) -> float | None:
-    """The `pct`-th percentile of the gradient norms logged before the finding started (the
-    healthy stretch; all of them when fewer than 10 were), None without 10 logged norms. With
-    `healthy`, before the training loss's best point ahead of the finding instead (a NaN after
-    a blow-up: the blow-up's own norms are no reference)."""
+def _best_before(c: Curve, p: Point) -> Point:
+    """The point of `c` at its lowest level up to `p` (`p` itself when `c` cannot place it): the
+    last healthy state before a blow-up, whose LR and gradient norms are a reference."""
+    x = _x_on(p, c)
+    if x is None:
+        return p
+    return c.point(int(np.argmin(c.y[: c.at_x(x) + 1])))
+
+
+def _clip_value(ctx: Context, start: Point, pct: float = 90.0) -> float | None:
+    """The `pct`-th percentile of the gradient norms logged before `start` (the healthy
+    stretch; all of them when fewer than 10 were), None without 10 logged norms."""
     g = ctx.grad_norm
     if g is None or len(g) < 10:
         return None
     values = g.v
-    start = f.start
-    t = ctx.train
-    if healthy and t is not None and (xt := _x_on(start, t)) is not None:
-        before = t.y[: t.at_x(xt) + 1]
-        start = t.point(int(np.argmin(before))) if len(before) else start
     x = _x_on(start, g)
     if x is not None:
         before = g.v[g.x < x]
@@ -180,14 +181,10 @@ def _flooding(ctx: Context, f: Finding) -> Remedy | None:
     )
 
 
-def _lower_lr(ctx: Context, f: Finding, factor: float, c: Curve | None,
-              *, healthy: bool = False) -> Remedy:
-    """Multiply the LR by `factor`: the LR logged where the finding starts (with `healthy`, at
-    the curve's best point before it: an LR that blew up with the loss is no reference)."""
-    x = _x_on(f.start, c) if c is not None else None
-    if healthy and c is not None and x is not None:
-        before = c.y[: c.at_x(x) + 1]
-        x = float(c.x[int(np.argmin(before))]) if len(before) else x
+def _lower_lr(ctx: Context, at: Point, factor: float, c: Curve | None) -> Remedy:
+    """Multiply the LR by `factor`: the LR logged at `at` (where the finding starts, or the
+    last healthy point before it)."""
+    x = _x_on(at, c) if c is not None else None
     lr = _lr_at(ctx, c, x) if x is not None else None
     params: dict[str, object] = {"factor": factor}
     if lr is not None:
@@ -217,8 +214,8 @@ def _reduce_on_plateau(ctx: Context, c: Curve | None, factor: float = 0.5) -> Re
     )
 
 
-def _clip(ctx: Context, f: Finding, *, healthy: bool = False) -> Remedy:
-    value = _clip_value(ctx, f, healthy=healthy)
+def _clip(ctx: Context, before: Point) -> Remedy:
+    value = _clip_value(ctx, before)
     params: dict[str, object] = {"max_norm": value if value is not None else 1.0}
     if value is not None:
         params["grad_norm_percentile"] = 90
@@ -349,16 +346,19 @@ def _loss_up_acc_up(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _loss_rising(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.3, c), _reduce_on_plateau(ctx, c), _restore(f), _clip(ctx, f)]
+    return [_lower_lr(ctx, f.start, 0.3, c), _reduce_on_plateau(ctx, c), _restore(f),
+            _clip(ctx, f.start)]
 
 
 def _divergence(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.1, c), _clip(ctx, f), _warmup(c), _restore(f), _lr_find()]
+    return [_lower_lr(ctx, f.start, 0.1, c), _clip(ctx, f.start), _warmup(c), _restore(f),
+            _lr_find()]
 
 
 def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.train
+    healthy = _best_before(c, f.start) if c is not None else f.start
     return [
         Remedy(
             "find_the_first_nan",
@@ -366,8 +366,9 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
             "torch.autograd.set_detect_anomaly(True)  # names the op that made the NaN\n"
             "assert torch.isfinite(x).all(), \"NaN/inf in the inputs\"",
         ),
-        _lower_lr(ctx, f, 0.1, c, healthy=True),
-        _clip(ctx, f, healthy=True),
+        # an LR and gradient norms that blew up with the loss are no reference
+        _lower_lr(ctx, healthy, 0.1, c),
+        _clip(ctx, healthy),
         Remedy(
             "safer_numerics",
             {},
@@ -381,10 +382,10 @@ def _non_finite(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _spike(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    out = [_clip(ctx, f)]
+    out = [_clip(ctx, f.start)]
     if c is not None and c.series.axis == "step" and ctx.schedule(c).warmup_end is None:
         out.append(_warmup(c))
-    out.append(_lower_lr(ctx, f, 0.5, c))
+    out.append(_lower_lr(ctx, f.start, 0.5, c))
     out.append(Remedy(
         "inspect_batches",
         {"at": f.evidence.get("at", [])[:5]},
@@ -405,7 +406,7 @@ def _spike(f: Finding, ctx: Context) -> list[Remedy]:
 
 def _oscillation(f: Finding, ctx: Context) -> list[Remedy]:
     c = ctx.curve(f.metric)
-    return [_lower_lr(ctx, f, 0.5, c), _accumulate(4), _reduce_on_plateau(ctx, c)]
+    return [_lower_lr(ctx, f.start, 0.5, c), _accumulate(4), _reduce_on_plateau(ctx, c)]
 
 
 def _plateau(f: Finding, ctx: Context) -> list[Remedy]:
