@@ -842,6 +842,8 @@ def _join_add_scalars(series: list[_Series]) -> None:
     """tbparse's ``dir_name`` of ``add_scalars`` sub-directories, read as the reader of the
     logdir itself reads them: ``run/Loss_train`` (torch) or ``run/Loss/train`` (tensorboardX)
     holding only the tag ``Loss`` is the metric ``Loss/train`` of the run ``run``."""
+    from lossdoctor.read.tfevents import scalars_prefix
+
     tags: dict[str, set[str]] = {}
     for s in series:
         if s.run is not None:
@@ -850,7 +852,7 @@ def _join_add_scalars(series: list[_Series]) -> None:
         if s.run is None or tags[s.run] != {s.name}:
             continue
         head, _, last = s.run.rpartition("/")
-        prefix = s.name.replace("/", "_") + "_"
+        prefix = scalars_prefix(s.name)
         if last.startswith(prefix) and len(last) > len(prefix):  # torch: <run>/<tag>_<key>
             s.run, s.name = head or None, f"{s.name}/{last[len(prefix):]}"
             continue

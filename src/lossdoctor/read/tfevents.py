@@ -943,7 +943,9 @@ def _only_tag(directory: Path) -> str | None:
     return None
 
 
-def _scalars_prefix(tag: str) -> str:
+def scalars_prefix(tag: str) -> str:
+    """How torch's ``add_scalars(tag, …)`` begins its sub-directories' names: ``<tag>_<key>``
+    with ``/`` in the tag written ``_`` (also read in tbparse's ``dir_name`` by `table`)."""
     return tag.replace("/", "_") + "_"
 
 
@@ -967,7 +969,7 @@ def _scalars_parent(directory: Path, event_dirs: set[Path], root: Path) -> Path 
     tag = _only_tag(directory)
     if tag is None:
         return None
-    prefix = _scalars_prefix(tag)
+    prefix = scalars_prefix(tag)
     if (parent in event_dirs and directory.name.startswith(prefix)
             and len(directory.name) > len(prefix)):
         return parent
@@ -1041,7 +1043,7 @@ def _metric_name(run_dir: Path, directory: Path, how: str | None, tag: str) -> s
     if how == "scalars":
         if directory.parent.relative_to(run_dir).as_posix() == tag:
             return f"{tag}/{directory.name}"  # tensorboardX: <main_tag>/<key>
-        prefix = _scalars_prefix(tag)
+        prefix = scalars_prefix(tag)
         if directory.name.startswith(prefix):
             return f"{tag}/{directory.name[len(prefix):]}"  # torch: <main_tag>_<key>
     return f"{rel}/{tag}"
